@@ -1,0 +1,351 @@
+//! The desk's main window: menu, dockable panes, status bar with Stop, log, toasts and the shortcut help.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
+use egui_tiles::Tile;
+use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp};
+use kinedesk_sessions::RecorderStatus;
+use kinedesk_widgets::{LogEntry, LogLevel, StatusItem, Toasts, shortcut_table_ui, status_bar_ui, stop_button_ui};
+
+use crate::command::Command;
+use crate::layout::{Pane, default_layout, layout_is_complete};
+use crate::panes::PaneContext;
+use crate::settings::{PersistedState, ThemeChoice};
+use crate::shortcuts::{self, STOP_KEY};
+
+/// Printed on stdout when the first frame has been presented (used by `kinedesk bench startup`).
+pub const FIRST_FRAME_MARKER: &str = "KINEDESK_FIRST_FRAME_PRESENTED";
+
+/// How many log entries the log view keeps.
+const LOG_CAPACITY: usize = 10_000;
+/// How many executed commands are remembered (shown to tests and used for diagnostics).
+const COMMAND_HISTORY_CAPACITY: usize = 256;
+
+/// Start-up options from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Ignore the stored layout and start from the default one.
+    pub reset_layout: bool,
+    /// Close the window after this many frames (benchmarks and smoke tests).
+    pub exit_after_frames: Option<u64>,
+    /// Print [`FIRST_FRAME_MARKER`] once the first frame has been presented.
+    pub report_first_frame: bool,
+}
+
+pub struct KineDeskApp {
+    state: PersistedState,
+    options: AppOptions,
+    log: VecDeque<LogEntry>,
+    toasts: Toasts,
+    stop: StopSignal,
+    recorder: RecorderStatus,
+    show_help: bool,
+    command_history: VecDeque<Command>,
+    frame_index: u64,
+    last_frame_cpu: Duration,
+    /// Messages produced before the first frame (when no time source for toasts exists yet).
+    startup_messages: Vec<(LogLevel, String)>,
+}
+
+impl KineDeskApp {
+    /// Creates the app inside eframe (or an `egui_kittest` harness).
+    #[must_use]
+    pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
+        let renderer = cc.wgpu_render_state.as_ref().map(|render_state| {
+            let info = render_state.adapter.get_info();
+            format!("wgpu on {} ({:?}, {:?})", info.name, info.backend, info.device_type)
+        });
+        Self::from_parts(&cc.egui_ctx, cc.storage, renderer.as_deref(), options)
+    }
+
+    /// Creates the app from its parts, without eframe: for benchmarks and persistence tests.
+    #[must_use]
+    pub fn from_parts(
+        ctx: &Context,
+        storage: Option<&dyn eframe::Storage>,
+        renderer: Option<&str>,
+        options: AppOptions,
+    ) -> Self {
+        let mut startup_messages = Vec::new();
+        let stored = if options.reset_layout {
+            startup_messages.push((LogLevel::Info, "Layout reset to the default (--reset-layout).".to_owned()));
+            None
+        } else {
+            storage.and_then(|storage| storage.get_string(PersistedState::KEY)).and_then(|text| {
+                match serde_json::from_str::<PersistedState>(&text) {
+                    Ok(state) => Some(state),
+                    Err(error) => {
+                        startup_messages.push((
+                            LogLevel::Warn,
+                            format!("Saved layout could not be read ({error}); using the default layout."),
+                        ));
+                        None
+                    }
+                }
+            })
+        };
+        let mut state = stored.unwrap_or_default();
+        if state.layout_version != PersistedState::LAYOUT_VERSION || !layout_is_complete(&state.layout) {
+            startup_messages
+                .push((LogLevel::Warn, "Saved layout was incomplete; using the default layout.".to_owned()));
+            state.layout = default_layout();
+            state.layout_version = PersistedState::LAYOUT_VERSION;
+        }
+        ctx.set_theme(state.theme.preference());
+        startup_messages.push((
+            LogLevel::Info,
+            format!(
+                "KineDesk {} started; renderer: {}.",
+                env!("CARGO_PKG_VERSION"),
+                renderer.unwrap_or("none (headless)")
+            ),
+        ));
+        startup_messages.push((
+            LogLevel::Info,
+            "No camera, robot or policy connected; press Esc to stop motion at any time, F1 for shortcuts.".to_owned(),
+        ));
+
+        Self {
+            state,
+            options,
+            log: VecDeque::new(),
+            toasts: Toasts::default(),
+            stop: StopSignal::new(),
+            recorder: RecorderStatus::default(),
+            show_help: false,
+            command_history: VecDeque::new(),
+            frame_index: 0,
+            last_frame_cpu: Duration::ZERO,
+            startup_messages,
+        }
+    }
+
+    /// Commands carried out so far, oldest first (bounded).
+    #[must_use]
+    pub fn command_history(&self) -> &VecDeque<Command> {
+        &self.command_history
+    }
+
+    /// The stop latch that every robot driver watches.
+    #[must_use]
+    pub fn stop_signal(&self) -> &StopSignal {
+        &self.stop
+    }
+
+    #[must_use]
+    pub fn log_entries(&self) -> &VecDeque<LogEntry> {
+        &self.log
+    }
+
+    #[must_use]
+    pub fn theme(&self) -> ThemeChoice {
+        self.state.theme
+    }
+
+    #[must_use]
+    pub fn is_help_open(&self) -> bool {
+        self.show_help
+    }
+
+    /// The pane layout (for tests and diagnostics).
+    #[must_use]
+    pub fn layout(&self) -> &egui_tiles::Tree<Pane> {
+        &self.state.layout
+    }
+
+    /// CPU time the previous frame's UI code took.
+    #[must_use]
+    pub fn last_frame_cpu(&self) -> Duration {
+        self.last_frame_cpu
+    }
+
+    /// The state of each connection, as the status bar shows it.
+    #[must_use]
+    pub fn status_items(&self) -> Vec<StatusItem> {
+        DeviceKind::ALL
+            .into_iter()
+            .map(|device| {
+                let state = match device {
+                    DeviceKind::Recorder => self.recorder.connection_state(),
+                    DeviceKind::Cameras | DeviceKind::Robot | DeviceKind::Policy => ConnectionState::NotConnected,
+                };
+                StatusItem { device, state }
+            })
+            .collect()
+    }
+
+    /// Writes to the operator log (and stderr); warnings and errors also pop up as toasts.
+    pub fn log_event(&mut self, ctx: &Context, level: LogLevel, source: &str, message: impl Into<String>) {
+        let message = message.into();
+        match level {
+            LogLevel::Error => log::error!(target: "kinedesk", "[{source}] {message}"),
+            LogLevel::Warn => log::warn!(target: "kinedesk", "[{source}] {message}"),
+            LogLevel::Info => log::info!(target: "kinedesk", "[{source}] {message}"),
+            LogLevel::Debug => log::debug!(target: "kinedesk", "[{source}] {message}"),
+        }
+        if matches!(level, LogLevel::Error | LogLevel::Warn) {
+            self.toasts.push(level, message.clone(), ctx.input(|input| input.time));
+        }
+        self.log.push_back(LogEntry {
+            time_s: Timestamp::now().as_secs_f64(),
+            level,
+            source: source.to_owned(),
+            message,
+        });
+        while self.log.len() > LOG_CAPACITY {
+            self.log.pop_front();
+        }
+    }
+
+    /// Carries out one command. Buttons, shortcuts and tests all end up here.
+    pub fn handle_command(&mut self, ctx: &Context, command: Command) {
+        self.command_history.push_back(command);
+        while self.command_history.len() > COMMAND_HISTORY_CAPACITY {
+            self.command_history.pop_front();
+        }
+        match command {
+            Command::Stop { reason } => {
+                let event = self.stop.trigger(reason);
+                self.log_event(
+                    ctx,
+                    LogLevel::Warn,
+                    "stop",
+                    format!(
+                        "STOP by {} (stop #{}): no robot is connected, so nothing was moving.",
+                        reason.label(),
+                        event.generation
+                    ),
+                );
+            }
+            Command::ToggleShortcutHelp => self.show_help = !self.show_help,
+            Command::ShowPane(pane) => {
+                self.state.layout.make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));
+            }
+            Command::ResetLayout => {
+                self.state.layout = default_layout();
+                self.log_event(ctx, LogLevel::Info, "layout", "Layout reset to the default.");
+            }
+            Command::SetTheme(theme) => {
+                self.state.theme = theme;
+                ctx.set_theme(theme.preference());
+            }
+            Command::ClearLog => self.log.clear(),
+            Command::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
+        }
+    }
+
+    /// One frame of the whole window. `eframe::App::ui` calls this; benchmarks call it directly.
+    pub fn show(&mut self, ui: &mut Ui) {
+        let started = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.frame_bookkeeping(&ctx);
+        for (level, message) in std::mem::take(&mut self.startup_messages) {
+            self.log_event(&ctx, level, "app", message);
+        }
+
+        let mut commands = shortcuts::commands_from_keys(&ctx, self.state.theme);
+        egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut commands));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui, &mut commands));
+        egui::CentralPanel::default().show(ui, |ui| {
+            let mut panes =
+                PaneContext { log: &self.log, log_filter: &mut self.state.log_filter, commands: &mut commands };
+            self.state.layout.ui(&mut panes, ui);
+        });
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut self.show_help)
+            .collapsible(false)
+            .resizable(false)
+            .show(&ctx, |ui| shortcut_table_ui(ui, &shortcuts::help_rows(ui.ctx())));
+        self.toasts.show(&ctx, 40.0);
+
+        for command in commands {
+            self.handle_command(&ctx, command);
+        }
+        self.last_frame_cpu = started.elapsed();
+    }
+
+    fn frame_bookkeeping(&mut self, ctx: &Context) {
+        if self.frame_index == 1 && self.options.report_first_frame {
+            // The first frame has been painted and presented before the second one starts.
+            println!("{FIRST_FRAME_MARKER}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+        }
+        if let Some(limit) = self.options.exit_after_frames {
+            if self.frame_index + 1 >= limit {
+                ctx.send_viewport_cmd(ViewportCommand::Close);
+            } else {
+                ctx.request_repaint();
+            }
+        }
+        self.frame_index += 1;
+    }
+
+    fn menu_bar_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Quit").clicked() {
+                    commands.push(Command::Quit);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                for pane in Pane::ALL {
+                    if ui.button(pane.title()).clicked() {
+                        commands.push(Command::ShowPane(pane));
+                    }
+                }
+                ui.separator();
+                if ui.button("Reset layout").clicked() {
+                    commands.push(Command::ResetLayout);
+                }
+                ui.menu_button("Theme", |ui| {
+                    for theme in ThemeChoice::ALL {
+                        if ui.radio(self.state.theme == theme, theme.label()).clicked() {
+                            commands.push(Command::SetTheme(theme));
+                        }
+                    }
+                });
+            });
+            ui.menu_button("Help", |ui| {
+                if ui.button("Keyboard shortcuts").clicked() {
+                    commands.push(Command::ToggleShortcutHelp);
+                }
+                ui.label(RichText::new(format!("KineDesk {}", env!("CARGO_PKG_VERSION"))).weak());
+            });
+        });
+    }
+
+    fn status_bar_ui(&self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            let stop_key = ui.ctx().format_shortcut(&egui::KeyboardShortcut::new(egui::Modifiers::NONE, STOP_KEY));
+            if stop_button_ui(ui, &stop_key).clicked() {
+                commands.push(Command::Stop { reason: kinedesk_models::StopReason::Button });
+            }
+            ui.label(RichText::new(stop_key).small().weak());
+            ui.separator();
+            status_bar_ui(ui, &self.status_items());
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                ui.label(RichText::new(format!("UI {:.1} ms", self.last_frame_cpu.as_secs_f64() * 1e3)).small().weak())
+                    .on_hover_text("CPU time of the previous frame's UI code");
+                if let Some(event) = self.stop.last() {
+                    let ago = Timestamp::now().saturating_since(event.at).as_secs_f64();
+                    ui.label(RichText::new(format!("last stop {ago:.0} s ago")).small());
+                }
+            });
+        });
+    }
+}
+
+impl eframe::App for KineDeskApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        match serde_json::to_string(&self.state) {
+            Ok(text) => storage.set_string(PersistedState::KEY, text),
+            Err(error) => log::error!(target: "kinedesk", "could not save the layout: {error}"),
+        }
+    }
+}

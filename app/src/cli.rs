@@ -1,0 +1,125 @@
+//! The `kinedesk` command line. No subcommand opens the desk window.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::app::{AppOptions, KineDeskApp};
+
+#[derive(Debug, Parser)]
+#[command(name = "kinedesk", version, about = "KineDesk: preview, approve and record kinematic robot instructions.")]
+pub struct Cli {
+    /// Start with the default pane layout instead of the saved one.
+    #[arg(long)]
+    pub reset_layout: bool,
+    /// Where window geometry, layout and theme are saved (default: the platform's data directory).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Close the window after this many frames (benchmarks, smoke tests).
+    #[arg(long, hide = true)]
+    pub exit_after_frames: Option<u64>,
+    /// Print a marker line on stdout once the first frame has been presented.
+    #[arg(long, hide = true)]
+    pub report_first_frame: bool,
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Open the desk window (the default when no subcommand is given).
+    Gui,
+    /// Measure performance figures (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// CPU time per UI frame of the default layout (no window needed).
+    Ui {
+        #[arg(long, default_value_t = 300)]
+        frames: usize,
+        #[arg(long, default_value_t = 30)]
+        warmup: usize,
+        #[arg(long, default_value_t = 1600.0)]
+        width: f32,
+        #[arg(long, default_value_t = 1000.0)]
+        height: f32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
+    Startup {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let options = AppOptions {
+        reset_layout: cli.reset_layout,
+        exit_after_frames: cli.exit_after_frames,
+        report_first_frame: cli.report_first_frame,
+    };
+    match cli.command {
+        None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
+        Some(CliCommand::Bench(BenchCommand::Ui { frames, warmup, width, height, json })) => {
+            let result = crate::bench::bench_ui(frames, warmup, width, height)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let s = &result.frame_cpu;
+                println!(
+                    "UI frame CPU time, default layout, {}x{} points, {} frames after {} warm-up:",
+                    width, height, s.samples, warmup
+                );
+                println!(
+                    "  median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms   mean {:.3} ms",
+                    s.median_ms, s.p95_ms, s.p99_ms, s.max_ms, s.mean_ms
+                );
+                println!("  app construction {:.3} ms", result.construct_ms);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Startup { runs, json })) => {
+            let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;
+            let result = crate::bench::bench_startup(&exe, runs.max(1), Duration::from_secs(60))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let s = &result.to_first_frame;
+                println!("Start-up to first presented frame, {} runs:", s.samples);
+                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median_ms, s.p95_ms, s.max_ms);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run_gui(options: AppOptions, state_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let native_options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("KineDesk")
+            .with_app_id("kinedesk")
+            .with_inner_size([1600.0, 1000.0])
+            .with_min_inner_size([960.0, 600.0]),
+        renderer: eframe::Renderer::Wgpu,
+        persistence_path: state_dir.map(|dir| dir.join("app.ron")),
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native("KineDesk", native_options, Box::new(move |cc| Ok(Box::new(KineDeskApp::new(cc, options)))))
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "could not open the KineDesk window: {error}\n\
+             A display (X11 or Wayland) and a Vulkan, Metal, DX12 or GL driver are needed. Headless machines can run \
+             `kinedesk bench ui` and the test suite, or the window under Xvfb with Mesa (see README.md)."
+            )
+        })
+}

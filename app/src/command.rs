@@ -1,0 +1,44 @@
+//! The one way anything acts on the app.
+//!
+//! Panels, menus, keyboard shortcuts and tests all produce [`Command`] values; `KineDeskApp::handle_command` is the
+//! single place that carries them out, so a button, its shortcut and a test take exactly the same path.
+
+use kinedesk_models::StopReason;
+
+use crate::layout::Pane;
+use crate::settings::ThemeChoice;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Stop all motion now. Goes straight to the stop signal, bypassing every queue.
+    Stop {
+        reason: StopReason,
+    },
+    /// Show or hide the keyboard-shortcut help window.
+    ToggleShortcutHelp,
+    /// Bring a pane to the front (making it the active tab where it shares a tab group).
+    ShowPane(Pane),
+    /// Put every pane back where the default layout has it.
+    ResetLayout,
+    SetTheme(ThemeChoice),
+    /// Empty the operator log view (the entries are gone from the view, not from any recording).
+    ClearLog,
+    /// Close the window (state is saved first by eframe).
+    Quit,
+}
+
+impl Command {
+    /// How the command is described in the operator log.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Stop { reason } => format!("Stop ({})", reason.label()),
+            Self::ToggleShortcutHelp => "Toggle shortcut help".to_owned(),
+            Self::ShowPane(pane) => format!("Show pane {}", pane.title()),
+            Self::ResetLayout => "Reset layout".to_owned(),
+            Self::SetTheme(theme) => format!("Theme: {}", theme.label()),
+            Self::ClearLog => "Clear log".to_owned(),
+            Self::Quit => "Quit".to_owned(),
+        }
+    }
+}

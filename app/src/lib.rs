@@ -1,0 +1,17 @@
+//! `kinedesk`: the desk application. Wires devices, workers and panels together.
+//!
+//! The binary (`src/main.rs`) is a thin command line over this library, so whole-app tests in `tests/` can build the
+//! real [`KineDeskApp`].
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod command;
+pub mod layout;
+pub mod panes;
+pub mod settings;
+pub mod shortcuts;
+
+pub use app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
+pub use command::Command;
+pub use layout::Pane;

@@ -1,0 +1,53 @@
+//! The panes of the main window, one module each, and the `egui_tiles` behaviour that draws them.
+
+mod arm_pane;
+mod cameras_pane;
+mod instruction_pane;
+mod log_pane;
+mod session_pane;
+mod trajectory_pane;
+
+use std::collections::VecDeque;
+
+use egui::{Ui, WidgetText};
+use egui_tiles::{SimplificationOptions, TileId, UiResponse};
+use kinedesk_widgets::{LogEntry, LogFilter};
+
+use crate::command::Command;
+use crate::layout::Pane;
+
+/// What panes may read this frame, and where they put the commands they emit.
+pub struct PaneContext<'a> {
+    pub log: &'a VecDeque<LogEntry>,
+    pub log_filter: &'a mut LogFilter,
+    pub commands: &'a mut Vec<Command>,
+}
+
+impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
+    fn pane_ui(&mut self, ui: &mut Ui, _tile_id: TileId, pane: &mut Pane) -> UiResponse {
+        egui::Frame::new().inner_margin(6.0).show(ui, |ui| {
+            ui.set_min_size(ui.available_size());
+            match pane {
+                Pane::Cameras => cameras_pane::cameras_pane_ui(ui),
+                Pane::Arm => arm_pane::arm_pane_ui(ui),
+                Pane::Instruction => instruction_pane::instruction_pane_ui(ui),
+                Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui),
+                Pane::Session => session_pane::session_pane_ui(ui),
+                Pane::Log => log_pane::log_pane_ui(ui, self),
+            }
+        });
+        UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, pane: &Pane) -> WidgetText {
+        pane.title().into()
+    }
+
+    fn simplification_options(&self) -> SimplificationOptions {
+        SimplificationOptions { all_panes_must_have_tabs: true, ..SimplificationOptions::default() }
+    }
+
+    fn is_tab_closable(&self, _tiles: &egui_tiles::Tiles<Pane>, _tile_id: TileId) -> bool {
+        false
+    }
+}

@@ -1,0 +1,105 @@
+//! Keyboard shortcuts: one table drives both the key handling and the help window.
+
+use egui::{Context, Key, KeyboardShortcut, Modifiers};
+use kinedesk_models::StopReason;
+use kinedesk_widgets::ShortcutRow;
+
+use crate::command::Command;
+use crate::layout::Pane;
+
+/// The Stop key. Esc was chosen over Space because Space is play/pause on the timeline and is typed in text boxes.
+pub const STOP_KEY: Key = Key::Escape;
+
+/// One keyboard binding.
+pub struct Binding {
+    pub shortcut: KeyboardShortcut,
+    /// What the help window says it does.
+    pub action: &'static str,
+    pub command: Command,
+    /// Whether it fires while a text box has keyboard focus.
+    pub while_typing: bool,
+}
+
+const fn bind(modifiers: Modifiers, key: Key, action: &'static str, command: Command, while_typing: bool) -> Binding {
+    Binding { shortcut: KeyboardShortcut::new(modifiers, key), action, command, while_typing }
+}
+
+const CTRL_SHIFT: Modifiers = Modifiers::COMMAND.plus(Modifiers::SHIFT);
+
+/// Every binding, in the order the help window lists them.
+pub const BINDINGS: &[Binding] = &[
+    bind(
+        Modifiers::NONE,
+        STOP_KEY,
+        "Stop all motion (always, even while typing)",
+        Command::Stop { reason: StopReason::Key },
+        true,
+    ),
+    bind(Modifiers::NONE, Key::F1, "Show / hide keyboard shortcuts", Command::ToggleShortcutHelp, true),
+    bind(Modifiers::NONE, Key::Questionmark, "Show / hide keyboard shortcuts", Command::ToggleShortcutHelp, false),
+    bind(Modifiers::ALT, Key::Num1, "Show the Cameras pane", Command::ShowPane(Pane::Cameras), true),
+    bind(Modifiers::ALT, Key::Num2, "Show the Arm (3D) pane", Command::ShowPane(Pane::Arm), true),
+    bind(
+        Modifiers::ALT,
+        Key::Num3,
+        "Show the Instruction & Reasoning pane",
+        Command::ShowPane(Pane::Instruction),
+        true,
+    ),
+    bind(Modifiers::ALT, Key::Num4, "Show the Trajectory pane", Command::ShowPane(Pane::Trajectory), true),
+    bind(Modifiers::ALT, Key::Num5, "Show the Session / Timeline pane", Command::ShowPane(Pane::Session), true),
+    bind(Modifiers::ALT, Key::Num6, "Show the Log pane", Command::ShowPane(Pane::Log), true),
+    bind(CTRL_SHIFT, Key::R, "Reset the layout to the default", Command::ResetLayout, true),
+    bind(
+        CTRL_SHIFT,
+        Key::T,
+        "Toggle dark / light theme",
+        Command::SetTheme(crate::settings::ThemeChoice::System),
+        true,
+    ),
+    bind(Modifiers::COMMAND, Key::Q, "Quit", Command::Quit, true),
+];
+
+/// Reads this frame's key presses and returns the commands they mean.
+///
+/// The Stop key is only *read*, never consumed, so Esc still closes menus and leaves text boxes as egui expects.
+/// `current_theme` resolves the theme toggle into a concrete [`Command::SetTheme`].
+#[must_use]
+pub fn commands_from_keys(ctx: &Context, current_theme: crate::settings::ThemeChoice) -> Vec<Command> {
+    let typing = ctx.egui_wants_keyboard_input();
+    let mut commands = Vec::new();
+    for binding in BINDINGS {
+        if typing && !binding.while_typing {
+            continue;
+        }
+        let pressed = if binding.shortcut.logical_key == STOP_KEY {
+            ctx.input(|input| input.key_pressed(STOP_KEY))
+        } else {
+            ctx.input_mut(|input| input.consume_shortcut(&binding.shortcut))
+        };
+        if pressed {
+            commands.push(match binding.command {
+                Command::SetTheme(_) => Command::SetTheme(current_theme.toggled()),
+                other => other,
+            });
+        }
+    }
+    commands
+}
+
+/// Rows for the help window, with keys written the way this platform writes them.
+#[must_use]
+pub fn help_rows(ctx: &Context) -> Vec<ShortcutRow> {
+    let mut rows: Vec<ShortcutRow> = Vec::new();
+    for binding in BINDINGS {
+        let keys = ctx.format_shortcut(&binding.shortcut);
+        // Bindings that share an action are listed on one row ("F1 or ?").
+        if let Some(previous) = rows.last_mut().filter(|row| row.action == binding.action) {
+            previous.keys = format!("{} or {keys}", previous.keys);
+        } else {
+            rows.push(ShortcutRow { keys, action: binding.action });
+        }
+    }
+    rows.push(ShortcutRow { keys: "Drag a tab".to_owned(), action: "Re-arrange panes (the layout is saved)" });
+    rows
+}

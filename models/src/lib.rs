@@ -1,0 +1,21 @@
+//! `kinedesk-models`: what the desk knows about the world, with no UI.
+//!
+//! - [`clock`]: the one monotonic clock every stream (cameras, robot, policy, recorder) is stamped with.
+//! - [`connection`]: the connection state of each device the desk talks to.
+//! - [`stop`]: the stop signal that bypasses every queue.
+//! - [`channel`]: bounded channels that count what they drop, and drain within a time budget.
+//! - [`worker`]: named worker threads that talk to the UI only through those channels.
+//!
+//! Robot kinematics, safety checks and the policy (RVQ-VAE tokenizer, planners) join this crate in later work.
+
+pub mod channel;
+pub mod clock;
+pub mod connection;
+pub mod stop;
+pub mod worker;
+
+pub use channel::{BoundedReceiver, BoundedSender, bounded};
+pub use clock::Timestamp;
+pub use connection::{ConnectionState, DeviceKind};
+pub use stop::{StopReason, StopSignal};
+pub use worker::{Worker, WorkerContext, WorkerExit};

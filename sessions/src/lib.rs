@@ -1,0 +1,37 @@
+//! `kinedesk-sessions`: recording, crash-safe episode storage, annotations, import/export and replay. No UI.
+//!
+//! Today this crate only defines what the status bar reports about the recorder; the recorder itself
+//! (append-only checksummed episode files, LeRobot and Rerun export) is tracked in issue [7/7].
+
+use kinedesk_models::ConnectionState;
+
+/// What the recorder is doing, as reported to the status bar.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RecorderStatus {
+    /// No session is open, so nothing can be recorded yet.
+    #[default]
+    NoSession,
+}
+
+impl RecorderStatus {
+    /// The recorder's line in the status bar.
+    #[must_use]
+    pub fn connection_state(&self) -> ConnectionState {
+        match self {
+            Self::NoSession => ConnectionState::Idle { detail: "no session open".to_owned() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_recorder_says_no_session() {
+        assert_eq!(
+            RecorderStatus::default().connection_state(),
+            ConnectionState::Idle { detail: "no session open".into() }
+        );
+    }
+}

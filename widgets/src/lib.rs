@@ -1,0 +1,18 @@
+//! `kinedesk-widgets`: reusable egui widgets for KineDesk.
+//!
+//! Widgets take plain data and return responses; they never reach into the app's state.
+//! Naming: every function that draws ends in `_ui`.
+
+pub mod log_view;
+pub mod placeholder;
+pub mod shortcut_table;
+pub mod status_bar;
+pub mod stop_button;
+pub mod toasts;
+
+pub use log_view::{LogEntry, LogFilter, LogLevel, log_view_ui};
+pub use placeholder::placeholder_ui;
+pub use shortcut_table::{ShortcutRow, shortcut_table_ui};
+pub use status_bar::{StatusItem, status_bar_ui};
+pub use stop_button::{STOP_BUTTON_LABEL, stop_button_ui};
+pub use toasts::Toasts;

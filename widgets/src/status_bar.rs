@@ -1,0 +1,34 @@
+//! The status bar: the state of each connection, at a glance.
+
+use egui::{Color32, RichText, Ui};
+use kinedesk_models::{ConnectionState, DeviceKind};
+
+/// One entry of the status bar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusItem {
+    pub device: DeviceKind,
+    pub state: ConnectionState,
+}
+
+fn state_colour(state: &ConnectionState) -> Color32 {
+    match state {
+        ConnectionState::Connected { .. } => Color32::from_rgb(60, 180, 75),
+        ConnectionState::Idle { .. } => Color32::from_rgb(120, 150, 200),
+        ConnectionState::Connecting { .. } => Color32::from_rgb(230, 170, 40),
+        ConnectionState::Failed { .. } => Color32::from_rgb(220, 50, 50),
+        ConnectionState::NotConnected => Color32::GRAY,
+    }
+}
+
+/// Draws each connection as a coloured dot, its name and a one-line summary; hovering shows the full state.
+pub fn status_bar_ui(ui: &mut Ui, items: &[StatusItem]) {
+    for item in items {
+        let colour = state_colour(&item.state);
+        let summary = item.state.summary();
+        let (dot, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+        ui.painter().circle_filled(dot.center(), 4.5, colour);
+        ui.label(RichText::new(format!("{}: {summary}", item.device)).small())
+            .on_hover_text(format!("{}: {summary}", item.device));
+        ui.separator();
+    }
+}
