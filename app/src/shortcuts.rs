@@ -92,7 +92,7 @@ pub fn commands_from_keys(ctx: &Context, current_theme: crate::settings::ThemeCh
 pub fn help_rows(ctx: &Context) -> Vec<ShortcutRow> {
     let mut rows: Vec<ShortcutRow> = Vec::new();
     for binding in BINDINGS {
-        let keys = ctx.format_shortcut(&binding.shortcut);
+        let keys = ctx.format_shortcut(&binding.shortcut).replace("Questionmark", "?");
         // Bindings that share an action are listed on one row ("F1 or ?").
         if let Some(previous) = rows.last_mut().filter(|row| row.action == binding.action) {
             previous.keys = format!("{} or {keys}", previous.keys);

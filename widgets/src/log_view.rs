@@ -108,7 +108,7 @@ pub fn log_view_ui(ui: &mut Ui, entries: &VecDeque<LogEntry>, filter: &mut LogFi
         return response;
     }
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
-    ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(true).show_rows(
+    ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(true).show_rows(
         ui,
         row_height,
         shown.len(),
