@@ -14,34 +14,46 @@ use egui::{Event, Pos2, RawInput, Rect, vec2};
 
 use crate::app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
 
-/// Summary of a set of durations, in milliseconds.
+/// Summary of a set of durations, in the unit named by `unit` ("ms" or "us").
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Summary {
+    pub unit: &'static str,
     pub samples: usize,
-    pub median_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
+    pub median: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    pub mean: f64,
 }
 
 impl Summary {
-    /// Summarises durations; `None` for an empty set.
+    /// Summarises durations in milliseconds; `None` for an empty set.
     #[must_use]
-    pub fn from_durations(durations: &[Duration]) -> Option<Self> {
+    pub fn millis(durations: &[Duration]) -> Option<Self> {
+        Self::scaled(durations, 1e3, "ms")
+    }
+
+    /// Summarises durations in microseconds; `None` for an empty set.
+    #[must_use]
+    pub fn micros(durations: &[Duration]) -> Option<Self> {
+        Self::scaled(durations, 1e6, "us")
+    }
+
+    fn scaled(durations: &[Duration], per_second: f64, unit: &'static str) -> Option<Self> {
         if durations.is_empty() {
             return None;
         }
-        let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        ms.sort_by(f64::total_cmp);
-        let mean_ms = ms.iter().sum::<f64>() / ms.len() as f64;
+        let mut values: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * per_second).collect();
+        values.sort_by(f64::total_cmp);
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
         Some(Self {
-            samples: ms.len(),
-            median_ms: percentile(&ms, 50.0),
-            p95_ms: percentile(&ms, 95.0),
-            p99_ms: percentile(&ms, 99.0),
-            max_ms: ms[ms.len() - 1],
-            mean_ms,
+            unit,
+            samples: values.len(),
+            median: percentile(&values, 50.0),
+            p95: percentile(&values, 95.0),
+            p99: percentile(&values, 99.0),
+            max: values[values.len() - 1],
+            mean,
         })
     }
 }
@@ -94,7 +106,7 @@ pub fn bench_ui(frames: usize, warmup: usize, width: f32, height: f32) -> anyhow
             times.push(started.elapsed());
         }
     }
-    let frame_cpu = Summary::from_durations(&times).context("no frames measured")?;
+    let frame_cpu = Summary::millis(&times).context("no frames measured")?;
     Ok(UiBench { width, height, warmup_frames: warmup, construct_ms, frame_cpu })
 }
 
@@ -142,7 +154,7 @@ pub fn bench_startup(exe: &std::path::Path, runs: usize, timeout: Duration) -> a
         }
     }
     let _ = std::fs::remove_dir_all(&state_dir);
-    let to_first_frame = Summary::from_durations(&durations).context("no runs")?;
+    let to_first_frame = Summary::millis(&durations).context("no runs")?;
     Ok(StartupBench { runs: durations.iter().map(|d| d.as_secs_f64() * 1e3).collect(), to_first_frame })
 }
 
@@ -158,6 +170,75 @@ fn wait_or_kill(child: &mut std::process::Child, timeout: Duration) -> Option<st
     child.wait().ok()
 }
 
+/// Result of `kinedesk bench kinematics`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KinematicsBench {
+    pub robot: String,
+    /// Forward kinematics (flange pose), nanoseconds per call: median and p95 over batches.
+    pub fk_ns_median: f64,
+    pub fk_ns_p95: f64,
+    /// IK to 0.1 mm / 0.1° on random reachable poses from random seeds.
+    pub ik_samples: usize,
+    pub ik_success_rate: f64,
+    pub ik_solve_us: Summary,
+    pub ik_iterations_median: usize,
+}
+
+/// Times FK in batches and IK on `ik_samples` random reachable poses, each from a random seed within the limits.
+pub fn bench_kinematics(robot: &kinedesk_models::robot::Robot, ik_samples: usize) -> anyhow::Result<KinematicsBench> {
+    use kinedesk_models::robot::{IkOptions, fk, solve_ik};
+
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut random_q = || -> Vec<f64> {
+        robot.joints.iter().map(|j| j.limits.lower + next() * (j.limits.upper - j.limits.lower)).collect()
+    };
+
+    let configurations: Vec<Vec<f64>> = (0..256).map(|_| random_q()).collect();
+    let batch = 20_000;
+    let mut per_call_ns = Vec::with_capacity(30);
+    for _ in 0..30 {
+        let started = Instant::now();
+        for k in 0..batch {
+            std::hint::black_box(fk(robot, std::hint::black_box(&configurations[k % configurations.len()]))?);
+        }
+        per_call_ns.push(started.elapsed().as_secs_f64() * 1e9 / batch as f64);
+    }
+    per_call_ns.sort_by(f64::total_cmp);
+
+    let options = IkOptions::default();
+    let mut times = Vec::with_capacity(ik_samples);
+    let mut iterations = Vec::with_capacity(ik_samples);
+    let mut solved = 0;
+    for _ in 0..ik_samples {
+        let goal = random_q();
+        let seed = random_q();
+        let target = fk(robot, &goal)?;
+        let started = Instant::now();
+        let result = solve_ik(robot, &target, Some(&seed), &options);
+        times.push(started.elapsed());
+        if let Ok(solution) = result {
+            solved += 1;
+            iterations.push(solution.iterations);
+        }
+    }
+    iterations.sort_unstable();
+    Ok(KinematicsBench {
+        robot: robot.name.clone(),
+        fk_ns_median: percentile(&per_call_ns, 50.0),
+        fk_ns_p95: percentile(&per_call_ns, 95.0),
+        ik_samples,
+        ik_success_rate: solved as f64 / ik_samples.max(1) as f64,
+        ik_solve_us: Summary::micros(&times).context("no IK samples")?,
+        ik_iterations_median: iterations.get(iterations.len() / 2).copied().unwrap_or(0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,20 +246,29 @@ mod tests {
     #[test]
     fn percentiles_use_nearest_rank() {
         let durations: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        let summary = Summary::from_durations(&durations).unwrap();
-        assert!((summary.median_ms - 50.0).abs() < 1e-9);
-        assert!((summary.p95_ms - 95.0).abs() < 1e-9);
-        assert!((summary.p99_ms - 99.0).abs() < 1e-9);
-        assert!((summary.max_ms - 100.0).abs() < 1e-9);
-        assert!((summary.mean_ms - 50.5).abs() < 1e-9);
-        assert!(Summary::from_durations(&[]).is_none());
+        let summary = Summary::millis(&durations).unwrap();
+        assert!((summary.median - 50.0).abs() < 1e-9);
+        assert!((summary.p95 - 95.0).abs() < 1e-9);
+        assert!((summary.p99 - 99.0).abs() < 1e-9);
+        assert!((summary.max - 100.0).abs() < 1e-9);
+        assert!((summary.mean - 50.5).abs() < 1e-9);
+        assert!(Summary::millis(&[]).is_none());
+        assert!((Summary::micros(&durations).unwrap().median - 50_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_kinematics_bench_reports_success_and_times() {
+        let result = bench_kinematics(&kinedesk_models::robot::panda(), 20).unwrap();
+        assert_eq!(result.ik_samples, 20);
+        assert!(result.ik_success_rate > 0.9, "{result:?}");
+        assert!(result.fk_ns_median > 0.0);
     }
 
     #[test]
     fn the_ui_bench_measures_the_requested_frames() {
         let result = bench_ui(5, 2, 1280.0, 800.0).unwrap();
         assert_eq!(result.frame_cpu.samples, 5);
-        assert!(result.frame_cpu.max_ms >= result.frame_cpu.median_ms);
+        assert!(result.frame_cpu.max >= result.frame_cpu.median);
         assert!(bench_ui(0, 0, 100.0, 100.0).is_err());
     }
 }

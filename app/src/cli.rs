@@ -31,6 +31,34 @@ pub struct Cli {
 pub enum CliCommand {
     /// Open the desk window (the default when no subcommand is given).
     Gui,
+    /// Forward kinematics: the flange pose for a joint vector.
+    Fk {
+        /// Built-in robot: panda or rm75.
+        #[arg(long, default_value = "panda")]
+        robot: String,
+        /// Joint values in radians, comma-separated (q1,...,q7).
+        #[arg(long, allow_hyphen_values = true)]
+        joints: String,
+        /// Print `{"position_m":[x,y,z],"quaternion_xyzw":[x,y,z,w]}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inverse kinematics: joints that put the flange at a pose (0.1 mm / 0.1° tolerance, joint limits respected).
+    Ik {
+        #[arg(long, default_value = "panda")]
+        robot: String,
+        /// Target flange position in metres: x,y,z.
+        #[arg(long, allow_hyphen_values = true)]
+        position: String,
+        /// Target flange orientation as a unit quaternion: x,y,z,w.
+        #[arg(long = "quaternion-xyzw", allow_hyphen_values = true)]
+        quaternion_xyzw: String,
+        /// Starting joints (default: the robot's rest pose).
+        #[arg(long, allow_hyphen_values = true)]
+        seed: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -52,6 +80,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Forward and inverse kinematics speed, and IK success rate on random reachable poses.
+    Kinematics {
+        #[arg(long, default_value = "panda")]
+        robot: String,
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -70,6 +107,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
+        Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
+        Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {
+            crate::robot_cli::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)
+        }
         Some(CliCommand::Bench(BenchCommand::Ui { frames, warmup, width, height, json })) => {
             let result = crate::bench::bench_ui(frames, warmup, width, height)?;
             if json {
@@ -82,9 +123,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 println!(
                     "  median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms   mean {:.3} ms",
-                    s.median_ms, s.p95_ms, s.p99_ms, s.max_ms, s.mean_ms
+                    s.median, s.p95, s.p99, s.max, s.mean
                 );
                 println!("  app construction {:.3} ms", result.construct_ms);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Kinematics { robot, samples, json })) => {
+            let robot = crate::robot_cli::robot_from_arg(&robot)?;
+            let result = crate::bench::bench_kinematics(&robot, samples.max(1))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let ik = &result.ik_solve_us;
+                println!(
+                    "{}: FK median {:.0} ns (p95 {:.0} ns) per call",
+                    result.robot, result.fk_ns_median, result.fk_ns_p95
+                );
+                println!(
+                    "{}: IK to 0.1 mm / 0.1 deg on {} random reachable poses from random seeds: success {:.1} %",
+                    result.robot,
+                    result.ik_samples,
+                    result.ik_success_rate * 100.0
+                );
+                println!(
+                    "  solve time median {:.1} us   p95 {:.1} us   p99 {:.1} us   max {:.1} us   (median {} iterations)",
+                    ik.median, ik.p95, ik.p99, ik.max, result.ik_iterations_median
+                );
             }
             Ok(())
         }
@@ -96,7 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 let s = &result.to_first_frame;
                 println!("Start-up to first presented frame, {} runs:", s.samples);
-                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median_ms, s.p95_ms, s.max_ms);
+                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
             }
             Ok(())
         }

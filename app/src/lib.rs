@@ -9,6 +9,7 @@ pub mod cli;
 pub mod command;
 pub mod layout;
 pub mod panes;
+pub mod robot_cli;
 pub mod settings;
 pub mod shortcuts;
 

@@ -2,6 +2,7 @@
 //!
 //! - [`clock`]: the one monotonic clock every stream (cameras, robot, policy, recorder) is stamped with.
 //! - [`connection`]: the connection state of each device the desk talks to.
+//! - [`robot`]: robot models (built-in Panda and RM75), kinematics, IK and trajectory safety checks.
 //! - [`stop`]: the stop signal that bypasses every queue.
 //! - [`channel`]: bounded channels that count what they drop, and drain within a time budget.
 //! - [`worker`]: named worker threads that talk to the UI only through those channels.
@@ -11,6 +12,7 @@
 pub mod channel;
 pub mod clock;
 pub mod connection;
+pub mod robot;
 pub mod stop;
 pub mod worker;
 

@@ -1,0 +1,404 @@
+//! Trajectory checks: what the Send command requires and every robot driver re-checks before writing.
+//!
+//! Each violation names the check, the time step (and joint where there is one), the value found, the limit and by
+//! how much it was exceeded, so the operator sees exactly what is wrong.
+
+use std::fmt;
+
+use glam::DVec3;
+
+use super::kinematics::{KinematicsError, fk_frames, manipulability};
+use super::model::Robot;
+
+/// A time-parameterised joint trajectory: `joints[k]` is the configuration at `k · dt_s`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Trajectory {
+    pub dt_s: f64,
+    pub joints: Vec<Vec<f64>>,
+}
+
+/// An axis-aligned box in the base frame that the flange must stay inside.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Workspace {
+    pub min_m: DVec3,
+    pub max_m: DVec3,
+}
+
+impl Workspace {
+    /// A box sized to the robot's reach, from 5 cm below the base plane upward.
+    #[must_use]
+    pub fn around(robot: &Robot) -> Self {
+        let reach = robot.reach_m();
+        let shoulder = robot.joints[0].origin.translation.z;
+        Self { min_m: DVec3::new(-reach, -reach, -0.05), max_m: DVec3::new(reach, reach, shoulder + reach) }
+    }
+
+    #[must_use]
+    pub fn contains(&self, point: DVec3) -> bool {
+        point.cmpge(self.min_m).all() && point.cmple(self.max_m).all()
+    }
+
+    /// How far outside the box `point` is (0 inside).
+    #[must_use]
+    pub fn distance_outside(&self, point: DVec3) -> f64 {
+        let below = (self.min_m - point).max(DVec3::ZERO);
+        let above = (point - self.max_m).max(DVec3::ZERO);
+        (below + above).length()
+    }
+}
+
+/// The limits a trajectory is checked against.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SafetyLimits {
+    /// Fraction of each joint's velocity limit allowed (e.g. 0.25 for 25 % speed).
+    pub velocity_scale: f64,
+    /// Fraction of each joint's acceleration limit allowed.
+    pub acceleration_scale: f64,
+    /// Largest change of any joint between consecutive steps (rad).
+    pub max_step_rad: f64,
+    pub workspace: Workspace,
+    /// Smallest allowed manipulability `sqrt(det(J Jᵀ))`; below it the arm is too close to a singularity.
+    pub min_manipulability: f64,
+}
+
+impl SafetyLimits {
+    /// Defaults for `robot`: full rated speed and acceleration, 10° per step (the Realman pass-through limit),
+    /// a workspace box around its reach, and a singularity threshold of 1 % of its rest-pose manipulability.
+    #[must_use]
+    pub fn for_robot(robot: &Robot) -> Self {
+        let rest = manipulability(robot, &robot.rest_pose).unwrap_or(0.0);
+        Self {
+            velocity_scale: 1.0,
+            acceleration_scale: 1.0,
+            max_step_rad: 10f64.to_radians(),
+            workspace: Workspace::around(robot),
+            min_manipulability: 0.01 * rest,
+        }
+    }
+}
+
+/// Which check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViolationKind {
+    JointPosition,
+    JointVelocity,
+    JointAcceleration,
+    StepJump,
+    Workspace,
+    Singularity,
+    /// The trajectory itself is malformed (wrong joint count, non-finite values, bad time step).
+    Malformed,
+}
+
+/// One failed check.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    pub step: usize,
+    pub time_s: f64,
+    /// Joint index (0-based) where the check is per joint.
+    pub joint: Option<usize>,
+    pub value: f64,
+    pub limit: f64,
+    /// How far past the limit (always positive).
+    pub excess: f64,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The result of checking a trajectory.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub violations: Vec<Violation>,
+}
+
+impl CheckReport {
+    /// Violations on one joint at one step, e.g. to colour a link red in the ghost preview.
+    pub fn at_step(&self, step: usize) -> impl Iterator<Item = &Violation> {
+        self.violations.iter().filter(move |violation| violation.step == step)
+    }
+}
+
+struct Recorder<'a> {
+    report: &'a mut CheckReport,
+    dt_s: f64,
+}
+
+impl Recorder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        kind: ViolationKind,
+        step: usize,
+        joint: Option<usize>,
+        value: f64,
+        limit: f64,
+        what: &str,
+        unit: &str,
+    ) {
+        // Position limits are signed bounds; the rate limits bound a magnitude.
+        let excess =
+            if kind == ViolationKind::JointPosition { (value - limit).abs() } else { value.abs() - limit.abs() };
+        let time_s = step as f64 * self.dt_s;
+        let subject = joint.map_or_else(String::new, |j| format!("joint {} ", j + 1));
+        let message = format!(
+            "step {step} (t = {time_s:.3} s): {subject}{what} {value:.4} {unit} exceeds the limit {limit:.4} {unit} by {excess:.4} {unit}"
+        );
+        self.report.violations.push(Violation { kind, step, time_s, joint, value, limit, excess, message });
+    }
+}
+
+/// Checks joint positions, velocities, accelerations, per-step jumps, the workspace box and singularity proximity.
+/// An empty trajectory, a non-positive `dt_s` or a wrong joint count is reported as [`ViolationKind::Malformed`].
+#[must_use]
+pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyLimits) -> CheckReport {
+    let mut report = CheckReport::default();
+    let dt = trajectory.dt_s;
+    let malformed = |report: &mut CheckReport, step: usize, message: String| {
+        report.violations.push(Violation {
+            kind: ViolationKind::Malformed,
+            step,
+            time_s: step as f64 * dt.max(0.0),
+            joint: None,
+            value: 0.0,
+            limit: 0.0,
+            excess: 0.0,
+            message,
+        });
+    };
+    if !(dt.is_finite() && dt > 0.0) {
+        malformed(&mut report, 0, format!("time step dt_s = {dt} must be a positive number of seconds"));
+        return report;
+    }
+    if trajectory.joints.is_empty() {
+        malformed(&mut report, 0, "the trajectory has no steps".to_owned());
+        return report;
+    }
+    for (step, q) in trajectory.joints.iter().enumerate() {
+        if let Err(error) = fk_frames(robot, q) {
+            let message = match error {
+                KinematicsError::WrongJointCount { expected, got, .. } => {
+                    format!("step {step}: {got} joint values for a {expected}-joint robot")
+                }
+                KinematicsError::NotFinite { index } => {
+                    format!("step {step}: joint {} is not a finite number", index + 1)
+                }
+            };
+            malformed(&mut report, step, message);
+        }
+    }
+    if !report.violations.is_empty() {
+        return report;
+    }
+
+    let mut recorder = Recorder { report: &mut report, dt_s: dt };
+    let steps = &trajectory.joints;
+    for (step, q) in steps.iter().enumerate() {
+        for (j, (value, joint)) in q.iter().zip(&robot.joints).enumerate() {
+            if *value < joint.limits.lower {
+                recorder.push(
+                    ViolationKind::JointPosition,
+                    step,
+                    Some(j),
+                    *value,
+                    joint.limits.lower,
+                    "position",
+                    "rad",
+                );
+            } else if *value > joint.limits.upper {
+                recorder.push(
+                    ViolationKind::JointPosition,
+                    step,
+                    Some(j),
+                    *value,
+                    joint.limits.upper,
+                    "position",
+                    "rad",
+                );
+            }
+        }
+        if step > 0 {
+            let previous = &steps[step - 1];
+            for (j, ((now, before), joint)) in q.iter().zip(previous).zip(&robot.joints).enumerate() {
+                let jump = now - before;
+                if jump.abs() > limits.max_step_rad {
+                    recorder.push(
+                        ViolationKind::StepJump,
+                        step,
+                        Some(j),
+                        jump,
+                        limits.max_step_rad,
+                        "step change",
+                        "rad",
+                    );
+                }
+                let velocity = jump / dt;
+                let velocity_limit = joint.limits.velocity * limits.velocity_scale;
+                if velocity.abs() > velocity_limit {
+                    recorder.push(
+                        ViolationKind::JointVelocity,
+                        step,
+                        Some(j),
+                        velocity,
+                        velocity_limit,
+                        "velocity",
+                        "rad/s",
+                    );
+                }
+            }
+        }
+        if step > 0 && step + 1 < steps.len() {
+            for (j, joint) in robot.joints.iter().enumerate() {
+                let acceleration = (steps[step + 1][j] - 2.0 * q[j] + steps[step - 1][j]) / (dt * dt);
+                let limit = joint.limits.acceleration * limits.acceleration_scale;
+                if acceleration.abs() > limit {
+                    recorder.push(
+                        ViolationKind::JointAcceleration,
+                        step,
+                        Some(j),
+                        acceleration,
+                        limit,
+                        "acceleration",
+                        "rad/s²",
+                    );
+                }
+            }
+        }
+        if let Ok(frames) = fk_frames(robot, q) {
+            let flange = frames[frames.len() - 1].translation;
+            let outside = limits.workspace.distance_outside(flange);
+            if outside > 0.0 {
+                let time_s = step as f64 * dt;
+                recorder.report.violations.push(Violation {
+                    kind: ViolationKind::Workspace,
+                    step,
+                    time_s,
+                    joint: None,
+                    value: outside,
+                    limit: 0.0,
+                    excess: outside,
+                    message: format!(
+                        "step {step} (t = {time_s:.3} s): flange at ({:.3}, {:.3}, {:.3}) m is {outside:.4} m outside the workspace box",
+                        flange.x, flange.y, flange.z
+                    ),
+                });
+            }
+        }
+        if let Ok(m) = manipulability(robot, q)
+            && m < limits.min_manipulability
+        {
+            let time_s = step as f64 * dt;
+            recorder.report.violations.push(Violation {
+                kind: ViolationKind::Singularity,
+                step,
+                time_s,
+                joint: None,
+                value: m,
+                limit: limits.min_manipulability,
+                excess: limits.min_manipulability - m,
+                message: format!(
+                    "step {step} (t = {time_s:.3} s): too close to a singularity (manipulability {m:.5}, minimum {:.5})",
+                    limits.min_manipulability
+                ),
+            });
+        }
+    }
+    report.ok = report.violations.is_empty();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::builtin::panda;
+    use super::*;
+
+    fn smooth_trajectory(robot: &Robot) -> Trajectory {
+        let start = robot.rest_pose.clone();
+        let joints = (0..=50)
+            .map(|k| {
+                let s = k as f64 / 50.0;
+                let blend = 3.0 * s * s - 2.0 * s * s * s;
+                start.iter().enumerate().map(|(j, q)| if j == 0 { q + 0.5 * blend } else { *q }).collect()
+            })
+            .collect();
+        Trajectory { dt_s: 0.05, joints }
+    }
+
+    #[test]
+    fn a_smooth_trajectory_passes() {
+        let robot = panda();
+        let report = check_trajectory(&robot, &smooth_trajectory(&robot), &SafetyLimits::for_robot(&robot));
+        assert!(report.ok, "{:#?}", report.violations);
+    }
+
+    #[test]
+    fn each_violation_names_its_step_joint_and_amount() {
+        let robot = panda();
+        let limits = SafetyLimits::for_robot(&robot);
+        let mut trajectory = smooth_trajectory(&robot);
+        // Joint 4 pushed past its upper limit (-0.0698) at step 10.
+        trajectory.joints[10][3] = 0.1;
+        let report = check_trajectory(&robot, &trajectory, &limits);
+        assert!(!report.ok);
+        let position = report.violations.iter().find(|v| v.kind == ViolationKind::JointPosition).unwrap();
+        assert_eq!((position.step, position.joint), (10, Some(3)));
+        assert!((position.excess - 0.1698).abs() < 1e-9);
+        assert!(position.message.contains("joint 4") && position.message.contains("step 10"), "{}", position.message);
+        // The same spike is also a jump, a velocity and an acceleration violation.
+        for kind in [ViolationKind::StepJump, ViolationKind::JointVelocity, ViolationKind::JointAcceleration] {
+            assert!(report.violations.iter().any(|v| v.kind == kind && v.joint == Some(3)), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn velocity_scaling_tightens_the_check() {
+        let robot = panda();
+        let trajectory = smooth_trajectory(&robot);
+        let slow = SafetyLimits { velocity_scale: 0.01, ..SafetyLimits::for_robot(&robot) };
+        let report = check_trajectory(&robot, &trajectory, &slow);
+        assert!(report.violations.iter().all(|v| v.kind == ViolationKind::JointVelocity), "{:#?}", report.violations);
+        assert!(!report.ok);
+    }
+
+    #[test]
+    fn workspace_and_singularity_are_checked() {
+        let robot = panda();
+        let mut limits = SafetyLimits::for_robot(&robot);
+        limits.workspace.max_m.z = 0.5;
+        let trajectory = Trajectory { dt_s: 0.1, joints: vec![robot.rest_pose.clone()] };
+        let report = check_trajectory(&robot, &trajectory, &limits);
+        let outside = report.violations.iter().find(|v| v.kind == ViolationKind::Workspace).unwrap();
+        assert!((outside.excess - 0.0903).abs() < 1e-3, "{}", outside.message);
+
+        let stretched = vec![0.0, 0.0, 0.0, -0.0698, 0.0, 0.0, 0.0];
+        let report = check_trajectory(
+            &robot,
+            &Trajectory { dt_s: 0.1, joints: vec![stretched] },
+            &SafetyLimits::for_robot(&robot),
+        );
+        assert!(report.violations.iter().any(|v| v.kind == ViolationKind::Singularity), "{:#?}", report.violations);
+    }
+
+    #[test]
+    fn malformed_trajectories_are_reported_not_panicked_on() {
+        let robot = panda();
+        let limits = SafetyLimits::for_robot(&robot);
+        for trajectory in [
+            Trajectory { dt_s: 0.0, joints: vec![robot.rest_pose.clone()] },
+            Trajectory { dt_s: 0.1, joints: vec![] },
+            Trajectory { dt_s: 0.1, joints: vec![vec![0.0; 3]] },
+            Trajectory { dt_s: 0.1, joints: vec![vec![f64::NAN; 7]] },
+        ] {
+            let report = check_trajectory(&robot, &trajectory, &limits);
+            assert!(!report.ok);
+            assert_eq!(report.violations[0].kind, ViolationKind::Malformed, "{:?}", report.violations[0]);
+        }
+    }
+}
