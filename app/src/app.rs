@@ -7,8 +7,10 @@ use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
 use egui_tiles::Tile;
 use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp};
 use kinedesk_sessions::RecorderStatus;
+use kinedesk_widgets::arm_view::ArmViewRenderer;
 use kinedesk_widgets::{LogEntry, LogLevel, StatusItem, Toasts, shortcut_table_ui, status_bar_ui, stop_button_ui};
 
+use crate::arm_state::{ArmState, load_trajectory};
 use crate::command::Command;
 use crate::layout::{Pane, default_layout, layout_is_complete};
 use crate::panes::PaneContext;
@@ -32,10 +34,13 @@ pub struct AppOptions {
     pub exit_after_frames: Option<u64>,
     /// Print [`FIRST_FRAME_MARKER`] once the first frame has been presented.
     pub report_first_frame: bool,
+    /// A trajectory file to preview as a ghost at start-up.
+    pub trajectory: Option<std::path::PathBuf>,
 }
 
 pub struct KineDeskApp {
     state: PersistedState,
+    arm: ArmState,
     options: AppOptions,
     log: VecDeque<LogEntry>,
     toasts: Toasts,
@@ -47,6 +52,8 @@ pub struct KineDeskApp {
     last_frame_cpu: Duration,
     /// Messages produced before the first frame (when no time source for toasts exists yet).
     startup_messages: Vec<(LogLevel, String)>,
+    /// Commands queued outside a frame (start-up options), carried out at the start of the next one.
+    pending_commands: Vec<Command>,
 }
 
 impl KineDeskApp {
@@ -54,6 +61,7 @@ impl KineDeskApp {
     #[must_use]
     pub fn new(cc: &eframe::CreationContext<'_>, options: AppOptions) -> Self {
         let renderer = cc.wgpu_render_state.as_ref().map(|render_state| {
+            ArmViewRenderer::install(render_state);
             let info = render_state.adapter.get_info();
             format!("wgpu on {} ({:?}, {:?})", info.name, info.backend, info.device_type)
         });
@@ -107,8 +115,10 @@ impl KineDeskApp {
             "No camera, robot or policy connected; press Esc to stop motion at any time, F1 for shortcuts.".to_owned(),
         ));
 
-        Self {
+        let arm = ArmState::new(state.robot, renderer.is_some());
+        let mut app = Self {
             state,
+            arm,
             options,
             log: VecDeque::new(),
             toasts: Toasts::default(),
@@ -119,7 +129,12 @@ impl KineDeskApp {
             frame_index: 0,
             last_frame_cpu: Duration::ZERO,
             startup_messages,
+            pending_commands: Vec::new(),
+        };
+        if let Some(path) = app.options.trajectory.clone() {
+            app.pending_commands.push(Command::LoadTrajectory(path));
         }
+        app
     }
 
     /// Commands carried out so far, oldest first (bounded).
@@ -147,6 +162,12 @@ impl KineDeskApp {
     #[must_use]
     pub fn is_help_open(&self) -> bool {
         self.show_help
+    }
+
+    /// The robot model, camera and previewed trajectory of the arm panes.
+    #[must_use]
+    pub fn arm(&self) -> &ArmState {
+        &self.arm
     }
 
     /// The pane layout (for tests and diagnostics).
@@ -201,7 +222,7 @@ impl KineDeskApp {
 
     /// Carries out one command. Buttons, shortcuts and tests all end up here.
     pub fn handle_command(&mut self, ctx: &Context, command: Command) {
-        self.command_history.push_back(command);
+        self.command_history.push_back(command.clone());
         while self.command_history.len() > COMMAND_HISTORY_CAPACITY {
             self.command_history.pop_front();
         }
@@ -233,6 +254,30 @@ impl KineDeskApp {
             }
             Command::ClearLog => self.log.clear(),
             Command::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
+            Command::SelectRobot(kind) => {
+                self.arm.select(kind);
+                self.state.robot = kind;
+            }
+            Command::LoadTrajectory(path) => match load_trajectory(&path) {
+                Ok(trajectory) => {
+                    let preview = self.arm.preview(path.display().to_string(), trajectory);
+                    let (steps, ok, violations) =
+                        (preview.trajectory.joints.len(), preview.report.ok, preview.report.violations.len());
+                    let message = format!(
+                        "Previewing {} ({steps} steps): {}",
+                        path.display(),
+                        if ok { "all checks pass".to_owned() } else { format!("{violations} check violation(s)") }
+                    );
+                    self.log_event(ctx, if ok { LogLevel::Info } else { LogLevel::Warn }, "trajectory", message);
+                }
+                Err(error) => self.log_event(ctx, LogLevel::Error, "trajectory", error),
+            },
+            Command::ScrubTrajectory(step) => {
+                if let Some(preview) = &mut self.arm.preview {
+                    preview.step = step.min(preview.trajectory.joints.len().saturating_sub(1));
+                }
+            }
+            Command::ClearTrajectory => self.arm.preview = None,
         }
     }
 
@@ -245,12 +290,17 @@ impl KineDeskApp {
             self.log_event(&ctx, level, "app", message);
         }
 
-        let mut commands = shortcuts::commands_from_keys(&ctx, self.state.theme);
+        let mut commands = std::mem::take(&mut self.pending_commands);
+        commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme));
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut commands));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui, &mut commands));
         egui::CentralPanel::default().show(ui, |ui| {
-            let mut panes =
-                PaneContext { log: &self.log, log_filter: &mut self.state.log_filter, commands: &mut commands };
+            let mut panes = PaneContext {
+                log: &self.log,
+                log_filter: &mut self.state.log_filter,
+                arm: &mut self.arm,
+                commands: &mut commands,
+            };
             self.state.layout.ui(&mut panes, ui);
         });
         egui::Window::new("Keyboard shortcuts")

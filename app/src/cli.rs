@@ -23,6 +23,9 @@ pub struct Cli {
     /// Print a marker line on stdout once the first frame has been presented.
     #[arg(long, hide = true)]
     pub report_first_frame: bool,
+    /// Preview a trajectory file (`{"dt_s": …, "joints": [[…], …]}`) as a ghost arm at start-up.
+    #[arg(long, value_name = "FILE.json")]
+    pub trajectory: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
 }
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         reset_layout: cli.reset_layout,
         exit_after_frames: cli.exit_after_frames,
         report_first_frame: cli.report_first_frame,
+        trajectory: cli.trajectory,
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),

@@ -3,12 +3,15 @@
 //! Panels, menus, keyboard shortcuts and tests all produce [`Command`] values; `KineDeskApp::handle_command` is the
 //! single place that carries them out, so a button, its shortcut and a test take exactly the same path.
 
+use std::path::PathBuf;
+
 use kinedesk_models::StopReason;
+use kinedesk_models::robot::BuiltinRobot;
 
 use crate::layout::Pane;
 use crate::settings::ThemeChoice;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Stop all motion now. Goes straight to the stop signal, bypassing every queue.
     Stop {
@@ -25,6 +28,14 @@ pub enum Command {
     ClearLog,
     /// Close the window (state is saved first by eframe).
     Quit,
+    /// Show this robot model in the arm view (drops a preview planned for another robot).
+    SelectRobot(BuiltinRobot),
+    /// Check a trajectory file against the robot's limits and show it as a ghost.
+    LoadTrajectory(PathBuf),
+    /// Move the ghost to this time step of the previewed trajectory.
+    ScrubTrajectory(usize),
+    /// Stop previewing the trajectory.
+    ClearTrajectory,
 }
 
 impl Command {
@@ -39,6 +50,10 @@ impl Command {
             Self::SetTheme(theme) => format!("Theme: {}", theme.label()),
             Self::ClearLog => "Clear log".to_owned(),
             Self::Quit => "Quit".to_owned(),
+            Self::SelectRobot(robot) => format!("Select robot {}", robot.id()),
+            Self::LoadTrajectory(path) => format!("Load trajectory {}", path.display()),
+            Self::ScrubTrajectory(step) => format!("Scrub to step {step}"),
+            Self::ClearTrajectory => "Clear trajectory preview".to_owned(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! real [`KineDeskApp`].
 
 pub mod app;
+pub mod arm_state;
 pub mod bench;
 pub mod cli;
 pub mod command;

@@ -13,6 +13,7 @@ use egui::{Ui, WidgetText};
 use egui_tiles::{SimplificationOptions, TileId, UiResponse};
 use kinedesk_widgets::{LogEntry, LogFilter};
 
+use crate::arm_state::ArmState;
 use crate::command::Command;
 use crate::layout::Pane;
 
@@ -20,6 +21,7 @@ use crate::layout::Pane;
 pub struct PaneContext<'a> {
     pub log: &'a VecDeque<LogEntry>,
     pub log_filter: &'a mut LogFilter,
+    pub arm: &'a mut ArmState,
     pub commands: &'a mut Vec<Command>,
 }
 
@@ -29,9 +31,9 @@ impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
             ui.set_min_size(ui.available_size());
             match pane {
                 Pane::Cameras => cameras_pane::cameras_pane_ui(ui),
-                Pane::Arm => arm_pane::arm_pane_ui(ui),
+                Pane::Arm => arm_pane::arm_pane_ui(ui, self),
                 Pane::Instruction => instruction_pane::instruction_pane_ui(ui),
-                Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui),
+                Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui, self),
                 Pane::Session => session_pane::session_pane_ui(ui),
                 Pane::Log => log_pane::log_pane_ui(ui, self),
             }

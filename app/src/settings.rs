@@ -1,6 +1,7 @@
 //! What persists between runs (besides eframe's own window geometry and egui's memory).
 
 use egui::ThemePreference;
+use kinedesk_models::robot::BuiltinRobot;
 use kinedesk_widgets::LogFilter;
 
 use crate::layout::{Pane, default_layout};
@@ -55,6 +56,8 @@ pub struct PersistedState {
     pub layout: egui_tiles::Tree<Pane>,
     pub theme: ThemeChoice,
     pub log_filter: LogFilter,
+    /// The robot model shown in the arm view.
+    pub robot: BuiltinRobot,
 }
 
 impl PersistedState {
@@ -69,6 +72,7 @@ impl Default for PersistedState {
             layout: default_layout(),
             theme: ThemeChoice::default(),
             log_filter: LogFilter::default(),
+            robot: BuiltinRobot::Panda,
         }
     }
 }

@@ -78,9 +78,9 @@ pub fn commands_from_keys(ctx: &Context, current_theme: crate::settings::ThemeCh
             ctx.input_mut(|input| input.consume_shortcut(&binding.shortcut))
         };
         if pressed {
-            commands.push(match binding.command {
+            commands.push(match &binding.command {
                 Command::SetTheme(_) => Command::SetTheme(current_theme.toggled()),
-                other => other,
+                other => other.clone(),
             });
         }
     }

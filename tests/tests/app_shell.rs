@@ -1,4 +1,5 @@
 //! Whole-app tests: the real `KineDeskApp`, driven through its accessibility tree like an operator would.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -28,9 +29,12 @@ fn every_pane_and_the_stop_button_are_reachable_by_label() {
     }
     harness.get_by_label(STOP_BUTTON_LABEL);
     // Honest empty states, not fake data.
-    for placeholder in ["No camera connected", "No robot connected", "No policy connected", "No trajectory planned"] {
+    for placeholder in ["No camera connected", "No policy connected", "No trajectory planned"] {
         harness.get_by_label(placeholder);
     }
+    // The arm pane shows the robot model, and says that no robot is connected.
+    harness.get_by_label_contains("No robot connected");
+    harness.get_by_label(kinedesk_widgets::arm_view::ARM_VIEW_LABEL);
     // The status bar reports each connection.
     for status in
         ["Cameras: not connected", "Robot: not connected", "Policy: not connected", "Recorder: no session open"]
@@ -166,4 +170,65 @@ fn the_whole_window_renders_on_wgpu() {
     let frame_time = harness.get_by_label_contains("UI ").rect();
     harness.mask(frame_time);
     harness.snapshot("app_default_layout");
+}
+
+fn write_trajectory(name: &str, joints: &[Vec<f64>]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kinedesk-app-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let json = serde_json::json!({ "dt_s": 0.05, "joints": joints });
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn a_trajectory_file_is_checked_previewed_and_scrubbed() {
+    let robot = kinedesk_models::robot::panda();
+    let mut joints: Vec<Vec<f64>> = (0..30)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[0] += 0.02 * f64::from(k);
+            q
+        })
+        .collect();
+    let good = write_trajectory("good.json", &joints);
+    joints[12][3] = 0.3; // joint 4 past its upper limit
+    let bad = write_trajectory("bad.json", &joints);
+
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(good));
+    harness.run();
+    assert!(harness.state().arm().preview.as_ref().unwrap().report.ok);
+    harness.get_by_label("All safety checks pass");
+
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(bad));
+    harness.run();
+    let report = harness.state().arm().preview.as_ref().unwrap().report.clone();
+    assert!(!report.ok);
+    harness.get_by_label_contains("Send would be refused");
+    // Clicking a violation scrubs the ghost to its step.
+    let first = report.violations[0].clone();
+    harness.get_by_label(&first.message).click();
+    harness.run();
+    assert_eq!(harness.state().arm().preview.as_ref().unwrap().step, first.step);
+
+    let missing = std::env::temp_dir().join("kinedesk-no-such-file.json");
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(missing));
+    harness.run();
+    let last = harness.state().log_entries().back().unwrap();
+    assert_eq!(last.level, LogLevel::Error);
+    assert!(last.message.contains("cannot read"), "{}", last.message);
+}
+
+#[test]
+fn the_robot_model_can_be_switched_and_is_remembered() {
+    let ctx = egui::Context::default();
+    let mut app = KineDeskApp::from_parts(&ctx, None, None, AppOptions::default());
+    assert_eq!(app.arm().robot.name, "panda");
+    app.handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(&mut app, &mut storage);
+    let again = KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions::default());
+    assert_eq!(again.arm().robot.name, "rm75");
 }

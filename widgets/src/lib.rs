@@ -3,6 +3,7 @@
 //! Widgets take plain data and return responses; they never reach into the app's state.
 //! Naming: every function that draws ends in `_ui`.
 
+pub mod arm_view;
 pub mod log_view;
 pub mod placeholder;
 pub mod shortcut_table;

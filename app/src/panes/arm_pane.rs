@@ -1,10 +1,36 @@
-use egui::Ui;
-use kinedesk_widgets::placeholder_ui;
+use egui::{ComboBox, RichText, Ui};
+use kinedesk_models::robot::BuiltinRobot;
+use kinedesk_widgets::arm_view::{OrbitCamera, arm_view_ui};
 
-pub fn arm_pane_ui(ui: &mut Ui) {
-    placeholder_ui(
-        ui,
-        "No robot connected",
-        "The 3D arm and any planned ghost trajectory appear here once a robot is connected.",
-    );
+use super::PaneContext;
+use crate::command::Command;
+
+fn robot_label(kind: BuiltinRobot) -> &'static str {
+    match kind {
+        BuiltinRobot::Panda => "Franka Panda",
+        BuiltinRobot::Rm75 => "Realman RM75",
+    }
+}
+
+pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let arm = &mut *context.arm;
+    ui.horizontal(|ui| {
+        ComboBox::from_id_salt("arm_robot")
+            .selected_text(robot_label(arm.kind))
+            .show_ui(ui, |ui| {
+                for kind in BuiltinRobot::ALL {
+                    if ui.selectable_label(arm.kind == kind, robot_label(kind)).clicked() {
+                        context.commands.push(Command::SelectRobot(kind));
+                    }
+                }
+            })
+            .response
+            .on_hover_text("Robot model shown in the 3D view");
+        ui.label(RichText::new("No robot connected: showing the model at its rest pose").weak());
+        if ui.small_button("Reset view").on_hover_text("Home while the view is hovered").clicked() {
+            arm.camera = OrbitCamera::default();
+        }
+    });
+    let scene = arm.scene(ui.visuals().dark_mode);
+    arm_view_ui(ui, &mut arm.camera, &scene, arm.gpu);
 }

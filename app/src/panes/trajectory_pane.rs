@@ -1,10 +1,46 @@
-use egui::Ui;
+use egui::{Color32, RichText, ScrollArea, Slider, Ui};
 use kinedesk_widgets::placeholder_ui;
 
-pub fn trajectory_pane_ui(ui: &mut Ui) {
-    placeholder_ui(
-        ui,
-        "No trajectory planned",
-        "Joint plots, speeds and safety checks of a planned trajectory appear here.",
+use super::PaneContext;
+use crate::command::Command;
+
+pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let Some(preview) = &context.arm.preview else {
+        placeholder_ui(
+            ui,
+            "No trajectory planned",
+            "Joint plots, speeds and safety checks of a planned trajectory appear here.",
+        );
+        return;
+    };
+    let steps = preview.trajectory.joints.len();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&preview.source).strong());
+        ui.label(format!("{steps} steps, dt {:.3} s, {:.2} s", preview.trajectory.dt_s, preview.duration_s()));
+        if ui.small_button("Clear").on_hover_text("Stop previewing this trajectory").clicked() {
+            context.commands.push(Command::ClearTrajectory);
+        }
+    });
+    let mut step = preview.step;
+    let slider = Slider::new(&mut step, 0..=steps.saturating_sub(1))
+        .text("step")
+        .custom_formatter(|value, _| format!("{} (t = {:.2} s)", value as usize, value * preview.trajectory.dt_s));
+    if ui.add(slider).changed() {
+        context.commands.push(Command::ScrubTrajectory(step));
+    }
+    if preview.report.ok {
+        ui.label(RichText::new("All safety checks pass").color(Color32::from_rgb(60, 180, 75)));
+        return;
+    }
+    ui.label(
+        RichText::new(format!("{} safety check violation(s): Send would be refused", preview.report.violations.len()))
+            .color(Color32::from_rgb(230, 70, 70)),
     );
+    ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        for violation in preview.report.violations.iter().take(200) {
+            if ui.selectable_label(violation.step == preview.step, &violation.message).clicked() {
+                context.commands.push(Command::ScrubTrajectory(violation.step));
+            }
+        }
+    });
 }

@@ -1,0 +1,129 @@
+//! What the Arm and Trajectory panes show: the robot model, the camera, and a trajectory being previewed.
+
+use std::path::Path;
+
+use kinedesk_models::robot::{BuiltinRobot, CheckReport, Robot, SafetyLimits, Trajectory, check_trajectory};
+use kinedesk_widgets::arm_view::{ArmScene, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory};
+
+/// A trajectory shown as a ghost, with the result of the safety checks.
+#[derive(Clone, Debug)]
+pub struct TrajectoryPreview {
+    /// Where it came from (a file path, later a plan id).
+    pub source: String,
+    pub trajectory: Trajectory,
+    pub report: CheckReport,
+    /// The scrubbed time step.
+    pub step: usize,
+}
+
+impl TrajectoryPreview {
+    #[must_use]
+    pub fn duration_s(&self) -> f64 {
+        self.trajectory.dt_s * self.trajectory.joints.len().saturating_sub(1) as f64
+    }
+}
+
+/// The arm panes' state.
+pub struct ArmState {
+    pub kind: BuiltinRobot,
+    pub robot: Robot,
+    pub camera: OrbitCamera,
+    /// Whether the wgpu arm renderer is installed.
+    pub gpu: bool,
+    pub preview: Option<TrajectoryPreview>,
+}
+
+impl ArmState {
+    #[must_use]
+    pub fn new(kind: BuiltinRobot, gpu: bool) -> Self {
+        Self { kind, robot: kind.robot(), camera: OrbitCamera::default(), gpu, preview: None }
+    }
+
+    /// Switches the robot model; a preview planned for another robot is dropped.
+    pub fn select(&mut self, kind: BuiltinRobot) {
+        if kind != self.kind {
+            self.kind = kind;
+            self.robot = kind.robot();
+            self.preview = None;
+        }
+    }
+
+    /// Checks `trajectory` against this robot's limits and shows it as a ghost.
+    pub fn preview(&mut self, source: impl Into<String>, trajectory: Trajectory) -> &TrajectoryPreview {
+        let report = check_trajectory(&self.robot, &trajectory, &SafetyLimits::for_robot(&self.robot));
+        self.preview.insert(TrajectoryPreview { source: source.into(), trajectory, report, step: 0 })
+    }
+
+    /// The scene: floor, the model at its rest pose, and the ghost trajectory if one is previewed.
+    #[must_use]
+    pub fn scene(&self, dark: bool) -> ArmScene {
+        let (background, grid) = if dark {
+            ([0.09, 0.10, 0.12, 1.0], [0.5, 0.5, 0.55, 0.35])
+        } else {
+            ([0.93, 0.94, 0.95, 1.0], [0.3, 0.3, 0.35, 0.35])
+        };
+        let mut scene = ArmScene::with_floor(background, grid);
+        let model_colour = if dark { [0.78, 0.80, 0.84, 1.0] } else { [0.55, 0.57, 0.62, 1.0] };
+        // Built-in rest poses are within limits, so this cannot fail; an error would leave the scene empty.
+        let _ = add_arm(&mut scene, &self.robot, &self.robot.rest_pose, model_colour, &[]);
+        if let Some(preview) = &self.preview
+            && preview.report.violations.iter().all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
+        {
+            let ghost = GhostPreview {
+                trajectory: &preview.trajectory,
+                step: preview.step,
+                report: Some(&preview.report),
+                samples: 4,
+            };
+            let _ = add_ghost_trajectory(&mut scene, &self.robot, ghost);
+        }
+        scene
+    }
+}
+
+/// Reads a trajectory file: `{"dt_s": 0.05, "joints": [[q1..q7], ...]}` (other keys are ignored, so the
+/// `trajectory` object of `kinedesk plan --json` works too, as does a whole plan with a `trajectory` key).
+pub fn load_trajectory(path: &Path) -> Result<Trajectory, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|error| format!("{} is not valid JSON: {error}", path.display()))?;
+    let object = value.get("trajectory").unwrap_or(&value);
+    serde_json::from_value(object.clone()).map_err(|error| {
+        format!(
+            "{} is not a trajectory (expected {{\"dt_s\": seconds, \"joints\": [[...], ...]}}): {error}",
+            path.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trajectories_load_from_files_with_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("kinedesk-traj-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json");
+        std::fs::write(&good, r#"{"trajectory": {"dt_s": 0.1, "joints": [[0,0,0,-1,0,1,0]]}, "other": 1}"#).unwrap();
+        assert_eq!(load_trajectory(&good).unwrap().joints.len(), 1);
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "{ nope").unwrap();
+        assert!(load_trajectory(&bad).unwrap_err().contains("not valid JSON"));
+        std::fs::write(&bad, r#"{"dt_s": "fast"}"#).unwrap();
+        assert!(load_trajectory(&bad).unwrap_err().contains("is not a trajectory"));
+        assert!(load_trajectory(&dir.join("missing.json")).unwrap_err().contains("cannot read"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn switching_robots_drops_the_preview() {
+        let mut state = ArmState::new(BuiltinRobot::Panda, false);
+        let rest = state.robot.rest_pose.clone();
+        state.preview("test", Trajectory { dt_s: 0.1, joints: vec![rest.clone(), rest] });
+        assert!(state.preview.as_ref().unwrap().report.ok);
+        state.select(BuiltinRobot::Rm75);
+        assert!(state.preview.is_none());
+        assert_eq!(state.robot.name, "rm75");
+    }
+}
