@@ -92,6 +92,19 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Offscreen frame time of the 3D arm view with ghost poses, on the first wgpu adapter found.
+    ArmView {
+        #[arg(long, default_value_t = 200)]
+        frames: usize,
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+        #[arg(long, default_value_t = 50)]
+        ghosts: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -154,6 +167,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "  solve time median {:.1} us   p95 {:.1} us   p99 {:.1} us   max {:.1} us   (median {} iterations)",
                     ik.median, ik.p95, ik.p99, ik.max, result.ik_iterations_median
                 );
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::ArmView { frames, width, height, ghosts, json })) => {
+            let result = crate::bench::bench_arm_view(frames.max(1), width, height, ghosts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let (f, c) = (&result.frame, &result.scene_cpu);
+                println!(
+                    "Arm view {}x{}, {} ghost poses ({} mesh instances) on {}:",
+                    result.width, result.height, result.ghost_poses, result.mesh_instances, result.adapter
+                );
+                println!("  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms", f.median, f.p95, f.max);
+                println!("  scene build + pack on the CPU: median {:.1} us   p95 {:.1} us", c.median, c.p95);
             }
             Ok(())
         }

@@ -22,6 +22,7 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         }
     });
     let mut step = preview.step;
+    ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
     let slider = Slider::new(&mut step, 0..=steps.saturating_sub(1))
         .text("step")
         .custom_formatter(|value, _| format!("{} (t = {:.2} s)", value as usize, value * preview.trajectory.dt_s));

@@ -16,7 +16,7 @@ pub struct OrbitCamera {
 impl Default for OrbitCamera {
     /// Looking at the workspace in front of the robot from the front-left, slightly above.
     fn default() -> Self {
-        Self { target: Vec3::new(0.25, 0.0, 0.35), yaw_rad: 0.65, pitch_rad: 0.42, distance_m: 2.1, fov_y_rad: 0.75 }
+        Self { target: Vec3::new(0.25, 0.05, 0.38), yaw_rad: -0.2, pitch_rad: 0.38, distance_m: 1.55, fov_y_rad: 0.75 }
     }
 }
 

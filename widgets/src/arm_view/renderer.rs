@@ -289,7 +289,7 @@ impl ArmViewRenderer {
             composite_layout,
             sampler,
             cylinder: upload_mesh(device, "arm_view cylinder", &unit_cylinder(24)),
-            sphere: upload_mesh(device, "arm_view sphere", &unit_sphere(10, 20)),
+            sphere: upload_mesh(device, "arm_view sphere", &unit_sphere(8, 16)),
             opaque_instances: DynamicBuffer::new(device, "arm_view opaque instances", vertex_usage),
             transparent_instances: DynamicBuffer::new(device, "arm_view ghost instances", vertex_usage),
             line_vertices: DynamicBuffer::new(device, "arm_view lines", vertex_usage),
