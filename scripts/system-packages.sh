@@ -3,14 +3,15 @@
 # Usage: scripts/system-packages.sh run|test
 #   run:  what the desk window needs at run time (Vulkan/GL loaders, Mesa software drivers, X11/Wayland client libs)
 #         plus Xvfb, used when no display is present.
-#   test: what the test suite needs (Mesa's lavapipe software Vulkan for the wgpu snapshots).
+#   test: what the test suite needs (Mesa's lavapipe software Vulkan for the wgpu snapshots; Python with venv for
+#         the reference tools installed from PyPI, e.g. pybullet).
 # Uses apt-get as root, or through sudo; otherwise prints the command to run and fails.
 set -euo pipefail
 
 common=(ca-certificates pkg-config)
 run_pkgs=(libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxcursor1 libxi6
   libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 xvfb xauth imagemagick)
-test_pkgs=(libvulkan1 mesa-vulkan-drivers)
+test_pkgs=(libvulkan1 mesa-vulkan-drivers python3 python3-venv)
 
 case "${1:-}" in
   run) wanted=("${common[@]}" "${run_pkgs[@]}") ;;

@@ -10,6 +10,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# Peer tools from PyPI that the tests compare against (never copied into the repository), in a venv of our own.
+venv=target/test-venv
+if [ ! -x "$venv/bin/python" ]; then
+  mkdir -p target
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+export KINEDESK_PYTHON="$PWD/$venv/bin/python"
+export KINEDESK_REQUIRE_PYBULLET=1
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
 # winit/wgpu complain when this is unset; the tests need no session bus.

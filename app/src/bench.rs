@@ -259,7 +259,9 @@ pub struct ArmViewBench {
 pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize) -> anyhow::Result<ArmViewBench> {
     use egui_wgpu::wgpu;
     use kinedesk_models::robot::{SafetyLimits, Trajectory, check_trajectory, panda};
-    use kinedesk_widgets::arm_view::{ArmScene, ArmViewRenderer, GhostPreview, GpuScene, OrbitCamera, add_arm, add_ghost_trajectory};
+    use kinedesk_widgets::arm_view::{
+        ArmScene, ArmViewRenderer, GhostPreview, GpuScene, OrbitCamera, add_arm, add_ghost_trajectory,
+    };
 
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
@@ -306,7 +308,9 @@ pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("bench") });
         renderer.render(&device, &queue, &mut encoder, &packed, [width, height]);
         queue.submit([encoder.finish()]);
-        device.poll(wgpu::PollType::wait_indefinitely()).map_err(|error| anyhow::anyhow!("GPU wait failed: {error}"))?;
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|error| anyhow::anyhow!("GPU wait failed: {error}"))?;
         if index >= 5 {
             scene_times.push(scene_time);
             frame_times.push(started.elapsed());

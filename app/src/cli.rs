@@ -36,9 +36,8 @@ pub enum CliCommand {
     Gui,
     /// Forward kinematics: the flange pose for a joint vector.
     Fk {
-        /// Built-in robot: panda or rm75.
-        #[arg(long, default_value = "panda")]
-        robot: String,
+        #[command(flatten)]
+        robot: crate::robot_cli::RobotArgs,
         /// Joint values in radians, comma-separated (q1,...,q7).
         #[arg(long, allow_hyphen_values = true)]
         joints: String,
@@ -48,8 +47,8 @@ pub enum CliCommand {
     },
     /// Inverse kinematics: joints that put the flange at a pose (0.1 mm / 0.1° tolerance, joint limits respected).
     Ik {
-        #[arg(long, default_value = "panda")]
-        robot: String,
+        #[command(flatten)]
+        robot: crate::robot_cli::RobotArgs,
         /// Target flange position in metres: x,y,z.
         #[arg(long, allow_hyphen_values = true)]
         position: String,
@@ -180,7 +179,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "Arm view {}x{}, {} ghost poses ({} mesh instances) on {}:",
                     result.width, result.height, result.ghost_poses, result.mesh_instances, result.adapter
                 );
-                println!("  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms", f.median, f.p95, f.max);
+                println!(
+                    "  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms",
+                    f.median, f.p95, f.max
+                );
                 println!("  scene build + pack on the CPU: median {:.1} us   p95 {:.1} us", c.median, c.p95);
             }
             Ok(())

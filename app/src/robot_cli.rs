@@ -2,17 +2,46 @@
 
 use anyhow::{Context as _, bail};
 use glam::{DQuat, DVec3};
-use kinedesk_models::robot::{BuiltinRobot, IkOptions, Pose, Robot, fk, solve_ik};
+use kinedesk_models::robot::{BuiltinRobot, IkOptions, Pose, Robot, UrdfOptions, fk, load_urdf, solve_ik};
 
-/// Resolves `--robot`: a built-in name (panda, rm75).
-pub fn robot_from_arg(name: &str) -> anyhow::Result<Robot> {
-    if let Ok(builtin) = name.parse::<BuiltinRobot>() {
+/// Which robot a command works on: `--robot` (a built-in name or a URDF path), `--tip` and `--package-root`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct RobotArgs {
+    /// Built-in robot (panda, rm75) or the path of a URDF file.
+    #[arg(long, default_value = "panda")]
+    pub robot: String,
+    /// With a URDF: the link used as the flange (default: the last link before the chain branches).
+    #[arg(long, value_name = "LINK")]
+    pub tip: Option<String>,
+    /// With a URDF: where `package://` mesh paths are resolved (default: the URDF's folder).
+    #[arg(long, value_name = "DIR")]
+    pub package_root: Option<std::path::PathBuf>,
+}
+
+/// Resolves the robot arguments: a built-in name, or a URDF file (its warnings go to stderr).
+pub fn robot_from_args(args: &RobotArgs) -> anyhow::Result<Robot> {
+    if let Ok(builtin) = args.robot.parse::<BuiltinRobot>() {
+        if args.tip.is_some() {
+            bail!("--tip only applies to a URDF robot");
+        }
         return Ok(builtin.robot());
     }
-    if std::path::Path::new(name).extension().is_some_and(|ext| ext.eq_ignore_ascii_case("urdf")) {
-        bail!("{name}: loading URDF files is not supported yet; use a built-in robot (panda, rm75)");
+    let path = std::path::Path::new(&args.robot);
+    if path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("urdf")) || path.is_file() {
+        let options =
+            UrdfOptions { package_root: args.package_root.clone(), tip_link: args.tip.clone(), load_meshes: false };
+        let loaded = load_urdf(path, &options)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        return Ok(loaded.robot);
     }
-    bail!("unknown robot {name:?}; built-in robots: panda, rm75")
+    bail!("unknown robot {:?}; built-in robots: panda, rm75 (or give a URDF path)", args.robot)
+}
+
+/// Resolves a robot given by name only (built-in or URDF with default tip).
+pub fn robot_from_arg(name: &str) -> anyhow::Result<Robot> {
+    robot_from_args(&RobotArgs { robot: name.to_owned(), tip: None, package_root: None })
 }
 
 /// Parses `"a,b,c"` into numbers, naming the bad item on error.
@@ -48,8 +77,8 @@ impl From<&Pose> for PoseJson {
     }
 }
 
-pub fn run_fk(robot: &str, joints: &str, json: bool) -> anyhow::Result<()> {
-    let robot = robot_from_arg(robot)?;
+pub fn run_fk(robot: &RobotArgs, joints: &str, json: bool) -> anyhow::Result<()> {
+    let robot = robot_from_args(robot)?;
     let q = parse_numbers(joints, "--joints", Some(robot.dof()))?;
     let pose = fk(&robot, &q)?;
     let out = PoseJson::from(&pose);
@@ -81,8 +110,14 @@ struct IkJson {
     orientation_error_deg: f64,
 }
 
-pub fn run_ik(robot: &str, position: &str, quaternion: &str, seed: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let robot = robot_from_arg(robot)?;
+pub fn run_ik(
+    robot: &RobotArgs,
+    position: &str,
+    quaternion: &str,
+    seed: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let robot = robot_from_args(robot)?;
     let p = parse_numbers(position, "--position", Some(3))?;
     let q = parse_numbers(quaternion, "--quaternion-xyzw", Some(4))?;
     let rotation = DQuat::from_xyzw(q[0], q[1], q[2], q[3]);
@@ -133,5 +168,7 @@ mod tests {
     fn robots_resolve_by_name() {
         assert_eq!(robot_from_arg("panda").unwrap().name, "panda");
         assert!(robot_from_arg("ur5").unwrap_err().to_string().contains("unknown robot"));
+        let missing = robot_from_arg("/no/such/robot.urdf").unwrap_err().to_string();
+        assert!(missing.contains("cannot read URDF"), "{missing}");
     }
 }

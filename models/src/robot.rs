@@ -13,9 +13,11 @@ mod kinematics;
 mod linalg;
 mod model;
 mod safety;
+mod urdf;
 
 pub use builtin::{BuiltinRobot, panda, rm75};
 pub use ik::{IkError, IkOptions, IkSolution, solve_ik};
 pub use kinematics::{Jacobian, KinematicsError, Pose, fk, fk_frames, jacobian, manipulability, pose_error};
 pub use model::{Joint, JointKind, JointLimits, LinkShape, Robot, RobotError};
 pub use safety::{CheckReport, SafetyLimits, Trajectory, Violation, ViolationKind, Workspace, check_trajectory};
+pub use urdf::{LinkVisual, LoadedUrdf, TriangleMesh, UrdfError, UrdfOptions, VisualGeometry, load_urdf};
