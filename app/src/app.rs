@@ -36,6 +36,8 @@ pub struct AppOptions {
     pub report_first_frame: bool,
     /// A trajectory file to preview as a ghost at start-up.
     pub trajectory: Option<std::path::PathBuf>,
+    /// A URDF robot to show at start-up, and its flange link.
+    pub urdf: Option<(std::path::PathBuf, Option<String>)>,
 }
 
 pub struct KineDeskApp {
@@ -131,6 +133,9 @@ impl KineDeskApp {
             startup_messages,
             pending_commands: Vec::new(),
         };
+        if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
+            app.pending_commands.push(Command::LoadUrdf { path, tip });
+        }
         if let Some(path) = app.options.trajectory.clone() {
             app.pending_commands.push(Command::LoadTrajectory(path));
         }
@@ -257,7 +262,24 @@ impl KineDeskApp {
             Command::SelectRobot(kind) => {
                 self.arm.select(kind);
                 self.state.robot = kind;
+                self.state.urdf = None;
             }
+            Command::LoadUrdf { path, tip } => match self.arm.load_urdf(&path, tip.clone()) {
+                Ok(warnings) => {
+                    for warning in warnings {
+                        self.log_event(ctx, LogLevel::Warn, "urdf", warning);
+                    }
+                    let message = format!(
+                        "Loaded {} ({} joints) from {}",
+                        self.arm.robot.name,
+                        self.arm.robot.dof(),
+                        path.display()
+                    );
+                    self.log_event(ctx, LogLevel::Info, "urdf", message);
+                    self.state.urdf = Some((path, tip));
+                }
+                Err(error) => self.log_event(ctx, LogLevel::Error, "urdf", error),
+            },
             Command::LoadTrajectory(path) => match load_trajectory(&path) {
                 Ok(trajectory) => {
                     let preview = self.arm.preview(path.display().to_string(), trajectory);

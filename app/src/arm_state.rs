@@ -1,9 +1,18 @@
 //! What the Arm and Trajectory panes show: the robot model, the camera, and a trajectory being previewed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use kinedesk_models::robot::{BuiltinRobot, CheckReport, Robot, SafetyLimits, Trajectory, check_trajectory};
-use kinedesk_widgets::arm_view::{ArmScene, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory};
+use kinedesk_models::robot::{
+    BuiltinRobot, CheckReport, LinkVisual, Robot, SafetyLimits, Trajectory, UrdfOptions, check_trajectory, load_urdf,
+};
+use kinedesk_widgets::arm_view::{ArmModel, ArmScene, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory};
+
+/// Where the robot model comes from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RobotSource {
+    Builtin(BuiltinRobot),
+    Urdf { path: PathBuf, tip: Option<String> },
+}
 
 /// A trajectory shown as a ghost, with the result of the safety checks.
 #[derive(Clone, Debug)]
@@ -25,8 +34,10 @@ impl TrajectoryPreview {
 
 /// The arm panes' state.
 pub struct ArmState {
-    pub kind: BuiltinRobot,
+    pub source: RobotSource,
     pub robot: Robot,
+    /// Visual geometry from a URDF (empty for built-in robots, which are drawn procedurally).
+    pub visuals: Vec<LinkVisual>,
     pub camera: OrbitCamera,
     /// Whether the wgpu arm renderer is installed.
     pub gpu: bool,
@@ -36,16 +47,54 @@ pub struct ArmState {
 impl ArmState {
     #[must_use]
     pub fn new(kind: BuiltinRobot, gpu: bool) -> Self {
-        Self { kind, robot: kind.robot(), camera: OrbitCamera::default(), gpu, preview: None }
+        Self {
+            source: RobotSource::Builtin(kind),
+            robot: kind.robot(),
+            visuals: Vec::new(),
+            camera: OrbitCamera::default(),
+            gpu,
+            preview: None,
+        }
     }
 
-    /// Switches the robot model; a preview planned for another robot is dropped.
+    /// Switches to a built-in robot; a preview planned for another robot is dropped.
     pub fn select(&mut self, kind: BuiltinRobot) {
-        if kind != self.kind {
-            self.kind = kind;
+        if self.source != RobotSource::Builtin(kind) {
+            self.source = RobotSource::Builtin(kind);
             self.robot = kind.robot();
+            self.visuals.clear();
             self.preview = None;
         }
+    }
+
+    /// Loads a URDF (with its meshes) and shows it. On error nothing changes. Returns the loader's warnings.
+    pub fn load_urdf(&mut self, path: &Path, tip: Option<String>) -> Result<Vec<String>, String> {
+        let options = UrdfOptions { package_root: None, tip_link: tip.clone(), load_meshes: true };
+        let loaded = load_urdf(path, &options).map_err(|error| error.to_string())?;
+        self.source = RobotSource::Urdf { path: path.to_owned(), tip };
+        self.robot = loaded.robot;
+        self.visuals = loaded.visuals;
+        self.preview = None;
+        // Frame the new model: URDFs come in every size.
+        if let Some((centre, radius)) = self.scene(true).bounds() {
+            self.camera = OrbitCamera::default();
+            self.camera.frame(centre, radius * 1.2);
+        }
+        Ok(loaded.warnings)
+    }
+
+    /// A short name for the model shown.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match &self.source {
+            RobotSource::Builtin(BuiltinRobot::Panda) => "Franka Panda".to_owned(),
+            RobotSource::Builtin(BuiltinRobot::Rm75) => "Realman RM75".to_owned(),
+            RobotSource::Urdf { .. } => format!("URDF: {}", self.robot.name),
+        }
+    }
+
+    fn model(&self) -> ArmModel<'_> {
+        ArmModel { robot: &self.robot, visuals: &self.visuals }
     }
 
     /// Checks `trajectory` against this robot's limits and shows it as a ghost.
@@ -65,7 +114,7 @@ impl ArmState {
         let mut scene = ArmScene::with_floor(background, grid);
         let model_colour = if dark { [0.78, 0.80, 0.84, 1.0] } else { [0.55, 0.57, 0.62, 1.0] };
         // Built-in rest poses are within limits, so this cannot fail; an error would leave the scene empty.
-        let _ = add_arm(&mut scene, &self.robot, &self.robot.rest_pose, model_colour, &[]);
+        let _ = add_arm(&mut scene, self.model(), &self.robot.rest_pose, model_colour, &[]);
         if let Some(preview) = &self.preview
             && preview.report.violations.iter().all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
         {
@@ -75,7 +124,7 @@ impl ArmState {
                 report: Some(&preview.report),
                 samples: 4,
             };
-            let _ = add_ghost_trajectory(&mut scene, &self.robot, ghost);
+            let _ = add_ghost_trajectory(&mut scene, self.model(), ghost);
         }
         scene
     }
@@ -125,5 +174,8 @@ mod tests {
         state.select(BuiltinRobot::Rm75);
         assert!(state.preview.is_none());
         assert_eq!(state.robot.name, "rm75");
+        // A URDF that fails to load changes nothing.
+        assert!(state.load_urdf(Path::new("/no/such.urdf"), None).unwrap_err().contains("cannot read URDF"));
+        assert_eq!(state.label(), "Realman RM75");
     }
 }

@@ -260,7 +260,7 @@ pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize
     use egui_wgpu::wgpu;
     use kinedesk_models::robot::{SafetyLimits, Trajectory, check_trajectory, panda};
     use kinedesk_widgets::arm_view::{
-        ArmScene, ArmViewRenderer, GhostPreview, GpuScene, OrbitCamera, add_arm, add_ghost_trajectory,
+        ArmModel, ArmScene, ArmViewRenderer, GhostPreview, GpuScene, OrbitCamera, add_arm, add_ghost_trajectory,
     };
 
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
@@ -288,9 +288,9 @@ pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize
     let report = check_trajectory(&robot, &trajectory, &SafetyLimits::for_robot(&robot));
     let build = |step: usize, camera: &OrbitCamera| -> anyhow::Result<GpuScene> {
         let mut scene = ArmScene::with_floor([0.09, 0.10, 0.12, 1.0], [0.5, 0.5, 0.55, 0.35]);
-        add_arm(&mut scene, &robot, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[])?;
+        add_arm(&mut scene, ArmModel { robot: &robot, visuals: &[] }, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[])?;
         let preview = GhostPreview { trajectory: &trajectory, step, report: Some(&report), samples: ghost_poses };
-        add_ghost_trajectory(&mut scene, &robot, preview)?;
+        add_ghost_trajectory(&mut scene, ArmModel { robot: &robot, visuals: &[] }, preview)?;
         Ok(GpuScene::pack(&scene, camera.view_proj(width as f32 / height as f32)))
     };
 

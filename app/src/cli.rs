@@ -26,6 +26,12 @@ pub struct Cli {
     /// Preview a trajectory file (`{"dt_s": …, "joints": [[…], …]}`) as a ghost arm at start-up.
     #[arg(long, value_name = "FILE.json")]
     pub trajectory: Option<PathBuf>,
+    /// Show a URDF robot (with its meshes) instead of the built-in one.
+    #[arg(long, value_name = "FILE.urdf")]
+    pub urdf: Option<PathBuf>,
+    /// With --urdf: the link used as the flange.
+    #[arg(long, value_name = "LINK", requires = "urdf")]
+    pub urdf_tip: Option<String>,
     #[command(subcommand)]
     pub command: Option<CliCommand>,
 }
@@ -120,6 +126,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         exit_after_frames: cli.exit_after_frames,
         report_first_frame: cli.report_first_frame,
         trajectory: cli.trajectory,
+        urdf: cli.urdf.map(|path| (path, cli.urdf_tip)),
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),

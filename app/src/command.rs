@@ -30,6 +30,11 @@ pub enum Command {
     Quit,
     /// Show this robot model in the arm view (drops a preview planned for another robot).
     SelectRobot(BuiltinRobot),
+    /// Load a URDF robot (meshes included) and show it; `tip` names the flange link.
+    LoadUrdf {
+        path: PathBuf,
+        tip: Option<String>,
+    },
     /// Check a trajectory file against the robot's limits and show it as a ghost.
     LoadTrajectory(PathBuf),
     /// Move the ghost to this time step of the previewed trajectory.
@@ -52,6 +57,7 @@ impl Command {
             Self::Quit => "Quit".to_owned(),
             Self::SelectRobot(robot) => format!("Select robot {}", robot.id()),
             Self::LoadTrajectory(path) => format!("Load trajectory {}", path.display()),
+            Self::LoadUrdf { path, .. } => format!("Load URDF {}", path.display()),
             Self::ScrubTrajectory(step) => format!("Scrub to step {step}"),
             Self::ClearTrajectory => "Clear trajectory preview".to_owned(),
         }

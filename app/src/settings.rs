@@ -58,6 +58,8 @@ pub struct PersistedState {
     pub log_filter: LogFilter,
     /// The robot model shown in the arm view.
     pub robot: BuiltinRobot,
+    /// A URDF robot shown instead of the built-in one (reloaded at start-up).
+    pub urdf: Option<(std::path::PathBuf, Option<String>)>,
 }
 
 impl PersistedState {
@@ -73,6 +75,7 @@ impl Default for PersistedState {
             theme: ThemeChoice::default(),
             log_filter: LogFilter::default(),
             robot: BuiltinRobot::Panda,
+            urdf: None,
         }
     }
 }

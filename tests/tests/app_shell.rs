@@ -232,3 +232,38 @@ fn the_robot_model_can_be_switched_and_is_remembered() {
     let again = KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions::default());
     assert_eq!(again.arm().robot.name, "rm75");
 }
+
+#[test]
+fn a_urdf_robot_loads_with_its_mesh_and_a_broken_one_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("kinedesk-app-urdf-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("meshes")).unwrap();
+    std::fs::write(
+        dir.join("meshes/tri.stl"),
+        "solid t\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\nvertex 0.1 0 0\nvertex 0 0.1 0\nendloop\nendfacet\nendsolid t\n",
+    )
+    .unwrap();
+    let urdf = r#"<robot name="pendulum">
+      <link name="base"/>
+      <link name="bob"><visual><geometry><mesh filename="meshes/tri.stl"/></geometry></visual></link>
+      <joint name="swing" type="revolute"><parent link="base"/><child link="bob"/><origin xyz="0 0 0.4"/>
+        <axis xyz="1 0 0"/><limit lower="-1" upper="1" velocity="1" effort="1"/></joint>
+    </robot>"#;
+    std::fs::write(dir.join("pendulum.urdf"), urdf).unwrap();
+    std::fs::write(dir.join("broken.urdf"), urdf.replace("meshes/tri.stl", "meshes/missing.stl")).unwrap();
+
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::LoadUrdf { path: dir.join("pendulum.urdf"), tip: None });
+    harness.run();
+    assert_eq!(harness.state().arm().robot.name, "pendulum");
+    assert_eq!(harness.state().arm().visuals.len(), 1);
+    harness.get_by_value("URDF: pendulum");
+
+    harness.state_mut().handle_command(&ctx, Command::LoadUrdf { path: dir.join("broken.urdf"), tip: None });
+    harness.run();
+    assert_eq!(harness.state().arm().robot.name, "pendulum", "a failed load keeps the robot shown");
+    let last = harness.state().log_entries().back().unwrap();
+    assert_eq!(last.level, LogLevel::Error);
+    assert!(last.message.contains("missing.stl"), "{}", last.message);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

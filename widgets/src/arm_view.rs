@@ -16,8 +16,8 @@ use egui::{Key, PointerButton, Response, RichText, Sense, Ui, vec2};
 
 pub use camera::OrbitCamera;
 pub use renderer::{ArmViewCallback, ArmViewRenderer, GpuScene};
-pub use robot_scene::{GhostPreview, add_arm, add_ghost_trajectory};
-pub use scene::{ArmScene, Capsule, Rgba, Segment};
+pub use robot_scene::{ArmModel, GhostPreview, add_arm, add_ghost_trajectory};
+pub use scene::{ArmScene, Capsule, MeshDraw, Rgba, Segment};
 
 /// Accessible label of the 3D view.
 pub const ARM_VIEW_LABEL: &str = "3D arm view";

@@ -5,7 +5,8 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kinedesk_models::robot::{SafetyLimits, Trajectory, check_trajectory, panda};
 use kinedesk_widgets::arm_view::{
-    ARM_VIEW_LABEL, ArmScene, ArmViewRenderer, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory, arm_view_ui,
+    ARM_VIEW_LABEL, ArmModel, ArmScene, ArmViewRenderer, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory,
+    arm_view_ui,
 };
 
 struct ArmViewApp {
@@ -39,10 +40,11 @@ fn ghost_scene() -> ArmScene {
     let report = check_trajectory(&robot, &trajectory, &SafetyLimits::for_robot(&robot));
     assert!(!report.ok);
     let mut scene = ArmScene::with_floor([0.09, 0.10, 0.12, 1.0], [0.5, 0.5, 0.55, 0.35]);
-    add_arm(&mut scene, &robot, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[]).unwrap();
+    add_arm(&mut scene, ArmModel { robot: &robot, visuals: &[] }, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[])
+        .unwrap();
     add_ghost_trajectory(
         &mut scene,
-        &robot,
+        ArmModel { robot: &robot, visuals: &[] },
         GhostPreview { trajectory: &trajectory, step: 20, report: Some(&report), samples: 4 },
     )
     .unwrap();
@@ -65,7 +67,8 @@ fn the_arm_view_renders_a_ghost_trajectory_on_wgpu() {
 fn the_live_arm_alone_renders_on_wgpu() {
     let robot = panda();
     let mut scene = ArmScene::with_floor([0.09, 0.10, 0.12, 1.0], [0.5, 0.5, 0.55, 0.35]);
-    add_arm(&mut scene, &robot, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[]).unwrap();
+    add_arm(&mut scene, ArmModel { robot: &robot, visuals: &[] }, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[])
+        .unwrap();
     let mut harness = Harness::builder().wgpu().with_size([400.0, 300.0]).build_eframe(|cc| {
         ArmViewRenderer::install(cc.wgpu_render_state.as_ref().expect("wgpu render state"));
         ArmViewApp { camera: OrbitCamera::default(), scene, gpu: true }

@@ -16,10 +16,11 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let arm = &mut *context.arm;
     ui.horizontal(|ui| {
         ComboBox::from_id_salt("arm_robot")
-            .selected_text(robot_label(arm.kind))
+            .selected_text(arm.label())
             .show_ui(ui, |ui| {
                 for kind in BuiltinRobot::ALL {
-                    if ui.selectable_label(arm.kind == kind, robot_label(kind)).clicked() {
+                    let selected = arm.source == crate::arm_state::RobotSource::Builtin(kind);
+                    if ui.selectable_label(selected, robot_label(kind)).clicked() {
                         context.commands.push(Command::SelectRobot(kind));
                     }
                 }

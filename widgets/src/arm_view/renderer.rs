@@ -5,7 +5,10 @@
 //! target (4× MSAA colour + depth, resolved to a single-sample texture) on egui's command encoder, and in `paint`
 //! it composites that texture into egui's render pass with a fullscreen triangle.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use kinedesk_models::robot::TriangleMesh;
 
 use egui_wgpu::wgpu::{self, util::DeviceExt as _};
 use glam::{Mat4, Quat, Vec3};
@@ -90,6 +93,9 @@ pub struct ArmViewRenderer {
     opaque_instances: DynamicBuffer,
     transparent_instances: DynamicBuffer,
     line_vertices: DynamicBuffer,
+    mesh_instances: DynamicBuffer,
+    /// GPU copies of scene meshes, keyed by the `Arc`'s address; dropped once the scene no longer holds the mesh.
+    mesh_cache: HashMap<usize, (Weak<TriangleMesh>, Mesh)>,
     targets: Option<Targets>,
 }
 
@@ -293,6 +299,8 @@ impl ArmViewRenderer {
             opaque_instances: DynamicBuffer::new(device, "arm_view opaque instances", vertex_usage),
             transparent_instances: DynamicBuffer::new(device, "arm_view ghost instances", vertex_usage),
             line_vertices: DynamicBuffer::new(device, "arm_view lines", vertex_usage),
+            mesh_instances: DynamicBuffer::new(device, "arm_view mesh instances", vertex_usage),
+            mesh_cache: HashMap::new(),
             targets: None,
         }
     }
@@ -350,6 +358,24 @@ impl ArmViewRenderer {
         self.opaque_instances.write(device, queue, &scene.opaque);
         self.transparent_instances.write(device, queue, &scene.transparent);
         self.line_vertices.write(device, queue, &scene.lines);
+        self.mesh_instances.write(device, queue, &scene.mesh_instances);
+        self.mesh_cache.retain(|_, (weak, _)| weak.strong_count() > 0);
+        for batch in &scene.mesh_batches {
+            let key = Arc::as_ptr(&batch.mesh) as usize;
+            self.mesh_cache.entry(key).or_insert_with(|| {
+                let data = MeshData {
+                    vertices: batch
+                        .mesh
+                        .positions
+                        .iter()
+                        .zip(&batch.mesh.normals)
+                        .flat_map(|(p, n)| [p[0], p[1], p[2], n[0], n[1], n[2]])
+                        .collect(),
+                    indices: batch.mesh.indices.clone(),
+                };
+                (Arc::downgrade(&batch.mesh), upload_mesh(device, "arm_view urdf mesh", &data))
+            });
+        }
 
         let Some(targets) = &self.targets else {
             return 0;
@@ -377,8 +403,8 @@ impl ArmViewRenderer {
             multiview_mask: None,
         });
         pass.set_bind_group(0, &self.globals_bind_group, &[]);
-        let mut drawn = 0;
-        let mut draw_instances = |pass: &mut wgpu::RenderPass<'_>, buffer: &DynamicBuffer, ranges: &InstanceRanges| {
+        let draw_instances = |pass: &mut wgpu::RenderPass<'_>, buffer: &DynamicBuffer, ranges: &InstanceRanges| {
+            let mut drawn = 0;
             for (mesh, range) in [(&self.cylinder, ranges.cylinders.clone()), (&self.sphere, ranges.spheres.clone())] {
                 if range.is_empty() {
                     continue;
@@ -389,16 +415,32 @@ impl ArmViewRenderer {
                 pass.draw_indexed(0..mesh.index_count, 0, range.clone());
                 drawn += range.len();
             }
+            drawn
+        };
+        let draw_batches = |pass: &mut wgpu::RenderPass<'_>, opaque: bool| {
+            let mut drawn = 0;
+            for batch in scene.mesh_batches.iter().filter(|batch| batch.opaque == opaque) {
+                if let Some((_, mesh)) = self.mesh_cache.get(&(Arc::as_ptr(&batch.mesh) as usize)) {
+                    pass.set_vertex_buffer(0, mesh.vertices.slice(..));
+                    pass.set_vertex_buffer(1, self.mesh_instances.buffer.slice(..));
+                    pass.set_index_buffer(mesh.indices.slice(..), wgpu::IndexFormat::Uint32);
+                    pass.draw_indexed(0..mesh.index_count, 0, batch.instances.clone());
+                    drawn += batch.instances.len();
+                }
+            }
+            drawn
         };
         pass.set_pipeline(&self.mesh_opaque);
-        draw_instances(&mut pass, &self.opaque_instances, &scene.opaque_ranges);
+        let mut drawn = draw_instances(&mut pass, &self.opaque_instances, &scene.opaque_ranges);
+        drawn += draw_batches(&mut pass, true);
         if !scene.lines.is_empty() {
             pass.set_pipeline(&self.lines);
             pass.set_vertex_buffer(0, self.line_vertices.buffer.slice(..));
             pass.draw(0..(scene.lines.len() / LINE_FLOATS) as u32, 0..1);
         }
         pass.set_pipeline(&self.mesh_transparent);
-        draw_instances(&mut pass, &self.transparent_instances, &scene.transparent_ranges);
+        drawn += draw_instances(&mut pass, &self.transparent_instances, &scene.transparent_ranges);
+        drawn += draw_batches(&mut pass, false);
         drop(pass);
         drawn
     }
@@ -420,9 +462,20 @@ pub struct InstanceRanges {
     pub spheres: std::ops::Range<u32>,
 }
 
+/// Instances of one mesh, drawn in one call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshBatch {
+    pub mesh: Arc<TriangleMesh>,
+    pub opaque: bool,
+    /// Range in [`GpuScene::mesh_instances`] (in instances).
+    pub instances: std::ops::Range<u32>,
+}
+
 /// A scene packed for the GPU: instance and line data as flat `f32` arrays.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GpuScene {
+    pub mesh_instances: Vec<f32>,
+    pub mesh_batches: Vec<MeshBatch>,
     pub view_proj: Mat4,
     pub background: [f32; 4],
     pub opaque: Vec<f32>,
@@ -441,6 +494,23 @@ impl GpuScene {
             scene.capsules.iter().partition(|capsule| capsule.color[3] >= 0.999);
         packed.opaque_ranges = pack_capsules(&opaque, &mut packed.opaque);
         packed.transparent_ranges = pack_capsules(&transparent, &mut packed.transparent);
+        // Group mesh draws by mesh and opacity, so each group is one instanced draw.
+        let mut groups: Vec<(Arc<TriangleMesh>, bool, Vec<&super::scene::MeshDraw>)> = Vec::new();
+        for draw in &scene.meshes {
+            let opaque = draw.color[3] >= 0.999;
+            match groups.iter_mut().find(|(mesh, o, _)| Arc::ptr_eq(mesh, &draw.mesh) && *o == opaque) {
+                Some((_, _, draws)) => draws.push(draw),
+                None => groups.push((draw.mesh.clone(), opaque, vec![draw])),
+            }
+        }
+        for (mesh, opaque, draws) in groups {
+            let start = (packed.mesh_instances.len() / INSTANCE_FLOATS) as u32;
+            for draw in &draws {
+                packed.mesh_instances.extend_from_slice(&draw.model.to_cols_array());
+                packed.mesh_instances.extend_from_slice(&draw.color);
+            }
+            packed.mesh_batches.push(MeshBatch { mesh, opaque, instances: start..start + draws.len() as u32 });
+        }
         packed.lines.reserve(scene.segments.len() * 2 * LINE_FLOATS);
         for segment in &scene.segments {
             packed.lines.extend_from_slice(&segment.a.to_array());
@@ -453,7 +523,7 @@ impl GpuScene {
 
     #[must_use]
     pub fn instance_count(&self) -> usize {
-        (self.opaque.len() + self.transparent.len()) / INSTANCE_FLOATS
+        (self.opaque.len() + self.transparent.len() + self.mesh_instances.len()) / INSTANCE_FLOATS
     }
 }
 

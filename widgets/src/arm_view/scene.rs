@@ -1,6 +1,9 @@
 //! What the arm view draws, as plain data: capsules and coloured line segments in the robot's base frame (z up).
 
-use glam::Vec3;
+use std::sync::Arc;
+
+use glam::{Mat4, Vec3};
+use kinedesk_models::robot::TriangleMesh;
 
 /// An RGBA colour with components in 0..=1 (gamma space, like egui's colours).
 pub type Rgba = [f32; 4];
@@ -23,10 +26,19 @@ pub struct Segment {
     pub color_b: Rgba,
 }
 
+/// A triangle mesh (e.g. a URDF link's visual) placed by `model`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshDraw {
+    pub mesh: Arc<TriangleMesh>,
+    pub model: Mat4,
+    pub color: Rgba,
+}
+
 /// Everything in one frame of the arm view.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ArmScene {
     pub capsules: Vec<Capsule>,
+    pub meshes: Vec<MeshDraw>,
     pub segments: Vec<Segment>,
     pub background: Rgba,
 }
@@ -71,7 +83,8 @@ impl ArmScene {
     /// Centre and radius of a sphere around everything (for framing the camera).
     #[must_use]
     pub fn bounds(&self) -> Option<(Vec3, f32)> {
-        let points = self.capsules.iter().flat_map(|c| [c.a, c.b]);
+        let points =
+            self.capsules.iter().flat_map(|c| [c.a, c.b]).chain(self.meshes.iter().map(|m| m.model.w_axis.truncate()));
         let (min, max) =
             points.fold((Vec3::splat(f32::MAX), Vec3::splat(f32::MIN)), |(lo, hi), p| (lo.min(p), hi.max(p)));
         (min.x <= max.x).then(|| ((min + max) * 0.5, ((max - min).length() * 0.5).max(0.1)))
