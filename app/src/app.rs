@@ -5,14 +5,15 @@ use std::time::{Duration, Instant};
 
 use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
 use egui_tiles::Tile;
-use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp};
+use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp, Worker};
 use kinedesk_sessions::RecorderStatus;
 use kinedesk_widgets::arm_view::ArmViewRenderer;
 use kinedesk_widgets::{LogEntry, LogLevel, StatusItem, Toasts, shortcut_table_ui, status_bar_ui, stop_button_ui};
 
-use crate::arm_state::{ArmState, load_trajectory};
+use crate::arm_state::ArmState;
 use crate::command::Command;
 use crate::layout::{Pane, default_layout, layout_is_complete};
+use crate::loader::{LoadJob, LoadResult, spawn_loader};
 use crate::panes::PaneContext;
 use crate::settings::{PersistedState, ThemeChoice};
 use crate::shortcuts::{self, STOP_KEY};
@@ -20,6 +21,8 @@ use crate::shortcuts::{self, STOP_KEY};
 /// Printed on stdout when the first frame has been presented (used by `kinedesk bench startup`).
 pub const FIRST_FRAME_MARKER: &str = "KINEDESK_FIRST_FRAME_PRESENTED";
 
+/// Time per frame the UI spends taking worker results.
+const WORKER_DRAIN_BUDGET: Duration = Duration::from_millis(2);
 /// How many log entries the log view keeps.
 const LOG_CAPACITY: usize = 10_000;
 /// How many executed commands are remembered (shown to tests and used for diagnostics).
@@ -56,6 +59,9 @@ pub struct KineDeskApp {
     startup_messages: Vec<(LogLevel, String)>,
     /// Commands queued outside a frame (start-up options), carried out at the start of the next one.
     pending_commands: Vec<Command>,
+    /// The file-loading worker (`None` only if its thread could not be started).
+    loader: Option<Worker<LoadJob, LoadResult>>,
+    loads_in_flight: usize,
 }
 
 impl KineDeskApp {
@@ -118,6 +124,14 @@ impl KineDeskApp {
         ));
 
         let arm = ArmState::new(state.robot, renderer.is_some());
+        let repaint = ctx.clone();
+        let loader = match spawn_loader(std::sync::Arc::new(move || repaint.request_repaint())) {
+            Ok(loader) => Some(loader),
+            Err(error) => {
+                startup_messages.push((LogLevel::Error, format!("Could not start the file loader thread: {error}")));
+                None
+            }
+        };
         let mut app = Self {
             state,
             arm,
@@ -132,6 +146,8 @@ impl KineDeskApp {
             last_frame_cpu: Duration::ZERO,
             startup_messages,
             pending_commands: Vec::new(),
+            loader,
+            loads_in_flight: 0,
         };
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
@@ -225,6 +241,61 @@ impl KineDeskApp {
         }
     }
 
+    /// Hands a file to the loader thread; the result arrives in a later frame (see `apply_load_result`).
+    fn queue_load(&mut self, ctx: &Context, job: LoadJob) {
+        let what = match &job {
+            LoadJob::Urdf { path, .. } | LoadJob::Trajectory(path) => path.display().to_string(),
+        };
+        let sent = match &self.loader {
+            Some(loader) => loader.send(job).map_err(|error| error.to_string()),
+            None => Err("the loader thread is not running".to_owned()),
+        };
+        match sent {
+            Ok(()) => {
+                self.loads_in_flight += 1;
+                self.log_event(ctx, LogLevel::Info, "loader", format!("Loading {what}…"));
+            }
+            Err(error) => self.log_event(ctx, LogLevel::Error, "loader", format!("Cannot load {what}: {error}")),
+        }
+    }
+
+    /// Applies what the loader thread finished.
+    fn apply_load_result(&mut self, ctx: &Context, result: LoadResult) {
+        self.loads_in_flight = self.loads_in_flight.saturating_sub(1);
+        match result {
+            LoadResult::Urdf { path, tip, result: Ok(loaded) } => {
+                for warning in self.arm.show_urdf(&path, tip.clone(), *loaded) {
+                    self.log_event(ctx, LogLevel::Warn, "urdf", warning);
+                }
+                let message =
+                    format!("Loaded {} ({} joints) from {}", self.arm.robot.name, self.arm.robot.dof(), path.display());
+                self.log_event(ctx, LogLevel::Info, "urdf", message);
+                self.state.urdf = Some((path, tip));
+            }
+            LoadResult::Urdf { result: Err(error), .. } => self.log_event(ctx, LogLevel::Error, "urdf", error),
+            LoadResult::Trajectory { path, result: Ok(trajectory) } => {
+                let preview = self.arm.preview(path.display().to_string(), trajectory);
+                let (steps, ok, violations) =
+                    (preview.trajectory.joints.len(), preview.report.ok, preview.report.violations.len());
+                let message = format!(
+                    "Previewing {} ({steps} steps): {}",
+                    path.display(),
+                    if ok { "all checks pass".to_owned() } else { format!("{violations} check violation(s)") }
+                );
+                self.log_event(ctx, if ok { LogLevel::Info } else { LogLevel::Warn }, "trajectory", message);
+            }
+            LoadResult::Trajectory { result: Err(error), .. } => {
+                self.log_event(ctx, LogLevel::Error, "trajectory", error);
+            }
+        }
+    }
+
+    /// Files handed to the loader whose result has not been applied yet.
+    #[must_use]
+    pub fn loads_in_flight(&self) -> usize {
+        self.loads_in_flight
+    }
+
     /// Carries out one command. Buttons, shortcuts and tests all end up here.
     pub fn handle_command(&mut self, ctx: &Context, command: Command) {
         self.command_history.push_back(command.clone());
@@ -264,36 +335,8 @@ impl KineDeskApp {
                 self.state.robot = kind;
                 self.state.urdf = None;
             }
-            Command::LoadUrdf { path, tip } => match self.arm.load_urdf(&path, tip.clone()) {
-                Ok(warnings) => {
-                    for warning in warnings {
-                        self.log_event(ctx, LogLevel::Warn, "urdf", warning);
-                    }
-                    let message = format!(
-                        "Loaded {} ({} joints) from {}",
-                        self.arm.robot.name,
-                        self.arm.robot.dof(),
-                        path.display()
-                    );
-                    self.log_event(ctx, LogLevel::Info, "urdf", message);
-                    self.state.urdf = Some((path, tip));
-                }
-                Err(error) => self.log_event(ctx, LogLevel::Error, "urdf", error),
-            },
-            Command::LoadTrajectory(path) => match load_trajectory(&path) {
-                Ok(trajectory) => {
-                    let preview = self.arm.preview(path.display().to_string(), trajectory);
-                    let (steps, ok, violations) =
-                        (preview.trajectory.joints.len(), preview.report.ok, preview.report.violations.len());
-                    let message = format!(
-                        "Previewing {} ({steps} steps): {}",
-                        path.display(),
-                        if ok { "all checks pass".to_owned() } else { format!("{violations} check violation(s)") }
-                    );
-                    self.log_event(ctx, if ok { LogLevel::Info } else { LogLevel::Warn }, "trajectory", message);
-                }
-                Err(error) => self.log_event(ctx, LogLevel::Error, "trajectory", error),
-            },
+            Command::LoadUrdf { path, tip } => self.queue_load(ctx, LoadJob::Urdf { path, tip }),
+            Command::LoadTrajectory(path) => self.queue_load(ctx, LoadJob::Trajectory(path)),
             Command::ScrubTrajectory(step) => {
                 if let Some(preview) = &mut self.arm.preview {
                     preview.step = step.min(preview.trajectory.joints.len().saturating_sub(1));
@@ -311,6 +354,7 @@ impl KineDeskApp {
         for (level, message) in std::mem::take(&mut self.startup_messages) {
             self.log_event(&ctx, level, "app", message);
         }
+        self.drain_workers(&ctx);
 
         let mut commands = std::mem::take(&mut self.pending_commands);
         commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme));
@@ -336,6 +380,24 @@ impl KineDeskApp {
             self.handle_command(&ctx, command);
         }
         self.last_frame_cpu = started.elapsed();
+    }
+
+    /// Takes what the workers reported, spending at most a few milliseconds of the frame on it.
+    fn drain_workers(&mut self, ctx: &Context) {
+        let mut results = Vec::new();
+        if let Some(loader) = &mut self.loader {
+            let drained = loader.events().drain_within(WORKER_DRAIN_BUDGET, 4, |result| results.push(result));
+            if drained.more_pending {
+                ctx.request_repaint();
+            }
+            if let Some(exit) = loader.take_exit() {
+                self.loader = None;
+                self.startup_messages.push((LogLevel::Error, format!("The file loader thread stopped: {exit:?}")));
+            }
+        }
+        for result in results {
+            self.apply_load_result(ctx, result);
+        }
     }
 
     fn frame_bookkeeping(&mut self, ctx: &Context) {

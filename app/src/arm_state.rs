@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use kinedesk_models::robot::{
-    BuiltinRobot, CheckReport, LinkVisual, Robot, SafetyLimits, Trajectory, UrdfOptions, check_trajectory, load_urdf,
+    BuiltinRobot, CheckReport, LinkVisual, LoadedUrdf, Robot, SafetyLimits, Trajectory, check_trajectory,
 };
 use kinedesk_widgets::arm_view::{ArmModel, ArmScene, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory};
 
@@ -67,10 +67,8 @@ impl ArmState {
         }
     }
 
-    /// Loads a URDF (with its meshes) and shows it. On error nothing changes. Returns the loader's warnings.
-    pub fn load_urdf(&mut self, path: &Path, tip: Option<String>) -> Result<Vec<String>, String> {
-        let options = UrdfOptions { package_root: None, tip_link: tip.clone(), load_meshes: true };
-        let loaded = load_urdf(path, &options).map_err(|error| error.to_string())?;
+    /// Shows a loaded URDF robot (see `loader`). Returns the loader's warnings.
+    pub fn show_urdf(&mut self, path: &Path, tip: Option<String>, loaded: LoadedUrdf) -> Vec<String> {
         self.source = RobotSource::Urdf { path: path.to_owned(), tip };
         self.robot = loaded.robot;
         self.visuals = loaded.visuals;
@@ -80,7 +78,7 @@ impl ArmState {
             self.camera = OrbitCamera::default();
             self.camera.frame(centre, radius * 1.2);
         }
-        Ok(loaded.warnings)
+        loaded.warnings
     }
 
     /// A short name for the model shown.
@@ -174,8 +172,6 @@ mod tests {
         state.select(BuiltinRobot::Rm75);
         assert!(state.preview.is_none());
         assert_eq!(state.robot.name, "rm75");
-        // A URDF that fails to load changes nothing.
-        assert!(state.load_urdf(Path::new("/no/such.urdf"), None).unwrap_err().contains("cannot read URDF"));
         assert_eq!(state.label(), "Realman RM75");
     }
 }

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod command;
 pub mod layout;
+pub mod loader;
 pub mod panes;
 pub mod robot_cli;
 pub mod settings;

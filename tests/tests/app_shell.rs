@@ -17,6 +17,19 @@ fn app_harness() -> Harness<'static, KineDeskApp> {
     harness
 }
 
+/// Steps the app until the loader thread's results have been applied (at most 10 s).
+fn finish_loads(harness: &mut Harness<'static, KineDeskApp>) {
+    for _ in 0..1000 {
+        harness.step();
+        if harness.state().loads_in_flight() == 0 {
+            harness.run();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the loader did not answer within 10 s");
+}
+
 fn is_tab_selected(harness: &Harness<'_, KineDeskApp>, title: &str) -> bool {
     harness.get_by_label(title).accesskit_node().toggled() == Some(egui::accesskit::Toggled::True)
 }
@@ -198,12 +211,12 @@ fn a_trajectory_file_is_checked_previewed_and_scrubbed() {
     let mut harness = app_harness();
     let ctx = harness.ctx.clone();
     harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(good));
-    harness.run();
+    finish_loads(&mut harness);
     assert!(harness.state().arm().preview.as_ref().unwrap().report.ok);
     harness.get_by_label("All safety checks pass");
 
     harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(bad));
-    harness.run();
+    finish_loads(&mut harness);
     let report = harness.state().arm().preview.as_ref().unwrap().report.clone();
     assert!(!report.ok);
     harness.get_by_label_contains("Send would be refused");
@@ -215,7 +228,7 @@ fn a_trajectory_file_is_checked_previewed_and_scrubbed() {
 
     let missing = std::env::temp_dir().join("kinedesk-no-such-file.json");
     harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(missing));
-    harness.run();
+    finish_loads(&mut harness);
     let last = harness.state().log_entries().back().unwrap();
     assert_eq!(last.level, LogLevel::Error);
     assert!(last.message.contains("cannot read"), "{}", last.message);
@@ -254,13 +267,13 @@ fn a_urdf_robot_loads_with_its_mesh_and_a_broken_one_changes_nothing() {
     let mut harness = app_harness();
     let ctx = harness.ctx.clone();
     harness.state_mut().handle_command(&ctx, Command::LoadUrdf { path: dir.join("pendulum.urdf"), tip: None });
-    harness.run();
+    finish_loads(&mut harness);
     assert_eq!(harness.state().arm().robot.name, "pendulum");
     assert_eq!(harness.state().arm().visuals.len(), 1);
     harness.get_by_value("URDF: pendulum");
 
     harness.state_mut().handle_command(&ctx, Command::LoadUrdf { path: dir.join("broken.urdf"), tip: None });
-    harness.run();
+    finish_loads(&mut harness);
     assert_eq!(harness.state().arm().robot.name, "pendulum", "a failed load keeps the robot shown");
     let last = harness.state().log_entries().back().unwrap();
     assert_eq!(last.level, LogLevel::Error);
