@@ -126,14 +126,33 @@ impl CheckReport {
     }
 }
 
-struct Recorder<'a> {
-    report: &'a mut CheckReport,
+/// Collects violations, stamping each with its time.
+struct Recorder {
+    violations: Vec<Violation>,
     dt_s: f64,
 }
 
-impl Recorder<'_> {
+impl Recorder {
+    /// Records one violation; `describe` gets the time in seconds and writes the operator's message.
     #[allow(clippy::too_many_arguments)]
-    fn push(
+    fn record(
+        &mut self,
+        kind: ViolationKind,
+        step: usize,
+        joint: Option<usize>,
+        value: f64,
+        limit: f64,
+        excess: f64,
+        describe: impl FnOnce(f64) -> String,
+    ) {
+        let time_s = step as f64 * self.dt_s;
+        let message = describe(time_s);
+        self.violations.push(Violation { kind, step, time_s, joint, value, limit, excess, message });
+    }
+
+    /// Records a value past a limit: "step 7 (t = 0.350 s): joint 4 velocity 2.6 rad/s exceeds the limit …".
+    #[allow(clippy::too_many_arguments)]
+    fn exceeds(
         &mut self,
         kind: ViolationKind,
         step: usize,
@@ -146,12 +165,16 @@ impl Recorder<'_> {
         // Position limits are signed bounds; the rate limits bound a magnitude.
         let excess =
             if kind == ViolationKind::JointPosition { (value - limit).abs() } else { value.abs() - limit.abs() };
-        let time_s = step as f64 * self.dt_s;
         let subject = joint.map_or_else(String::new, |j| format!("joint {} ", j + 1));
-        let message = format!(
-            "step {step} (t = {time_s:.3} s): {subject}{what} {value:.4} {unit} exceeds the limit {limit:.4} {unit} by {excess:.4} {unit}"
-        );
-        self.report.violations.push(Violation { kind, step, time_s, joint, value, limit, excess, message });
+        self.record(kind, step, joint, value, limit, excess, |time_s| {
+            format!(
+                "step {step} (t = {time_s:.3} s): {subject}{what} {value:.4} {unit} exceeds the limit {limit:.4} {unit} by {excess:.4} {unit}"
+            )
+        });
+    }
+
+    fn malformed(&mut self, step: usize, message: String) {
+        self.record(ViolationKind::Malformed, step, None, 0.0, 0.0, 0.0, |_| message);
     }
 }
 
@@ -159,27 +182,17 @@ impl Recorder<'_> {
 /// An empty trajectory, a non-positive `dt_s` or a wrong joint count is reported as [`ViolationKind::Malformed`].
 #[must_use]
 pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyLimits) -> CheckReport {
-    let mut report = CheckReport::default();
     let dt = trajectory.dt_s;
-    let malformed = |report: &mut CheckReport, step: usize, message: String| {
-        report.violations.push(Violation {
-            kind: ViolationKind::Malformed,
-            step,
-            time_s: step as f64 * dt.max(0.0),
-            joint: None,
-            value: 0.0,
-            limit: 0.0,
-            excess: 0.0,
-            message,
-        });
-    };
+    let mut recorder = Recorder { violations: Vec::new(), dt_s: if dt.is_finite() { dt.max(0.0) } else { 0.0 } };
+    let finish =
+        |recorder: Recorder| CheckReport { ok: recorder.violations.is_empty(), violations: recorder.violations };
     if !(dt.is_finite() && dt > 0.0) {
-        malformed(&mut report, 0, format!("time step dt_s = {dt} must be a positive number of seconds"));
-        return report;
+        recorder.malformed(0, format!("time step dt_s = {dt} must be a positive number of seconds"));
+        return finish(recorder);
     }
     if trajectory.joints.is_empty() {
-        malformed(&mut report, 0, "the trajectory has no steps".to_owned());
-        return report;
+        recorder.malformed(0, "the trajectory has no steps".to_owned());
+        return finish(recorder);
     }
     for (step, q) in trajectory.joints.iter().enumerate() {
         if let Err(error) = fk_frames(robot, q) {
@@ -191,19 +204,18 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
                     format!("step {step}: joint {} is not a finite number", index + 1)
                 }
             };
-            malformed(&mut report, step, message);
+            recorder.malformed(step, message);
         }
     }
-    if !report.violations.is_empty() {
-        return report;
+    if !recorder.violations.is_empty() {
+        return finish(recorder);
     }
 
-    let mut recorder = Recorder { report: &mut report, dt_s: dt };
     let steps = &trajectory.joints;
     for (step, q) in steps.iter().enumerate() {
         for (j, (value, joint)) in q.iter().zip(&robot.joints).enumerate() {
             if *value < joint.limits.lower {
-                recorder.push(
+                recorder.exceeds(
                     ViolationKind::JointPosition,
                     step,
                     Some(j),
@@ -213,7 +225,7 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
                     "rad",
                 );
             } else if *value > joint.limits.upper {
-                recorder.push(
+                recorder.exceeds(
                     ViolationKind::JointPosition,
                     step,
                     Some(j),
@@ -229,7 +241,7 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
             for (j, ((now, before), joint)) in q.iter().zip(previous).zip(&robot.joints).enumerate() {
                 let jump = now - before;
                 if jump.abs() > limits.max_step_rad {
-                    recorder.push(
+                    recorder.exceeds(
                         ViolationKind::StepJump,
                         step,
                         Some(j),
@@ -242,7 +254,7 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
                 let velocity = jump / dt;
                 let velocity_limit = joint.limits.velocity * limits.velocity_scale;
                 if velocity.abs() > velocity_limit {
-                    recorder.push(
+                    recorder.exceeds(
                         ViolationKind::JointVelocity,
                         step,
                         Some(j),
@@ -259,7 +271,7 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
                 let acceleration = (steps[step + 1][j] - 2.0 * q[j] + steps[step - 1][j]) / (dt * dt);
                 let limit = joint.limits.acceleration * limits.acceleration_scale;
                 if acceleration.abs() > limit {
-                    recorder.push(
+                    recorder.exceeds(
                         ViolationKind::JointAcceleration,
                         step,
                         Some(j),
@@ -275,43 +287,24 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
             let flange = frames[frames.len() - 1].translation;
             let outside = limits.workspace.distance_outside(flange);
             if outside > 0.0 {
-                let time_s = step as f64 * dt;
-                recorder.report.violations.push(Violation {
-                    kind: ViolationKind::Workspace,
-                    step,
-                    time_s,
-                    joint: None,
-                    value: outside,
-                    limit: 0.0,
-                    excess: outside,
-                    message: format!(
+                recorder.record(ViolationKind::Workspace, step, None, outside, 0.0, outside, |time_s| {
+                    format!(
                         "step {step} (t = {time_s:.3} s): flange at ({:.3}, {:.3}, {:.3}) m is {outside:.4} m outside the workspace box",
                         flange.x, flange.y, flange.z
-                    ),
+                    )
                 });
             }
         }
         if let Ok(m) = manipulability(robot, q)
             && m < limits.min_manipulability
         {
-            let time_s = step as f64 * dt;
-            recorder.report.violations.push(Violation {
-                kind: ViolationKind::Singularity,
-                step,
-                time_s,
-                joint: None,
-                value: m,
-                limit: limits.min_manipulability,
-                excess: limits.min_manipulability - m,
-                message: format!(
-                    "step {step} (t = {time_s:.3} s): too close to a singularity (manipulability {m:.5}, minimum {:.5})",
-                    limits.min_manipulability
-                ),
+            let minimum = limits.min_manipulability;
+            recorder.record(ViolationKind::Singularity, step, None, m, minimum, minimum - m, |time_s| {
+                format!("step {step} (t = {time_s:.3} s): too close to a singularity (manipulability {m:.5}, minimum {minimum:.5})")
             });
         }
     }
-    report.ok = report.violations.is_empty();
-    report
+    finish(recorder)
 }
 
 #[cfg(test)]
