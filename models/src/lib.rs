@@ -3,6 +3,8 @@
 //! - [`clock`]: the one monotonic clock every stream (cameras, robot, policy, recorder) is stamped with.
 //! - [`connection`]: the connection state of each device the desk talks to.
 //! - [`robot`]: robot models (built-in Panda and RM75), kinematics, IK and trajectory safety checks.
+//! - [`driver`]: the robot driver interface and the safety gate every driver passes writes through.
+//! - [`sim_arm`]: the simulated arm, the embedded default driver.
 //! - [`stop`]: the stop signal that bypasses every queue.
 //! - [`channel`]: bounded channels that count what they drop, and drain within a time budget.
 //! - [`worker`]: named worker threads that talk to the UI only through those channels.
@@ -12,7 +14,9 @@
 pub mod channel;
 pub mod clock;
 pub mod connection;
+pub mod driver;
 pub mod robot;
+pub mod sim_arm;
 pub mod stop;
 pub mod worker;
 

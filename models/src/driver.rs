@@ -1,0 +1,135 @@
+//! The robot driver interface: what every driver (simulated arm, Realman, …) accepts and reports.
+//!
+//! A driver runs on its own named [`Worker`] thread. The UI sends [`DriverCommand`]s over a bounded channel and drains
+//! [`DriverEvent`]s; Stop does not travel through that queue: every driver holds the shared [`StopSignal`] and checks
+//! it on every control tick. Before anything is written to the arm, the driver passes it through its [`SafetyGate`],
+//! which re-runs the `robot` checks, so the command layer's checks are not the only line of defence.
+
+use crate::clock::Timestamp;
+use crate::robot::{CheckReport, Robot, SafetyLimits, Trajectory, check_trajectory};
+use crate::stop::StopSignal;
+use crate::worker::Worker;
+
+/// The arm's state at one instant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JointState {
+    pub at: Timestamp,
+    pub positions: Vec<f64>,
+    pub velocities: Vec<f64>,
+    /// Gripper opening, 0 (closed) to 1 (open).
+    pub gripper: f64,
+    /// Executing a trajectory or streaming.
+    pub moving: bool,
+}
+
+/// What the UI (or a CLI tool) asks of a driver.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DriverCommand {
+    /// Execute a time-parameterised joint trajectory from its first sample (which must match the current state).
+    Execute(Trajectory),
+    /// Move the gripper to an opening between 0 (closed) and 1 (open).
+    Gripper(f64),
+    /// Close the connection; the thread ends.
+    Disconnect,
+}
+
+/// What a driver reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DriverEvent {
+    Connected {
+        robot: String,
+        dof: usize,
+    },
+    State(JointState),
+    /// Progress through the trajectory being executed.
+    Progress {
+        step: usize,
+        steps: usize,
+    },
+    Finished,
+    /// The stop signal was seen; the arm is held where it is.
+    Stopped {
+        generation: u64,
+    },
+    /// A command was refused before anything was written, with the reason.
+    Refused {
+        reason: String,
+    },
+    Disconnected {
+        reason: String,
+    },
+}
+
+/// The owner's handle: the worker plus the stop signal it watches.
+pub struct DriverHandle {
+    pub worker: Worker<DriverCommand, DriverEvent>,
+    pub stop: StopSignal,
+    /// What the status bar calls it ("sim panda", "realman://…").
+    pub name: String,
+}
+
+/// Re-checks everything a driver is about to write.
+#[derive(Clone, Debug)]
+pub struct SafetyGate {
+    pub robot: Robot,
+    pub limits: SafetyLimits,
+    /// How far the first sample of a trajectory may be from the current state (rad).
+    pub start_tolerance_rad: f64,
+}
+
+impl SafetyGate {
+    #[must_use]
+    pub fn new(robot: Robot) -> Self {
+        let limits = SafetyLimits::for_robot(&robot);
+        Self { robot, limits, start_tolerance_rad: 0.01 }
+    }
+
+    /// Checks a trajectory against the limits and against where the arm is now.
+    pub fn check_execute(&self, trajectory: &Trajectory, current: &[f64]) -> Result<(), String> {
+        let report: CheckReport = check_trajectory(&self.robot, trajectory, &self.limits);
+        if let Some(first) = report.violations.first() {
+            let more = report.violations.len() - 1;
+            return Err(if more == 0 {
+                format!("refused: {first}")
+            } else {
+                format!("refused: {first} (and {more} more violation(s))")
+            });
+        }
+        let start = &trajectory.joints[0];
+        if let Some((joint, (a, b))) =
+            start.iter().zip(current).enumerate().find(|(_, (a, b))| (*a - *b).abs() > self.start_tolerance_rad)
+        {
+            return Err(format!(
+                "refused: the trajectory starts with joint {} at {a:.4} rad but the arm is at {b:.4} rad",
+                joint + 1
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::robot::panda;
+
+    #[test]
+    fn the_gate_refuses_violations_and_wrong_starts() {
+        let robot = panda();
+        let gate = SafetyGate::new(robot.clone());
+        let rest = robot.rest_pose.clone();
+        let mut joints = vec![rest.clone(); 5];
+        assert!(gate.check_execute(&Trajectory { dt_s: 0.01, joints: joints.clone() }, &rest).is_ok());
+        joints[2][0] += 0.5; // a 0.5 rad jump in 10 ms
+        let refused = gate.check_execute(&Trajectory { dt_s: 0.01, joints }, &rest).unwrap_err();
+        assert!(
+            refused.starts_with("refused: step 1") && refused.contains("joint 1") && refused.contains("more violation"),
+            "{refused}"
+        );
+        let mut elsewhere = rest.clone();
+        elsewhere[6] += 0.2;
+        let refused =
+            gate.check_execute(&Trajectory { dt_s: 0.01, joints: vec![rest.clone(); 3] }, &elsewhere).unwrap_err();
+        assert!(refused.contains("joint 7"), "{refused}");
+    }
+}

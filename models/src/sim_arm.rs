@@ -1,0 +1,298 @@
+//! The simulated arm: the embedded default robot driver. A built-in (or URDF) arm follows commands at a fixed
+//! control rate, goes through the same [`SafetyGate`] as a real driver, and reports its state on the shared clock.
+
+use std::time::{Duration, Instant};
+
+use crate::channel::Waker;
+use crate::clock::Timestamp;
+use crate::driver::{DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate};
+use crate::robot::{Robot, Trajectory};
+use crate::stop::StopSignal;
+use crate::worker::{Worker, WorkerContext};
+
+/// How the simulated arm runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimArmConfig {
+    /// Control ticks per second.
+    pub rate_hz: f64,
+    /// A state event every this many ticks (200 Hz / 2 = 100 Hz of state).
+    pub state_every: usize,
+    /// Where the arm starts (default: the robot's rest pose).
+    pub start: Option<Vec<f64>>,
+}
+
+impl Default for SimArmConfig {
+    fn default() -> Self {
+        Self { rate_hz: 200.0, state_every: 2, start: None }
+    }
+}
+
+/// Gripper speed, fraction of full opening per second.
+const GRIPPER_SPEED: f64 = 1.0;
+
+/// Starts the simulated arm on a thread named `kinedesk-sim-<robot>`.
+pub fn spawn_sim_arm(
+    robot: Robot,
+    stop: StopSignal,
+    config: SimArmConfig,
+    waker: Option<Waker>,
+) -> std::io::Result<DriverHandle> {
+    let name = format!("sim {}", robot.name);
+    let thread_stop = stop.clone();
+    let worker = Worker::spawn(format!("kinedesk-sim-{}", robot.name), 16, 256, waker, move |ctx| {
+        SimArm::new(robot, thread_stop, &config).run(&ctx);
+    })?;
+    Ok(DriverHandle { worker, stop, name })
+}
+
+struct Execution {
+    trajectory: Trajectory,
+    started: Instant,
+    last_progress: usize,
+}
+
+struct SimArm {
+    gate: SafetyGate,
+    stop: StopSignal,
+    tick: Duration,
+    state_every: usize,
+    q: Vec<f64>,
+    qd: Vec<f64>,
+    gripper: f64,
+    gripper_target: f64,
+    execution: Option<Execution>,
+    seen_stop: u64,
+}
+
+impl SimArm {
+    fn new(robot: Robot, stop: StopSignal, config: &SimArmConfig) -> Self {
+        let q = config.start.clone().filter(|q| q.len() == robot.dof()).unwrap_or_else(|| robot.rest_pose.clone());
+        let dof = robot.dof();
+        let seen_stop = stop.generation();
+        Self {
+            gate: SafetyGate::new(robot),
+            stop,
+            tick: Duration::from_secs_f64(1.0 / config.rate_hz.clamp(1.0, 10_000.0)),
+            state_every: config.state_every.max(1),
+            q,
+            qd: vec![0.0; dof],
+            gripper: 1.0,
+            gripper_target: 1.0,
+            execution: None,
+            seen_stop,
+        }
+    }
+
+    fn run(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>) {
+        let _ = ctx.events.try_send(DriverEvent::Connected { robot: self.gate.robot.name.clone(), dof: self.q.len() });
+        let mut next_tick = Instant::now();
+        let mut ticks: usize = 0;
+        while !ctx.should_stop() {
+            let mut commands = Vec::new();
+            ctx.commands.drain_within(Duration::from_millis(1), 16, |command| commands.push(command));
+            for command in commands {
+                if !self.handle(ctx, command) {
+                    return;
+                }
+            }
+            self.check_stop(ctx);
+            self.step(ctx);
+            ticks += 1;
+            if ticks % self.state_every == 0 {
+                // A full event queue drops the sample; the channel counts it.
+                let _ = ctx.events.try_send(DriverEvent::State(self.state()));
+            }
+            next_tick += self.tick;
+            let now = Instant::now();
+            if next_tick < now {
+                next_tick = now; // fell behind: do not try to catch up in a burst
+            }
+            // Sleeping on the stop signal means a stop wakes the loop at once instead of at the next tick.
+            if self.stop.wait_for_stop_after(self.seen_stop, next_tick - now).is_some() {
+                self.check_stop(ctx);
+            }
+        }
+    }
+
+    /// Returns false when the driver should end.
+    fn handle(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>, command: DriverCommand) -> bool {
+        match command {
+            DriverCommand::Execute(trajectory) => match self.gate.check_execute(&trajectory, &self.q) {
+                Ok(()) => self.execution = Some(Execution { trajectory, started: Instant::now(), last_progress: 0 }),
+                Err(reason) => {
+                    let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                }
+            },
+            DriverCommand::Gripper(opening) => {
+                if opening.is_finite() {
+                    self.gripper_target = opening.clamp(0.0, 1.0);
+                } else {
+                    let _ = ctx.events.try_send(DriverEvent::Refused {
+                        reason: format!("gripper opening {opening} is not a number"),
+                    });
+                }
+            }
+            DriverCommand::Disconnect => {
+                let _ =
+                    ctx.events.try_send(DriverEvent::Disconnected { reason: "disconnected by the operator".into() });
+                return false;
+            }
+        }
+        true
+    }
+
+    fn check_stop(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>) {
+        let generation = self.stop.generation();
+        if generation != self.seen_stop {
+            self.seen_stop = generation;
+            // The simulated arm brakes at once (a category-0 stop): motion and any trajectory are dropped.
+            self.execution = None;
+            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            self.gripper_target = self.gripper;
+            let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
+            let _ = ctx.events.try_send(DriverEvent::State(self.state()));
+        }
+    }
+
+    fn step(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>) {
+        let dt = self.tick.as_secs_f64();
+        let step = dt * GRIPPER_SPEED;
+        self.gripper += (self.gripper_target - self.gripper).clamp(-step, step);
+
+        let Some(execution) = &mut self.execution else {
+            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            return;
+        };
+        let samples = &execution.trajectory.joints;
+        let position = execution.started.elapsed().as_secs_f64() / execution.trajectory.dt_s;
+        let index = position.floor() as usize;
+        let (target, done) = if index + 1 >= samples.len() {
+            (samples[samples.len() - 1].clone(), true)
+        } else {
+            let s = position - index as f64;
+            (samples[index].iter().zip(&samples[index + 1]).map(|(a, b)| a + (b - a) * s).collect(), false)
+        };
+        // Every write is re-checked against the joint limits; the gate passed the samples, so this only fires
+        // if something upstream is wrong, and then the arm stops rather than writing.
+        if let Some((joint, value)) =
+            target.iter().enumerate().find(|(j, value)| !self.gate.robot.joints[*j].limits.contains(**value))
+        {
+            self.execution = None;
+            let reason = format!("stopped: joint {} target {value:.4} rad outside its limits", joint + 1);
+            let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+            return;
+        }
+        for ((q, qd), t) in self.q.iter_mut().zip(self.qd.iter_mut()).zip(&target) {
+            *qd = (t - *q) / dt;
+            *q = *t;
+        }
+        let progress = index.min(samples.len() - 1);
+        if progress != execution.last_progress {
+            execution.last_progress = progress;
+            let _ = ctx.events.try_send(DriverEvent::Progress { step: progress, steps: samples.len() });
+        }
+        if done {
+            self.execution = None;
+            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            let _ = ctx.events.try_send(DriverEvent::Finished);
+        }
+    }
+
+    fn state(&self) -> JointState {
+        JointState {
+            at: Timestamp::now(),
+            positions: self.q.clone(),
+            velocities: self.qd.clone(),
+            gripper: self.gripper,
+            moving: self.execution.is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::robot::panda;
+    use crate::stop::StopReason;
+
+    fn next_event(handle: &DriverHandle, mut want: impl FnMut(&DriverEvent) -> bool) -> DriverEvent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(event) = handle.worker.events().recv_timeout(Duration::from_millis(50))
+                && want(&event)
+            {
+                return event;
+            }
+        }
+        panic!("no matching event within 10 s");
+    }
+
+    fn sweep(robot: &Robot, seconds: f64) -> Trajectory {
+        let dt = 0.01;
+        let steps = (seconds / dt) as usize;
+        let joints = (0..=steps)
+            .map(|k| {
+                let mut q = robot.rest_pose.clone();
+                q[0] += 0.3 * k as f64 / steps as f64;
+                q
+            })
+            .collect();
+        Trajectory { dt_s: dt, joints }
+    }
+
+    #[test]
+    fn the_sim_arm_executes_a_checked_trajectory_to_the_end() {
+        let robot = panda();
+        let handle = spawn_sim_arm(robot.clone(), StopSignal::new(), SimArmConfig::default(), None).unwrap();
+        assert!(matches!(
+            next_event(&handle, |e| matches!(e, DriverEvent::Connected { .. })),
+            DriverEvent::Connected { dof: 7, .. }
+        ));
+        let trajectory = sweep(&robot, 0.3);
+        let goal = trajectory.joints.last().unwrap().clone();
+        handle.worker.send(DriverCommand::Execute(trajectory)).unwrap();
+        next_event(&handle, |e| matches!(e, DriverEvent::Finished));
+        let DriverEvent::State(state) = next_event(&handle, |e| matches!(e, DriverEvent::State(_))) else {
+            unreachable!()
+        };
+        assert!((state.positions[0] - goal[0]).abs() < 1e-9, "{:?}", state.positions);
+        assert!(!state.moving);
+    }
+
+    #[test]
+    fn stop_halts_the_arm_within_a_tick() {
+        let robot = panda();
+        let stop = StopSignal::new();
+        let handle = spawn_sim_arm(robot.clone(), stop.clone(), SimArmConfig::default(), None).unwrap();
+        handle.worker.send(DriverCommand::Execute(sweep(&robot, 5.0))).unwrap();
+        next_event(&handle, |e| matches!(e, DriverEvent::Progress { step, .. } if *step > 3));
+        let stopped_at = Instant::now();
+        stop.trigger(StopReason::Key);
+        next_event(&handle, |e| matches!(e, DriverEvent::Stopped { generation: 1 }));
+        assert!(stopped_at.elapsed() < Duration::from_millis(500));
+        let DriverEvent::State(held) = next_event(&handle, |e| matches!(e, DriverEvent::State(_))) else {
+            unreachable!()
+        };
+        assert!(held.velocities.iter().all(|v| *v == 0.0) && !held.moving);
+        std::thread::sleep(Duration::from_millis(50));
+        let DriverEvent::State(later) = next_event(&handle, |e| matches!(e, DriverEvent::State(_))) else {
+            unreachable!()
+        };
+        assert_eq!(held.positions, later.positions, "the arm stays where it stopped");
+    }
+
+    #[test]
+    fn unsafe_or_mismatched_trajectories_are_refused_before_moving() {
+        let robot = panda();
+        let handle = spawn_sim_arm(robot.clone(), StopSignal::new(), SimArmConfig::default(), None).unwrap();
+        let mut trajectory = sweep(&robot, 0.2);
+        trajectory.joints[5][3] = 0.5; // joint 4 beyond its upper limit
+        handle.worker.send(DriverCommand::Execute(trajectory)).unwrap();
+        let DriverEvent::Refused { reason } = next_event(&handle, |e| matches!(e, DriverEvent::Refused { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("joint 4"), "{reason}");
+        handle.worker.send(DriverCommand::Disconnect).unwrap();
+        next_event(&handle, |e| matches!(e, DriverEvent::Disconnected { .. }));
+    }
+}
