@@ -98,7 +98,7 @@ impl SimArm {
             self.check_stop(ctx);
             self.step(ctx);
             ticks += 1;
-            if ticks % self.state_every == 0 {
+            if ticks.is_multiple_of(self.state_every) {
                 // A full event queue drops the sample; the channel counts it.
                 let _ = ctx.events.try_send(DriverEvent::State(self.state()));
             }
