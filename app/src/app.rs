@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
 use egui_tiles::Tile;
+use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
+use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
 use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp, Worker};
 use kinedesk_sessions::RecorderStatus;
 use kinedesk_widgets::arm_view::ArmViewRenderer;
@@ -62,6 +64,9 @@ pub struct KineDeskApp {
     /// The file-loading worker (`None` only if its thread could not be started).
     loader: Option<Worker<LoadJob, LoadResult>>,
     loads_in_flight: usize,
+    /// The connected robot driver, if any.
+    robot: Option<DriverHandle>,
+    robot_state: ConnectionState,
 }
 
 impl KineDeskApp {
@@ -148,6 +153,8 @@ impl KineDeskApp {
             pending_commands: Vec::new(),
             loader,
             loads_in_flight: 0,
+            robot: None,
+            robot_state: ConnectionState::NotConnected,
         };
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
@@ -211,7 +218,8 @@ impl KineDeskApp {
             .map(|device| {
                 let state = match device {
                     DeviceKind::Recorder => self.recorder.connection_state(),
-                    DeviceKind::Cameras | DeviceKind::Robot | DeviceKind::Policy => ConnectionState::NotConnected,
+                    DeviceKind::Robot => self.robot_state.clone(),
+                    DeviceKind::Cameras | DeviceKind::Policy => ConnectionState::NotConnected,
                 };
                 StatusItem { device, state }
             })
@@ -264,6 +272,9 @@ impl KineDeskApp {
         self.loads_in_flight = self.loads_in_flight.saturating_sub(1);
         match result {
             LoadResult::Urdf { path, tip, result: Ok(loaded) } => {
+                if self.robot.is_some() {
+                    self.disconnect_robot(ctx, "the robot model changed");
+                }
                 for warning in self.arm.show_urdf(&path, tip.clone(), *loaded) {
                     self.log_event(ctx, LogLevel::Warn, "urdf", warning);
                 }
@@ -290,6 +301,91 @@ impl KineDeskApp {
         }
     }
 
+    fn connect_sim_arm(&mut self, ctx: &Context) {
+        if self.robot.is_some() {
+            self.disconnect_robot(ctx, "reconnecting");
+        }
+        let repaint = ctx.clone();
+        let waker: kinedesk_models::channel::Waker = std::sync::Arc::new(move || repaint.request_repaint());
+        match spawn_sim_arm(self.arm.robot.clone(), self.stop.clone(), SimArmConfig::default(), Some(waker)) {
+            Ok(handle) => {
+                self.robot_state = ConnectionState::Connecting { target: handle.name.clone() };
+                self.robot = Some(handle);
+            }
+            Err(error) => {
+                self.robot_state = ConnectionState::Failed { reason: error.to_string() };
+                self.log_event(ctx, LogLevel::Error, "robot", format!("Could not start the simulated arm: {error}"));
+            }
+        }
+    }
+
+    fn disconnect_robot(&mut self, ctx: &Context, why: &str) {
+        if let Some(robot) = self.robot.take() {
+            // The driver thread ends on its own; dropping the handle never blocks the UI.
+            let _ = robot.worker.send(DriverCommand::Disconnect);
+            self.log_event(ctx, LogLevel::Info, "robot", format!("{} disconnected: {why}.", robot.name));
+        }
+        self.arm.live = None;
+        self.arm.execution = None;
+        self.robot_state = ConnectionState::NotConnected;
+    }
+
+    /// Sends the previewed trajectory to the robot, if every check passes; the driver re-checks it.
+    fn send_trajectory(&mut self, ctx: &Context) {
+        let refusal = match (&self.robot, &self.arm.preview, &self.robot_state) {
+            (None, _, _) => Some("no robot is connected".to_owned()),
+            (_, None, _) => Some("no trajectory is previewed".to_owned()),
+            (_, Some(preview), _) if !preview.report.ok => {
+                Some(format!("{} safety check violation(s)", preview.report.violations.len()))
+            }
+            (_, _, state) if !state.is_healthy() => Some(format!("the robot is {}", state.summary())),
+            _ => None,
+        };
+        if let Some(reason) = refusal {
+            self.log_event(ctx, LogLevel::Warn, "send", format!("Send refused: {reason}."));
+            return;
+        }
+        if let (Some(robot), Some(preview)) = (&self.robot, &self.arm.preview) {
+            let sent = robot.worker.send(DriverCommand::Execute(preview.trajectory.clone()));
+            let message = match sent {
+                Ok(()) => (LogLevel::Info, format!("Sent {} to {}.", preview.source, robot.name)),
+                Err(error) => (LogLevel::Error, format!("Send failed: {error}.")),
+            };
+            self.log_event(ctx, message.0, "send", message.1);
+        }
+    }
+
+    fn apply_driver_event(&mut self, ctx: &Context, event: DriverEvent) {
+        let name = self.robot.as_ref().map(|robot| robot.name.clone()).unwrap_or_default();
+        match event {
+            DriverEvent::Connected { robot, dof } => {
+                self.robot_state = ConnectionState::Connected { detail: name.clone() };
+                self.log_event(ctx, LogLevel::Info, "robot", format!("Connected to {name} ({robot}, {dof} joints)."));
+            }
+            DriverEvent::State(state) => self.arm.live = Some(state),
+            DriverEvent::Progress { step, steps } => self.arm.execution = Some((step, steps)),
+            DriverEvent::Finished => {
+                self.arm.execution = None;
+                self.log_event(ctx, LogLevel::Info, "robot", format!("{name} finished the trajectory."));
+            }
+            DriverEvent::Stopped { generation } => {
+                self.arm.execution = None;
+                self.log_event(ctx, LogLevel::Warn, "robot", format!("{name} stopped (stop #{generation})."));
+            }
+            DriverEvent::Refused { reason } => {
+                self.arm.execution = None;
+                self.log_event(ctx, LogLevel::Error, "robot", format!("{name}: {reason}"));
+            }
+            DriverEvent::Disconnected { reason } => {
+                self.robot = None;
+                self.arm.live = None;
+                self.arm.execution = None;
+                self.robot_state = ConnectionState::Failed { reason: reason.clone() };
+                self.log_event(ctx, LogLevel::Error, "robot", format!("{name} disconnected: {reason}"));
+            }
+        }
+    }
+
     /// Files handed to the loader whose result has not been applied yet.
     #[must_use]
     pub fn loads_in_flight(&self) -> usize {
@@ -305,17 +401,16 @@ impl KineDeskApp {
         match command {
             Command::Stop { reason } => {
                 let event = self.stop.trigger(reason);
-                self.log_event(
-                    ctx,
-                    LogLevel::Warn,
-                    "stop",
-                    format!(
-                        "STOP by {} (stop #{}): no robot is connected, so nothing was moving.",
-                        reason.label(),
-                        event.generation
-                    ),
-                );
+                let what = match &self.robot {
+                    Some(robot) => format!("{} told to stop", robot.name),
+                    None => "no robot is connected, so nothing was moving".to_owned(),
+                };
+                let message = format!("STOP by {} (stop #{}): {what}.", reason.label(), event.generation);
+                self.log_event(ctx, LogLevel::Warn, "stop", message);
             }
+            Command::ConnectSimArm => self.connect_sim_arm(ctx),
+            Command::DisconnectRobot => self.disconnect_robot(ctx, "disconnected by the operator"),
+            Command::SendTrajectory => self.send_trajectory(ctx),
             Command::ToggleShortcutHelp => self.show_help = !self.show_help,
             Command::ShowPane(pane) => {
                 self.state.layout.make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));
@@ -331,6 +426,9 @@ impl KineDeskApp {
             Command::ClearLog => self.log.clear(),
             Command::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
             Command::SelectRobot(kind) => {
+                if self.robot.is_some() && self.arm.source != crate::arm_state::RobotSource::Builtin(kind) {
+                    self.disconnect_robot(ctx, "the robot model changed");
+                }
                 self.arm.select(kind);
                 self.state.robot = kind;
                 self.state.urdf = None;
@@ -362,6 +460,7 @@ impl KineDeskApp {
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui, &mut commands));
         egui::CentralPanel::default().show(ui, |ui| {
             let mut panes = PaneContext {
+                robot_connected: self.robot.is_some(),
                 log: &self.log,
                 log_filter: &mut self.state.log_filter,
                 arm: &mut self.arm,
@@ -398,6 +497,32 @@ impl KineDeskApp {
         for result in results {
             self.apply_load_result(ctx, result);
         }
+
+        let mut events = Vec::new();
+        let mut robot_exit = None;
+        if let Some(robot) = &mut self.robot {
+            // State arrives at 100 Hz; only the newest matters for drawing, but every event is applied in order.
+            let drained = robot.worker.events().drain_within(WORKER_DRAIN_BUDGET, 512, |event| events.push(event));
+            if drained.more_pending {
+                ctx.request_repaint();
+            }
+            robot_exit = robot.worker.take_exit();
+        }
+        for event in events {
+            self.apply_driver_event(ctx, event);
+        }
+        if let Some(exit) = robot_exit {
+            self.robot = None;
+            self.arm.live = None;
+            self.robot_state = ConnectionState::Failed { reason: format!("driver thread ended: {exit:?}") };
+            self.log_event(ctx, LogLevel::Error, "robot", format!("The robot driver thread ended: {exit:?}"));
+        }
+    }
+
+    /// Whether a robot driver is connected.
+    #[must_use]
+    pub fn robot_connected(&self) -> bool {
+        self.robot.is_some()
     }
 
     fn frame_bookkeeping(&mut self, ctx: &Context) {

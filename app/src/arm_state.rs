@@ -42,6 +42,10 @@ pub struct ArmState {
     /// Whether the wgpu arm renderer is installed.
     pub gpu: bool,
     pub preview: Option<TrajectoryPreview>,
+    /// The connected robot's latest state (`None` when no robot is connected).
+    pub live: Option<kinedesk_models::driver::JointState>,
+    /// Progress of the trajectory being executed: (step, steps).
+    pub execution: Option<(usize, usize)>,
 }
 
 impl ArmState {
@@ -54,7 +58,18 @@ impl ArmState {
             camera: OrbitCamera::default(),
             gpu,
             preview: None,
+            live: None,
+            execution: None,
         }
+    }
+
+    /// Joints to draw the arm at: the live state when connected, otherwise the rest pose.
+    #[must_use]
+    pub fn shown_joints(&self) -> &[f64] {
+        self.live
+            .as_ref()
+            .filter(|state| state.positions.len() == self.robot.dof())
+            .map_or(&self.robot.rest_pose, |state| &state.positions)
     }
 
     /// Switches to a built-in robot; a preview planned for another robot is dropped.
@@ -112,7 +127,7 @@ impl ArmState {
         let mut scene = ArmScene::with_floor(background, grid);
         let model_colour = if dark { [0.78, 0.80, 0.84, 1.0] } else { [0.55, 0.57, 0.62, 1.0] };
         // Built-in rest poses are within limits, so this cannot fail; an error would leave the scene empty.
-        let _ = add_arm(&mut scene, self.model(), &self.robot.rest_pose, model_colour, &[]);
+        let _ = add_arm(&mut scene, self.model(), self.shown_joints(), model_colour, &[]);
         if let Some(preview) = &self.preview
             && preview.report.violations.iter().all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
         {

@@ -41,6 +41,12 @@ pub enum Command {
     ScrubTrajectory(usize),
     /// Stop previewing the trajectory.
     ClearTrajectory,
+    /// Connect the simulated arm (the embedded default robot) for the robot model shown.
+    ConnectSimArm,
+    /// Disconnect the robot.
+    DisconnectRobot,
+    /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
+    SendTrajectory,
 }
 
 impl Command {
@@ -60,6 +66,9 @@ impl Command {
             Self::LoadUrdf { path, .. } => format!("Load URDF {}", path.display()),
             Self::ScrubTrajectory(step) => format!("Scrub to step {step}"),
             Self::ClearTrajectory => "Clear trajectory preview".to_owned(),
+            Self::ConnectSimArm => "Connect simulated arm".to_owned(),
+            Self::DisconnectRobot => "Disconnect robot".to_owned(),
+            Self::SendTrajectory => "Send trajectory".to_owned(),
         }
     }
 }

@@ -17,17 +17,22 @@ fn app_harness() -> Harness<'static, KineDeskApp> {
     harness
 }
 
-/// Steps the app until the loader thread's results have been applied (at most 10 s).
-fn finish_loads(harness: &mut Harness<'static, KineDeskApp>) {
+/// Steps the app (worker results arrive between frames) until `done` holds, for at most 10 s.
+fn run_until(harness: &mut Harness<'static, KineDeskApp>, what: &str, done: impl Fn(&KineDeskApp) -> bool) {
     for _ in 0..1000 {
         harness.step();
-        if harness.state().loads_in_flight() == 0 {
+        if done(harness.state()) {
             harness.run();
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    panic!("the loader did not answer within 10 s");
+    panic!("timed out waiting for {what}");
+}
+
+/// Steps the app until the loader thread's results have been applied.
+fn finish_loads(harness: &mut Harness<'static, KineDeskApp>) {
+    run_until(harness, "the loader", |app| app.loads_in_flight() == 0);
 }
 
 fn is_tab_selected(harness: &Harness<'_, KineDeskApp>, title: &str) -> bool {
@@ -279,4 +284,49 @@ fn a_urdf_robot_loads_with_its_mesh_and_a_broken_one_changes_nothing() {
     assert_eq!(last.level, LogLevel::Error);
     assert!(last.message.contains("missing.stl"), "{}", last.message);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_simulated_arm_connects_executes_a_sent_trajectory_and_stops_on_esc() {
+    let robot = kinedesk_models::robot::panda();
+    // 4 s sweep of joint 1 from the rest pose (where the simulated arm starts).
+    let joints: Vec<Vec<f64>> = (0..=400)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[0] += 0.4 * f64::from(k) / 400.0;
+            q
+        })
+        .collect();
+    let path = write_trajectory("sweep.json", &joints);
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    // Send is refused while nothing is connected.
+    harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
+    assert!(harness.state().log_entries().back().unwrap().message.contains("no robot is connected"));
+
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.get_by_label("Robot: sim panda");
+    harness.get_by_label("Live state");
+
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(path));
+    finish_loads(&mut harness);
+    harness.get_by_label("Send to robot").click();
+    run_until(&mut harness, "motion", |app| {
+        app.arm().live.as_ref().is_some_and(|s| s.moving && s.positions[0] > robot.rest_pose[0] + 0.01)
+    });
+
+    harness.key_press(Key::Escape);
+    run_until(&mut harness, "the stop", |app| app.arm().live.as_ref().is_some_and(|s| !s.moving));
+    let held = harness.state().arm().live.clone().unwrap();
+    assert!(held.velocities.iter().all(|v| *v == 0.0));
+    assert!(held.positions[0] < robot.rest_pose[0] + 0.39, "stopped before the end of the sweep");
+    run_until(&mut harness, "the stop report", |app| {
+        app.log_entries().iter().any(|e| e.message.contains("sim panda stopped"))
+    });
+
+    harness.get_by_label("Disconnect").click();
+    harness.run();
+    assert!(!harness.state().robot_connected());
+    harness.get_by_label("Robot: not connected");
 }

@@ -1,4 +1,4 @@
-use egui::{Color32, RichText, ScrollArea, Slider, Ui};
+use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_widgets::placeholder_ui;
 
 use super::PaneContext;
@@ -30,7 +30,20 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         context.commands.push(Command::ScrubTrajectory(step));
     }
     if preview.report.ok {
-        ui.label(RichText::new("All safety checks pass").color(Color32::from_rgb(60, 180, 75)));
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("All safety checks pass").color(Color32::from_rgb(60, 180, 75)));
+            let send = ui
+                .add_enabled(context.robot_connected, egui::Button::new("Send to robot"))
+                .on_hover_text("Execute on the connected robot; its driver re-checks every limit. Esc stops.")
+                .on_disabled_hover_text("Connect a robot first (Arm pane)");
+            if send.clicked() {
+                context.commands.push(Command::SendTrajectory);
+            }
+        });
+        if let Some((step, steps)) = context.arm.execution {
+            let fraction = step as f32 / steps.saturating_sub(1).max(1) as f32;
+            ui.add(ProgressBar::new(fraction).text(format!("executing: step {step} of {steps} (Esc stops)")));
+        }
         return;
     }
     ui.label(
