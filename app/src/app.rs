@@ -43,6 +43,8 @@ pub struct AppOptions {
     pub trajectory: Option<std::path::PathBuf>,
     /// A URDF robot to show at start-up, and its flange link.
     pub urdf: Option<(std::path::PathBuf, Option<String>)>,
+    /// Connect the simulated arm at start-up.
+    pub connect_sim: bool,
 }
 
 pub struct KineDeskApp {
@@ -158,6 +160,9 @@ impl KineDeskApp {
         };
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
+        }
+        if app.options.connect_sim {
+            app.pending_commands.push(Command::ConnectSimArm);
         }
         if let Some(path) = app.options.trajectory.clone() {
             app.pending_commands.push(Command::LoadTrajectory(path));

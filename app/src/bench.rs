@@ -327,6 +327,64 @@ pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize
     })
 }
 
+/// Result of `kinedesk bench stop`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StopBench {
+    pub rate_hz: f64,
+    /// From `StopSignal::trigger` to the simulated arm reporting itself halted (velocities zero), as seen by the
+    /// receiving thread.
+    pub stop_to_rest: Summary,
+}
+
+/// Starts the simulated Panda, sets it moving, stops it `runs` times and measures the latency of each stop.
+pub fn bench_stop(runs: usize, rate_hz: f64) -> anyhow::Result<StopBench> {
+    use kinedesk_models::StopReason;
+    use kinedesk_models::driver::{DriverCommand, DriverEvent};
+    use kinedesk_models::robot::{Trajectory, panda};
+    use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
+
+    let robot = panda();
+    let stop = kinedesk_models::StopSignal::new();
+    let config = SimArmConfig { rate_hz, ..SimArmConfig::default() };
+    let handle = spawn_sim_arm(robot.clone(), stop.clone(), config, None)?;
+    let events = handle.worker.events();
+    let wait_for = |want: &dyn Fn(&DriverEvent) -> bool| -> anyhow::Result<DriverEvent> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(event) = events.recv_timeout(Duration::from_millis(100))
+                && want(&event)
+            {
+                return Ok(event);
+            }
+        }
+        bail!("the simulated arm did not answer within 10 s")
+    };
+    let mut latencies = Vec::with_capacity(runs);
+    let mut q = robot.rest_pose.clone();
+    for run in 0..runs {
+        // A slow 2 s sweep of joint 1 back and forth from where the arm is.
+        let direction = if run % 2 == 0 { 1.0 } else { -1.0 };
+        let joints = (0..=200)
+            .map(|k| {
+                let mut step = q.clone();
+                step[0] += direction * 0.2 * f64::from(k) / 200.0;
+                step
+            })
+            .collect();
+        handle.worker.send(DriverCommand::Execute(Trajectory { dt_s: 0.01, joints }))?;
+        wait_for(&|event| matches!(event, DriverEvent::Progress { step, .. } if *step >= 5))?;
+        let started = Instant::now();
+        stop.trigger(StopReason::Api);
+        let state = wait_for(&|event| matches!(event, DriverEvent::State(s) if !s.moving))?;
+        latencies.push(started.elapsed());
+        if let DriverEvent::State(state) = state {
+            q = state.positions;
+        }
+    }
+    let _ = handle.worker.send(DriverCommand::Disconnect);
+    Ok(StopBench { rate_hz, stop_to_rest: Summary::micros(&latencies).context("no runs")? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,9 @@ pub struct Cli {
     /// Show a URDF robot (with its meshes) instead of the built-in one.
     #[arg(long, value_name = "FILE.urdf")]
     pub urdf: Option<PathBuf>,
+    /// Connect the simulated arm (the embedded default robot) at start-up.
+    #[arg(long)]
+    pub connect_sim: bool,
     /// With --urdf: the link used as the flange.
     #[arg(long, value_name = "LINK", requires = "urdf")]
     pub urdf_tip: Option<String>,
@@ -110,6 +113,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stop latency of the simulated arm: stop signal to arm at rest.
+    Stop {
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        #[arg(long, default_value_t = 200.0)]
+        rate_hz: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -127,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         report_first_frame: cli.report_first_frame,
         trajectory: cli.trajectory,
         urdf: cli.urdf.map(|path| (path, cli.urdf_tip)),
+        connect_sim: cli.connect_sim,
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
@@ -191,6 +204,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     f.median, f.p95, f.max
                 );
                 println!("  scene build + pack on the CPU: median {:.1} us   p95 {:.1} us", c.median, c.p95);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Stop { runs, rate_hz, json })) => {
+            let result = crate::bench::bench_stop(runs.max(1), rate_hz)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let s = &result.stop_to_rest;
+                println!("Simulated arm at {} Hz, stop signal to arm at rest, {} stops:", result.rate_hz, s.samples);
+                println!(
+                    "  median {:.0} us   p95 {:.0} us   p99 {:.0} us   max {:.0} us",
+                    s.median, s.p95, s.p99, s.max
+                );
             }
             Ok(())
         }

@@ -66,7 +66,7 @@ fn joint_bars_ui(ui: &mut Ui, robot: &kinedesk_models::robot::Robot, q: &[f64]) 
             let colour = if near_limit { Color32::from_rgb(220, 60, 50) } else { Color32::from_rgb(70, 130, 200) };
             ui.add(
                 ProgressBar::new(fraction as f32)
-                    .desired_width(78.0)
+                    .desired_width(96.0)
                     .fill(colour)
                     .text(RichText::new(format!("J{} {:+.1}°", index + 1, value.to_degrees())).small()),
             )
