@@ -22,7 +22,8 @@ fn run_until(harness: &mut Harness<'static, KineDeskApp>, what: &str, done: impl
     for _ in 0..1000 {
         harness.step();
         if done(harness.state()) {
-            harness.run();
+            // A connected robot streams state, so the UI need not settle; a few frames apply what arrived.
+            harness.run_steps(3);
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
@@ -326,7 +327,7 @@ fn the_simulated_arm_connects_executes_a_sent_trajectory_and_stops_on_esc() {
     });
 
     harness.get_by_label("Disconnect").click();
-    harness.run();
+    harness.run_steps(3);
     assert!(!harness.state().robot_connected());
     harness.get_by_label("Robot: not connected");
 }
