@@ -4,6 +4,7 @@
 //! - [`connection`]: the connection state of each device the desk talks to.
 //! - [`robot`]: robot models (built-in Panda and RM75), kinematics, IK and trajectory safety checks.
 //! - [`driver`]: the robot driver interface and the safety gate every driver passes writes through.
+//! - [`realman`]: Realman arms over their JSON-over-TCP protocol, and a simulated controller.
 //! - [`sim_arm`]: the simulated arm, the embedded default driver.
 //! - [`stop`]: the stop signal that bypasses every queue.
 //! - [`channel`]: bounded channels that count what they drop, and drain within a time budget.
@@ -15,6 +16,7 @@ pub mod channel;
 pub mod clock;
 pub mod connection;
 pub mod driver;
+pub mod realman;
 pub mod robot;
 pub mod sim_arm;
 pub mod stop;

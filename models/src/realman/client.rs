@@ -1,0 +1,502 @@
+//! The Realman robot driver: a [`crate::driver`] worker that speaks the JSON-over-TCP protocol.
+//!
+//! It connects inside its own thread, polls the state, streams trajectories as `movej_canfd` frames every 10 ms
+//! (checking each frame against the controller's 10°-per-frame and 180°/s rules before writing), sends
+//! `set_arm_stop` the moment the stop signal changes, and stops the arm and reports clearly when the controller
+//! answers with an error code, sends garbage, goes silent, or drops the connection.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use super::protocol::{
+    CANFD_MAX_SPEED_DEG_S, CANFD_MAX_STEP_DEG, CANFD_PERIOD_S, LineBuffer, Reply, Request, describe_error, parse_reply,
+};
+use crate::channel::Waker;
+use crate::clock::Timestamp;
+use crate::driver::{DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate};
+use crate::robot::{Robot, Trajectory};
+use crate::stop::StopSignal;
+use crate::worker::{Worker, WorkerContext};
+
+/// Connection settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealmanConfig {
+    /// `host:port` of the controller (factory default 192.168.1.18:8080).
+    pub address: String,
+    pub connect_timeout: Duration,
+    /// How often the state is polled while not streaming.
+    pub state_period: Duration,
+    /// The watchdog: no state for this long stops the arm and drops the connection.
+    pub stale_after: Duration,
+}
+
+impl RealmanConfig {
+    #[must_use]
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            connect_timeout: Duration::from_secs(2),
+            state_period: Duration::from_millis(20),
+            stale_after: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Parses `realman://host:port` (or a bare `host:port`).
+pub fn address_from_url(url: &str) -> Result<String, String> {
+    let rest = url.strip_prefix("realman://").unwrap_or(url);
+    let rest = rest.trim_end_matches('/');
+    if rest.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok()) {
+        Ok(rest.to_owned())
+    } else {
+        Err(format!("{url:?} is not realman://HOST:PORT"))
+    }
+}
+
+/// Starts the driver; the connection is made on its thread (`kinedesk-realman`), and the first event says how it went.
+pub fn connect_realman(
+    robot: Robot,
+    config: RealmanConfig,
+    stop: StopSignal,
+    waker: Option<Waker>,
+) -> std::io::Result<DriverHandle> {
+    let name = format!("realman://{}", config.address);
+    let thread_stop = stop.clone();
+    let worker = Worker::spawn("kinedesk-realman", 16, 256, waker, move |ctx| {
+        let mut session = match Session::open(robot, &config, thread_stop) {
+            Ok(session) => session,
+            Err(reason) => {
+                let _ = ctx.events.try_send(DriverEvent::Disconnected { reason });
+                return;
+            }
+        };
+        let reason = session.run(&ctx, &config);
+        let _ = ctx.events.try_send(DriverEvent::Disconnected { reason });
+    })?;
+    Ok(DriverHandle { worker, stop, name })
+}
+
+struct Streaming {
+    frames: Vec<Vec<f64>>,
+    next: usize,
+    /// Frames per step of the original trajectory (for progress).
+    frames_per_step: f64,
+    steps: usize,
+    last_progress: usize,
+}
+
+struct Session {
+    stream: TcpStream,
+    lines: LineBuffer,
+    gate: SafetyGate,
+    stop: StopSignal,
+    seen_stop: u64,
+    q: Vec<f64>,
+    last_sent: Option<Vec<f64>>,
+    last_state_at: Instant,
+    last_poll: Instant,
+    streaming: Option<Streaming>,
+    gripper: f64,
+    /// Unusable replies in a row: the first is reported, the tenth ends the connection.
+    bad_replies: usize,
+}
+
+/// Unusable replies in a row after which the controller is considered broken.
+const MAX_BAD_REPLIES: usize = 10;
+
+type Events<'a> = &'a WorkerContext<DriverCommand, DriverEvent>;
+
+impl Session {
+    fn open(robot: Robot, config: &RealmanConfig, stop: StopSignal) -> Result<Self, String> {
+        let address = config
+            .address
+            .to_socket_addrs()
+            .map_err(|error| format!("cannot resolve {}: {error}", config.address))?
+            .next()
+            .ok_or_else(|| format!("{} resolves to no address", config.address))?;
+        let stream = TcpStream::connect_timeout(&address, config.connect_timeout)
+            .map_err(|error| format!("cannot connect to {}: {error}", config.address))?;
+        stream.set_nodelay(true).map_err(|error| error.to_string())?;
+        stream.set_read_timeout(Some(Duration::from_millis(1))).map_err(|error| error.to_string())?;
+        let seen_stop = stop.generation();
+        let dof = robot.dof();
+        let mut session = Self {
+            stream,
+            lines: LineBuffer::default(),
+            gate: SafetyGate::new(robot),
+            stop,
+            seen_stop,
+            q: vec![0.0; dof],
+            last_sent: None,
+            last_state_at: Instant::now(),
+            last_poll: Instant::now(),
+            streaming: None,
+            gripper: 1.0,
+            bad_replies: 0,
+        };
+        // The first state tells us where the arm is; without it nothing can be checked.
+        session.send(&Request::GetState)?;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline {
+            for line in session.read_lines()? {
+                if let Ok(Reply::State { joints, .. }) = parse_reply(&line) {
+                    if joints.len() != dof {
+                        return Err(format!(
+                            "the controller reports {} joints; the robot model has {dof}",
+                            joints.len()
+                        ));
+                    }
+                    session.q = joints;
+                    session.last_state_at = Instant::now();
+                    return Ok(session);
+                }
+            }
+        }
+        Err(format!("{} did not answer get_current_arm_state within 1 s", config.address))
+    }
+
+    fn send(&mut self, request: &Request) -> Result<(), String> {
+        self.stream.write_all(request.to_line().as_bytes()).map_err(|error| format!("write failed: {error}"))
+    }
+
+    /// Reads what has arrived (waiting at most ~1 ms).
+    fn read_lines(&mut self) -> Result<Vec<String>, String> {
+        let mut buffer = [0_u8; 8192];
+        match self.stream.read(&mut buffer) {
+            Ok(0) => Err("the controller closed the connection".to_owned()),
+            Ok(n) => self.lines.push(&buffer[..n]),
+            Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Ok(Vec::new())
+            }
+            Err(error) => Err(format!("connection lost: {error}")),
+        }
+    }
+
+    fn state(&self) -> JointState {
+        JointState {
+            at: Timestamp::now(),
+            positions: self.q.clone(),
+            velocities: vec![0.0; self.q.len()],
+            gripper: self.gripper,
+            moving: self.streaming.is_some(),
+        }
+    }
+
+    /// Stops the arm (best effort) and tells the operator why.
+    fn abort(&mut self, ctx: Events<'_>, reason: String) {
+        self.streaming = None;
+        let _ = self.send(&Request::Stop);
+        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+    }
+
+    /// Runs until the connection ends; returns why.
+    fn run(&mut self, ctx: Events<'_>, config: &RealmanConfig) -> String {
+        let _ = ctx.events.try_send(DriverEvent::Connected { robot: self.gate.robot.name.clone(), dof: self.q.len() });
+        let _ = ctx.events.try_send(DriverEvent::State(self.state()));
+        let period = Duration::from_secs_f64(CANFD_PERIOD_S);
+        let mut next_tick = Instant::now();
+        loop {
+            if ctx.should_stop() {
+                let _ = self.send(&Request::Stop);
+                return "disconnected by the operator".to_owned();
+            }
+            if let Err(reason) = self.tick(ctx, config) {
+                // Best effort: the controller may already be gone.
+                let _ = self.send(&Request::Stop);
+                return reason;
+            }
+            next_tick += period;
+            let now = Instant::now();
+            if next_tick < now {
+                next_tick = now;
+            }
+            let _ = self.stop.wait_for_stop_after(self.seen_stop, next_tick - now);
+        }
+    }
+
+    fn tick(&mut self, ctx: Events<'_>, config: &RealmanConfig) -> Result<(), String> {
+        let generation = self.stop.generation();
+        if generation != self.seen_stop {
+            self.seen_stop = generation;
+            self.streaming = None;
+            self.send(&Request::Stop)?;
+            let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
+        }
+
+        let mut commands = Vec::new();
+        ctx.commands.drain_within(Duration::from_millis(1), 16, |command| commands.push(command));
+        for command in commands {
+            match command {
+                DriverCommand::Execute(trajectory) => match self.gate.check_execute(&trajectory, &self.q) {
+                    Ok(()) => self.streaming = Some(resample(&trajectory)),
+                    Err(reason) => {
+                        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                    }
+                },
+                DriverCommand::Gripper(opening) => {
+                    self.gripper = opening.clamp(0.0, 1.0);
+                    self.send(&Request::GripperPosition { opening })?;
+                }
+                DriverCommand::Disconnect => return Err("disconnected by the operator".to_owned()),
+            }
+        }
+
+        if let Some(streaming) = &mut self.streaming {
+            let frame = streaming.frames[streaming.next].clone();
+            streaming.next += 1;
+            let done = streaming.next >= streaming.frames.len();
+            let step = ((streaming.next as f64 / streaming.frames_per_step).floor() as usize).min(streaming.steps - 1);
+            let progress = (step != streaming.last_progress).then(|| {
+                streaming.last_progress = step;
+                (step, streaming.steps)
+            });
+            // The controller's own rules, checked here so a frame is never written that it would ignore.
+            let reference = self.last_sent.as_ref().unwrap_or(&self.q);
+            if let Some((joint, jump)) = frame
+                .iter()
+                .zip(reference)
+                .map(|(a, b)| (a - b).abs().to_degrees())
+                .enumerate()
+                .find(|(_, d)| *d > CANFD_MAX_STEP_DEG.min(CANFD_MAX_SPEED_DEG_S * CANFD_PERIOD_S) + 1e-9)
+            {
+                self.abort(
+                    ctx,
+                    format!("stopped: frame would move joint {} by {jump:.2}° in {CANFD_PERIOD_S} s", joint + 1),
+                );
+            } else {
+                self.send(&Request::MoveJCanfd { joints: frame.clone() })?;
+                self.last_sent = Some(frame);
+                if let Some((step, steps)) = progress {
+                    let _ = ctx.events.try_send(DriverEvent::Progress { step, steps });
+                }
+                if done {
+                    self.streaming = None;
+                    let _ = ctx.events.try_send(DriverEvent::Finished);
+                }
+            }
+        } else if self.last_poll.elapsed() >= config.state_period {
+            self.last_poll = Instant::now();
+            self.last_sent = None;
+            self.send(&Request::GetState)?;
+        }
+
+        for line in self.read_lines()? {
+            let parsed = parse_reply(&line);
+            if parsed.is_ok() {
+                self.bad_replies = 0;
+            }
+            match parsed {
+                Ok(Reply::State { joints, err }) => {
+                    if joints.len() == self.q.len() {
+                        self.q = joints;
+                        self.last_state_at = Instant::now();
+                        let _ = ctx.events.try_send(DriverEvent::State(self.state()));
+                    }
+                    if err != 0 {
+                        self.abort(
+                            ctx,
+                            format!("the controller reported {}; the arm was stopped", describe_error(err)),
+                        );
+                    }
+                }
+                Ok(Reply::Ack { command, ok: false, err }) => {
+                    self.abort(ctx, format!("the controller refused {command}: {}", describe_error(err)));
+                }
+                Ok(Reply::Ack { .. } | Reply::TrajectoryDone { .. }) => {}
+                Err(error) => {
+                    self.bad_replies += 1;
+                    if self.bad_replies == 1 {
+                        self.abort(ctx, format!("bad reply from the controller ({error}); the arm was stopped"));
+                    } else if self.bad_replies >= MAX_BAD_REPLIES {
+                        return Err(format!(
+                            "{MAX_BAD_REPLIES} bad replies in a row from the controller (last: {error})"
+                        ));
+                    }
+                }
+            }
+        }
+        if self.last_state_at.elapsed() > config.stale_after {
+            return Err(format!(
+                "no state from the controller for {} ms (watchdog); the arm was told to stop",
+                config.stale_after.as_millis()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Resamples a trajectory to the controller's 10 ms stream period (linear interpolation).
+fn resample(trajectory: &Trajectory) -> Streaming {
+    let steps = trajectory.joints.len();
+    let duration = trajectory.dt_s * (steps.saturating_sub(1)) as f64;
+    let count = ((duration / CANFD_PERIOD_S).round() as usize).max(1);
+    let frames = (1..=count)
+        .map(|k| {
+            let position = (k as f64 * CANFD_PERIOD_S / trajectory.dt_s).min((steps - 1) as f64);
+            let index = (position.floor() as usize).min(steps.saturating_sub(2));
+            let s = position - index as f64;
+            let (a, b) = (&trajectory.joints[index], &trajectory.joints[(index + 1).min(steps - 1)]);
+            a.iter().zip(b).map(|(x, y)| x + (y - x) * s).collect()
+        })
+        .collect();
+    Streaming { frames, next: 0, frames_per_step: trajectory.dt_s / CANFD_PERIOD_S, steps, last_progress: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::simulator::{Faults, RealmanSimulator};
+    use super::*;
+    use crate::robot::rm75;
+    use crate::stop::StopReason;
+
+    fn until(handle: &DriverHandle, mut want: impl FnMut(&DriverEvent) -> bool) -> DriverEvent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(event) = handle.worker.events().recv_timeout(Duration::from_millis(50))
+                && want(&event)
+            {
+                return event;
+            }
+        }
+        panic!("no matching event within 10 s");
+    }
+
+    fn sweep(robot: &Robot, seconds: f64) -> Trajectory {
+        let dt = 0.02;
+        let steps = (seconds / dt) as usize;
+        let joints = (0..=steps)
+            .map(|k| {
+                let mut q = robot.rest_pose.clone();
+                q[0] += 0.3 * k as f64 / steps as f64;
+                q
+            })
+            .collect();
+        Trajectory { dt_s: dt, joints }
+    }
+
+    fn connect(simulator: &RealmanSimulator, stop: &StopSignal) -> DriverHandle {
+        let config = RealmanConfig::new(simulator.address().to_string());
+        let handle = connect_realman(rm75(), config, stop.clone(), None).unwrap();
+        until(&handle, |e| matches!(e, DriverEvent::Connected { .. }));
+        handle
+    }
+
+    #[test]
+    fn urls_parse() {
+        assert_eq!(address_from_url("realman://192.168.1.18:8080").unwrap(), "192.168.1.18:8080");
+        assert_eq!(address_from_url("localhost:9000/").unwrap(), "localhost:9000");
+        assert!(address_from_url("realman://nohost").is_err());
+    }
+
+    #[test]
+    fn a_trajectory_streams_to_the_end_and_the_arm_follows() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        let trajectory = sweep(&robot, 0.5);
+        let goal = trajectory.joints.last().unwrap()[0];
+        handle.worker.send(DriverCommand::Execute(trajectory)).unwrap();
+        until(&handle, |e| matches!(e, DriverEvent::Finished));
+        let DriverEvent::State(state) = until(&handle, |e| matches!(e, DriverEvent::State(s) if !s.moving)) else {
+            unreachable!()
+        };
+        assert!((state.positions[0] - goal).abs() < 1e-3, "{} vs {goal}", state.positions[0]);
+        let stats = simulator.stats();
+        assert_eq!(stats.canfd_ignored, 0);
+        assert!(stats.canfd_arrivals.len() >= 45, "{} frames", stats.canfd_arrivals.len());
+    }
+
+    #[test]
+    fn stop_goes_to_the_controller_at_once() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let stop = StopSignal::new();
+        let handle = connect(&simulator, &stop);
+        handle.worker.send(DriverCommand::Execute(sweep(&robot, 3.0))).unwrap();
+        until(&handle, |e| matches!(e, DriverEvent::Progress { step, .. } if *step >= 3));
+        stop.trigger(StopReason::Key);
+        until(&handle, |e| matches!(e, DriverEvent::Stopped { .. }));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(simulator.stats().stops >= 1);
+        let frames = simulator.stats().canfd_arrivals.len();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(simulator.stats().canfd_arrivals.len(), frames, "no frames after the stop");
+    }
+
+    #[test]
+    fn a_dropped_connection_mid_trajectory_is_reported_not_panicked() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        simulator
+            .set_faults(Faults { drop_after_commands: Some(simulator.stats().commands + 20), ..Faults::default() });
+        handle.worker.send(DriverCommand::Execute(sweep(&robot, 3.0))).unwrap();
+        let DriverEvent::Disconnected { reason } = until(&handle, |e| matches!(e, DriverEvent::Disconnected { .. }))
+        else {
+            unreachable!()
+        };
+        assert!(
+            reason.contains("closed the connection")
+                || reason.contains("connection lost")
+                || reason.contains("write failed"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn garbage_and_error_codes_stop_the_arm_with_a_clear_message() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        simulator.set_faults(Faults { error_on: Some(("movej_canfd".into(), 0x1003)), ..Faults::default() });
+        handle.worker.send(DriverCommand::Execute(sweep(&robot, 1.0))).unwrap();
+        let DriverEvent::Refused { reason } = until(&handle, |e| matches!(e, DriverEvent::Refused { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("0x1003 (singularity)"), "{reason}");
+
+        simulator.set_faults(Faults { garbage_after_commands: Some(0), ..Faults::default() });
+        let DriverEvent::Refused { reason } = until(&handle, |e| matches!(e, DriverEvent::Refused { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("bad reply"), "{reason}");
+        assert!(simulator.stats().stops >= 1);
+        // It keeps answering garbage: the driver gives up with one clear message instead of a flood.
+        let mut refusals = 0;
+        let DriverEvent::Disconnected { reason } = until(&handle, |e| {
+            refusals += usize::from(matches!(e, DriverEvent::Refused { .. }));
+            matches!(e, DriverEvent::Disconnected { .. })
+        }) else {
+            unreachable!()
+        };
+        assert!(reason.contains("bad replies in a row"), "{reason}");
+        assert_eq!(refusals, 0, "no further refusals after the first");
+    }
+
+    #[test]
+    fn a_silent_controller_trips_the_watchdog() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        simulator.set_faults(Faults { reply_delay: Duration::from_secs(2), ..Faults::default() });
+        let DriverEvent::Disconnected { reason } = until(&handle, |e| matches!(e, DriverEvent::Disconnected { .. }))
+        else {
+            unreachable!()
+        };
+        assert!(reason.contains("watchdog"), "{reason}");
+    }
+
+    #[test]
+    fn nothing_listening_is_a_clear_connection_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let handle = connect_realman(rm75(), RealmanConfig::new(address.clone()), StopSignal::new(), None).unwrap();
+        let DriverEvent::Disconnected { reason } = until(&handle, |e| matches!(e, DriverEvent::Disconnected { .. }))
+        else {
+            unreachable!()
+        };
+        assert!(reason.contains(&format!("cannot connect to {address}")), "{reason}");
+    }
+}
