@@ -70,6 +70,31 @@ pub enum CliCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a simulated robot controller behind a real protocol, so other tools and tests can drive it.
+    RobotSim {
+        /// Controller protocol (realman).
+        #[arg(long, default_value = "realman")]
+        protocol: String,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (loopback by default; 127.0.0.1:0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Built-in robot model the simulated controller drives.
+        #[arg(long = "model", default_value = "rm75")]
+        model: String,
+        /// Stop after this many seconds (default: run until interrupted).
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+    /// Execute a checked trajectory file on a robot, headless: `sim` or `realman://HOST:PORT`.
+    Send {
+        #[arg(long)]
+        robot: String,
+        #[arg(long, value_name = "FILE.json")]
+        trajectory: PathBuf,
+        /// Robot model the trajectory is for (built-in name or URDF path).
+        #[arg(long = "model", default_value = "rm75")]
+        model: String,
+    },
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -143,6 +168,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
+        Some(CliCommand::RobotSim { protocol, listen, model, seconds }) => {
+            crate::robot_link_cli::run_robot_sim(&protocol, &listen, crate::robot_cli::robot_from_arg(&model)?, seconds)
+        }
+        Some(CliCommand::Send { robot, trajectory, model }) => {
+            crate::robot_link_cli::run_send(&robot, &trajectory, crate::robot_cli::robot_from_arg(&model)?)
+        }
         Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {
             crate::robot_cli::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod loader;
 pub mod panes;
 pub mod robot_cli;
+pub mod robot_link_cli;
 pub mod settings;
 pub mod shortcuts;
 

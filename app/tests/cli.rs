@@ -1,0 +1,102 @@
+//! The `kinedesk` binary, run as an operator or a script would run it.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn kinedesk() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kinedesk"))
+}
+
+#[test]
+fn help_lists_the_subcommands_and_version_prints() {
+    let help = kinedesk().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for subcommand in ["gui", "fk", "ik", "robot-sim", "send", "bench"] {
+        assert!(text.contains(subcommand), "--help lacks {subcommand}: {text}");
+    }
+    let version = kinedesk().arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("kinedesk {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn fk_and_ik_print_json_and_fail_clearly() {
+    let fk = kinedesk()
+        .args(["fk", "--robot", "panda", "--joints", "0,-0.785398,0,-2.356194,0,1.570796,0.785398", "--json"])
+        .output()
+        .unwrap();
+    assert!(fk.status.success());
+    let pose: serde_json::Value = serde_json::from_slice(&fk.stdout).unwrap();
+    let position: Vec<f64> = serde_json::from_value(pose["position_m"].clone()).unwrap();
+    assert!((position[0] - 0.3069).abs() < 1e-3 && position[1].abs() < 1e-9 && (position[2] - 0.5903).abs() < 1e-3);
+    assert_eq!(pose["quaternion_xyzw"].as_array().unwrap().len(), 4);
+
+    let ik = kinedesk()
+        .args(["ik", "--robot", "panda", "--position", "0.4,0.1,0.4", "--quaternion-xyzw", "1,0,0,0", "--json"])
+        .output()
+        .unwrap();
+    assert!(ik.status.success(), "{}", String::from_utf8_lossy(&ik.stderr));
+    let solution: serde_json::Value = serde_json::from_slice(&ik.stdout).unwrap();
+    assert_eq!(solution["joints"].as_array().unwrap().len(), 7);
+    assert!(solution["position_error_m"].as_f64().unwrap() <= 1e-4);
+
+    let unreachable = kinedesk()
+        .args(["ik", "--robot", "panda", "--position", "3,0,0", "--quaternion-xyzw", "1,0,0,0", "--json"])
+        .output()
+        .unwrap();
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stderr).contains("unreachable"));
+}
+
+#[test]
+fn send_drives_a_robot_sim_over_tcp_and_refuses_unsafe_files() {
+    let mut sim = kinedesk()
+        .args(["robot-sim", "--protocol", "realman", "--listen", "127.0.0.1:0", "--seconds", "20"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    let mut sim_stdout = BufReader::new(sim.stdout.take().unwrap());
+    sim_stdout.read_line(&mut first_line).unwrap();
+    let address = first_line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("127.0.0.1:"), "{first_line}");
+
+    let dir = std::env::temp_dir().join(format!("kinedesk-cli-send-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rest = [0.0, 0.5984, 0.0, 0.7712, 0.0, 1.772, 0.0];
+    let joints: Vec<Vec<f64>> = (0..=20)
+        .map(|k| {
+            let mut q = rest.to_vec();
+            q[0] += 0.2 * f64::from(k) / 20.0;
+            q
+        })
+        .collect();
+    let good = dir.join("good.json");
+    std::fs::write(&good, serde_json::json!({"dt_s": 0.05, "joints": joints}).to_string()).unwrap();
+    let sent = kinedesk()
+        .args(["send", "--robot", &format!("realman://{address}"), "--trajectory"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    assert!(String::from_utf8_lossy(&sent.stderr).contains("done"));
+
+    let mut bad_joints = joints.clone();
+    bad_joints[10][1] = 3.0; // joint 2 beyond ±130°
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, serde_json::json!({"dt_s": 0.05, "joints": bad_joints}).to_string()).unwrap();
+    let refused = kinedesk()
+        .args(["send", "--robot", &format!("realman://{address}"), "--trajectory"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("nothing was sent") && message.contains("joint 2"), "{message}");
+
+    let _ = sim.kill();
+    let _ = sim.wait();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+}
