@@ -15,7 +15,7 @@ use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
 use crate::arm_state::load_trajectory;
 
 /// Runs a simulated Realman controller until the process is stopped (or for `seconds`).
-pub fn run_robot_sim(protocol: &str, listen: &str, robot: Robot, seconds: Option<f64>) -> anyhow::Result<()> {
+pub fn run_robot_sim(protocol: &str, listen: &str, robot: &Robot, seconds: Option<f64>) -> anyhow::Result<()> {
     if protocol != "realman" {
         bail!("unknown protocol {protocol:?}; supported: realman");
     }
