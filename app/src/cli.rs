@@ -168,9 +168,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
-        Some(CliCommand::RobotSim { protocol, listen, model, seconds }) => {
-            crate::robot_link_cli::run_robot_sim(&protocol, &listen, &crate::robot_cli::robot_from_arg(&model)?, seconds)
-        }
+        Some(CliCommand::RobotSim { protocol, listen, model, seconds }) => crate::robot_link_cli::run_robot_sim(
+            &protocol,
+            &listen,
+            &crate::robot_cli::robot_from_arg(&model)?,
+            seconds,
+        ),
         Some(CliCommand::Send { robot, trajectory, model }) => {
             crate::robot_link_cli::run_send(&robot, &trajectory, crate::robot_cli::robot_from_arg(&model)?)
         }
