@@ -385,6 +385,75 @@ pub fn bench_stop(runs: usize, rate_hz: f64) -> anyhow::Result<StopBench> {
     Ok(StopBench { rate_hz, stop_to_rest: Summary::micros(&latencies).context("no runs")? })
 }
 
+/// Result of `kinedesk bench stream`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StreamBench {
+    pub frames: usize,
+    pub period_ms: f64,
+    /// |arrival interval − period| at the simulated controller, in milliseconds.
+    pub jitter: Summary,
+    pub mean_interval_ms: f64,
+    pub ignored_frames: usize,
+}
+
+/// Streams a `seconds`-long trajectory to a simulated Realman controller on loopback and measures the arrival
+/// jitter of the 100 Hz `movej_canfd` frames where the controller receives them.
+pub fn bench_stream(seconds: f64) -> anyhow::Result<StreamBench> {
+    use kinedesk_models::driver::{DriverCommand, DriverEvent};
+    use kinedesk_models::realman::client::{RealmanConfig, connect_realman};
+    use kinedesk_models::realman::protocol::CANFD_PERIOD_S;
+    use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
+    use kinedesk_models::robot::{Trajectory, rm75};
+
+    let robot = rm75();
+    let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default())?;
+    let handle = connect_realman(
+        robot.clone(),
+        RealmanConfig::new(simulator.address().to_string()),
+        kinedesk_models::StopSignal::new(),
+        None,
+    )?;
+    let steps = (seconds / 0.05).ceil().max(2.0) as usize;
+    let joints = (0..=steps)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[0] += 0.5 * (k as f64 / steps as f64);
+            q
+        })
+        .collect();
+    let mut sent = false;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds + 10.0);
+    let mut trajectory = Some(Trajectory { dt_s: 0.05, joints });
+    loop {
+        if Instant::now() > deadline {
+            bail!("the stream did not finish in time");
+        }
+        match handle.worker.events().recv_timeout(Duration::from_millis(100)) {
+            Some(DriverEvent::State(_)) if !sent => {
+                sent = true;
+                handle.worker.send(DriverCommand::Execute(trajectory.take().context("sent once")?))?;
+            }
+            Some(DriverEvent::Finished) => break,
+            Some(DriverEvent::Refused { reason } | DriverEvent::Disconnected { reason }) => bail!("{reason}"),
+            _ => {}
+        }
+    }
+    let _ = handle.worker.send(DriverCommand::Disconnect);
+    let stats = simulator.stats();
+    let intervals: Vec<Duration> = stats.canfd_arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let period = Duration::from_secs_f64(CANFD_PERIOD_S);
+    let jitter: Vec<Duration> = intervals.iter().map(|interval| interval.abs_diff(period)).collect();
+    let mean_interval_ms =
+        intervals.iter().map(Duration::as_secs_f64).sum::<f64>() / intervals.len().max(1) as f64 * 1e3;
+    Ok(StreamBench {
+        frames: stats.canfd_arrivals.len(),
+        period_ms: CANFD_PERIOD_S * 1e3,
+        jitter: Summary::millis(&jitter).context("no frames")?,
+        mean_interval_ms,
+        ignored_frames: stats.canfd_ignored,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

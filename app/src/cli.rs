@@ -147,6 +147,13 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Streaming jitter: 100 Hz movej_canfd frames to a simulated Realman controller over loopback.
+    Stream {
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -251,6 +258,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!(
                     "  median {:.0} us   p95 {:.0} us   p99 {:.0} us   max {:.0} us",
                     s.median, s.p95, s.p99, s.max
+                );
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Stream { seconds, json })) => {
+            let result = crate::bench::bench_stream(seconds)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let j = &result.jitter;
+                println!(
+                    "Streamed {} frames at {} ms over loopback (mean interval {:.3} ms, {} ignored by the controller):",
+                    result.frames, result.period_ms, result.mean_interval_ms, result.ignored_frames
+                );
+                println!(
+                    "  period jitter median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
+                    j.median, j.p95, j.p99, j.max
                 );
             }
             Ok(())
