@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
 use egui_tiles::Tile;
 use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
+use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
 use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
 use kinedesk_models::{ConnectionState, DeviceKind, StopSignal, Timestamp, Worker};
 use kinedesk_sessions::RecorderStatus;
@@ -69,6 +70,8 @@ pub struct KineDeskApp {
     /// The connected robot driver, if any.
     robot: Option<DriverHandle>,
     robot_state: ConnectionState,
+    /// The "quit while the robot is connected?" dialog is open.
+    confirm_quit: bool,
 }
 
 impl KineDeskApp {
@@ -157,6 +160,7 @@ impl KineDeskApp {
             loads_in_flight: 0,
             robot: None,
             robot_state: ConnectionState::NotConnected,
+            confirm_quit: false,
         };
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
@@ -324,6 +328,33 @@ impl KineDeskApp {
         }
     }
 
+    fn connect_realman(&mut self, ctx: &Context, url: &str) {
+        let address = match address_from_url(url.trim()) {
+            Ok(address) => address,
+            Err(error) => {
+                self.log_event(ctx, LogLevel::Error, "robot", error);
+                return;
+            }
+        };
+        if self.robot.is_some() {
+            self.disconnect_robot(ctx, "reconnecting");
+        }
+        let repaint = ctx.clone();
+        let waker: kinedesk_models::channel::Waker = std::sync::Arc::new(move || repaint.request_repaint());
+        let config = RealmanConfig::new(address);
+        match connect_realman(self.arm.robot.clone(), config, self.stop.clone(), Some(waker)) {
+            Ok(handle) => {
+                self.robot_state = ConnectionState::Connecting { target: handle.name.clone() };
+                self.log_event(ctx, LogLevel::Info, "robot", format!("Connecting to {}…", handle.name));
+                self.robot = Some(handle);
+            }
+            Err(error) => {
+                self.robot_state = ConnectionState::Failed { reason: error.to_string() };
+                self.log_event(ctx, LogLevel::Error, "robot", format!("Could not start the Realman driver: {error}"));
+            }
+        }
+    }
+
     fn disconnect_robot(&mut self, ctx: &Context, why: &str) {
         if let Some(robot) = self.robot.take() {
             // The driver thread ends on its own; dropping the handle never blocks the UI.
@@ -414,6 +445,15 @@ impl KineDeskApp {
                 self.log_event(ctx, LogLevel::Warn, "stop", message);
             }
             Command::ConnectSimArm => self.connect_sim_arm(ctx),
+            Command::ConnectRealman(url) => self.connect_realman(ctx, &url),
+            Command::ConfirmQuit(quit) => {
+                self.confirm_quit = false;
+                if quit {
+                    self.stop.trigger(kinedesk_models::StopReason::Button);
+                    self.disconnect_robot(ctx, "KineDesk is closing");
+                    ctx.send_viewport_cmd(ViewportCommand::Close);
+                }
+            }
             Command::DisconnectRobot => self.disconnect_robot(ctx, "disconnected by the operator"),
             Command::SendTrajectory => self.send_trajectory(ctx),
             Command::ToggleShortcutHelp => self.show_help = !self.show_help,
@@ -429,7 +469,13 @@ impl KineDeskApp {
                 ctx.set_theme(theme.preference());
             }
             Command::ClearLog => self.log.clear(),
-            Command::Quit => ctx.send_viewport_cmd(ViewportCommand::Close),
+            Command::Quit => {
+                if self.robot.is_some() {
+                    self.confirm_quit = true;
+                } else {
+                    ctx.send_viewport_cmd(ViewportCommand::Close);
+                }
+            }
             Command::SelectRobot(kind) => {
                 if self.robot.is_some() && self.arm.source != crate::arm_state::RobotSource::Builtin(kind) {
                     self.disconnect_robot(ctx, "the robot model changed");
@@ -459,6 +505,11 @@ impl KineDeskApp {
         }
         self.drain_workers(&ctx);
 
+        // Quitting while a robot is connected needs a confirmation (and then stops the arm first).
+        if ctx.input(|input| input.viewport().close_requested()) && self.robot.is_some() && !self.quit_confirmed() {
+            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+            self.confirm_quit = true;
+        }
         let mut commands = std::mem::take(&mut self.pending_commands);
         commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme));
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut commands));
@@ -478,6 +529,21 @@ impl KineDeskApp {
             .collapsible(false)
             .resizable(false)
             .show(&ctx, |ui| shortcut_table_ui(ui, &shortcuts::help_rows(ui.ctx())));
+        if self.confirm_quit {
+            egui::Modal::new(egui::Id::unique("confirm_quit")).show(&ctx, |ui| {
+                ui.heading("Quit KineDesk?");
+                let name = self.robot.as_ref().map_or_else(String::new, |robot| robot.name.clone());
+                ui.label(format!("{name} is connected. Quitting stops the arm and disconnects it."));
+                ui.horizontal(|ui| {
+                    if ui.button("Stop and quit").clicked() {
+                        commands.push(Command::ConfirmQuit(true));
+                    }
+                    if ui.button("Keep running").clicked() {
+                        commands.push(Command::ConfirmQuit(false));
+                    }
+                });
+            });
+        }
         self.toasts.show(&ctx, 40.0);
 
         for command in commands {
@@ -522,6 +588,17 @@ impl KineDeskApp {
             self.robot_state = ConnectionState::Failed { reason: format!("driver thread ended: {exit:?}") };
             self.log_event(ctx, LogLevel::Error, "robot", format!("The robot driver thread ended: {exit:?}"));
         }
+    }
+
+    /// A quit was confirmed (the robot is already disconnected then, so this is only true in between).
+    fn quit_confirmed(&self) -> bool {
+        self.robot.is_none()
+    }
+
+    /// Whether the quit confirmation is showing.
+    #[must_use]
+    pub fn is_quit_confirmation_open(&self) -> bool {
+        self.confirm_quit
     }
 
     /// Whether a robot driver is connected.

@@ -43,6 +43,10 @@ pub enum Command {
     ClearTrajectory,
     /// Connect the simulated arm (the embedded default robot) for the robot model shown.
     ConnectSimArm,
+    /// Connect a Realman controller at `host:port` (or `realman://host:port`) for the robot model shown.
+    ConnectRealman(String),
+    /// Answer to "quit while the robot is connected?": true stops the arm and quits.
+    ConfirmQuit(bool),
     /// Disconnect the robot.
     DisconnectRobot,
     /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
@@ -67,6 +71,8 @@ impl Command {
             Self::ScrubTrajectory(step) => format!("Scrub to step {step}"),
             Self::ClearTrajectory => "Clear trajectory preview".to_owned(),
             Self::ConnectSimArm => "Connect simulated arm".to_owned(),
+            Self::ConnectRealman(url) => format!("Connect {url}"),
+            Self::ConfirmQuit(quit) => format!("Confirm quit: {quit}"),
             Self::DisconnectRobot => "Disconnect robot".to_owned(),
             Self::SendTrajectory => "Send trajectory".to_owned(),
         }

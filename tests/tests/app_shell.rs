@@ -98,13 +98,13 @@ fn stop_works_while_typing_but_the_help_key_types_text() {
     // …but typed into the log filter box it is just text.
     harness.get_by_label(Pane::Log.title()).click();
     harness.run();
-    let filter = harness.get_by_role(egui::accesskit::Role::TextInput);
+    let filter = harness.get_by_label(kinedesk_widgets::LOG_FILTER_LABEL);
     filter.focus();
     filter.type_text("?");
     harness.key_press(Key::Questionmark);
     harness.run();
     assert!(!harness.state().is_help_open(), "'?' typed into a text box must not open the help");
-    assert_eq!(harness.get_by_role(egui::accesskit::Role::TextInput).value().as_deref(), Some("?"));
+    assert_eq!(harness.get_by_label(kinedesk_widgets::LOG_FILTER_LABEL).value().as_deref(), Some("?"));
     // Stop still works while the text box has focus.
     harness.key_press(Key::Escape);
     harness.run();
@@ -330,4 +330,43 @@ fn the_simulated_arm_connects_executes_a_sent_trajectory_and_stops_on_esc() {
     harness.run_steps(3);
     assert!(!harness.state().robot_connected());
     harness.get_by_label("Robot: not connected");
+}
+
+#[test]
+fn a_realman_controller_connects_from_the_form_and_quitting_asks_first() {
+    use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
+    let simulator = RealmanSimulator::start("127.0.0.1:0", kinedesk_models::robot::rm75(), Faults::default()).unwrap();
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
+    harness.run();
+    let url = format!("realman://{}", simulator.address());
+    let field = harness.get_by_role(egui::accesskit::Role::TextInput);
+    assert_eq!(field.value().as_deref(), Some("realman://192.168.1.18:8080"));
+    field.focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text(&url);
+    harness.run();
+    assert_eq!(harness.get_by_role(egui::accesskit::Role::TextInput).value().as_deref(), Some(url.as_str()));
+    harness.get_by_label("Connect").click();
+    run_until(&mut harness, "the Realman connection", |app| app.arm().live.is_some());
+    harness.get_by_label(&format!("Robot: {url}"));
+
+    // Quit asks first while a robot is connected; "Keep running" keeps it.
+    harness.state_mut().handle_command(&ctx, Command::Quit);
+    harness.run_steps(2);
+    assert!(harness.state().is_quit_confirmation_open());
+    harness.get_by_label("Keep running").click();
+    harness.run_steps(2);
+    assert!(!harness.state().is_quit_confirmation_open() && harness.state().robot_connected());
+    // "Stop and quit" stops and disconnects the arm.
+    harness.state_mut().handle_command(&ctx, Command::Quit);
+    harness.run_steps(2);
+    harness.get_by_label("Stop and quit").click();
+    harness.run_steps(2);
+    assert!(!harness.state().robot_connected());
+    assert_eq!(harness.state().stop_signal().generation(), 1);
+    simulator.shutdown();
 }

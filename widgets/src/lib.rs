@@ -11,7 +11,7 @@ pub mod status_bar;
 pub mod stop_button;
 pub mod toasts;
 
-pub use log_view::{LogEntry, LogFilter, LogLevel, log_view_ui};
+pub use log_view::{LOG_FILTER_LABEL, LogEntry, LogFilter, LogLevel, log_view_ui};
 pub use placeholder::placeholder_ui;
 pub use shortcut_table::{ShortcutRow, shortcut_table_ui};
 pub use status_bar::{StatusItem, status_bar_ui};

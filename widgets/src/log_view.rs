@@ -47,6 +47,9 @@ pub struct LogEntry {
     pub message: String,
 }
 
+/// Accessible label of the log's text filter.
+pub const LOG_FILTER_LABEL: &str = "Log filter";
+
 /// What the operator chose to see.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogFilter {
@@ -94,7 +97,12 @@ pub fn log_view_ui(ui: &mut Ui, entries: &VecDeque<LogEntry>, filter: &mut LogFi
             })
             .response
             .on_hover_text("Show this level and more severe ones");
-        ui.add(TextEdit::singleline(&mut filter.text).hint_text("filter…").desired_width(160.0));
+        let field = ui.add(TextEdit::singleline(&mut filter.text).hint_text("filter…").desired_width(160.0));
+        field.widget_info(|| {
+            let mut info = egui::WidgetInfo::text_edit(true, &filter.text, &filter.text, "filter…");
+            info.label = Some(LOG_FILTER_LABEL.to_owned());
+            info
+        });
         if ui.button("Clear").on_hover_text("Remove every entry from the log view").clicked() {
             response.clear_clicked = true;
         }

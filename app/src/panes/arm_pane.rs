@@ -16,7 +16,7 @@ fn robot_label(kind: BuiltinRobot) -> &'static str {
 pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let connected = context.robot_connected;
     let arm = &mut *context.arm;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ComboBox::from_id_salt("arm_robot")
             .selected_text(arm.label())
             .show_ui(ui, |ui| {
@@ -42,6 +42,17 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .clicked()
             {
                 context.commands.push(Command::ConnectSimArm);
+            }
+            let address_id = egui::Id::unique("kinedesk_realman_address");
+            let mut address = ui.data_mut(|data| {
+                data.get_persisted_mut_or_insert_with(address_id, || "realman://192.168.1.18:8080".to_owned()).clone()
+            });
+            let field =
+                ui.add(egui::TextEdit::singleline(&mut address).desired_width(190.0).hint_text("realman://host:port"));
+            ui.data_mut(|data| data.insert_persisted(address_id, address.clone()));
+            let enter = field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+            if ui.button("Connect").on_hover_text("Connect a Realman controller at this address").clicked() || enter {
+                context.commands.push(Command::ConnectRealman(address));
             }
             ui.label(RichText::new("No robot connected: showing the model at its rest pose").weak());
         }

@@ -455,13 +455,18 @@ mod tests {
             unreachable!()
         };
         assert!(reason.contains("0x1003 (singularity)"), "{reason}");
+        // The stop that went with the refusal reaches the controller.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while simulator.stats().stops == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(simulator.stats().stops >= 1);
 
         simulator.set_faults(Faults { garbage_after_commands: Some(0), ..Faults::default() });
         let DriverEvent::Refused { reason } = until(&handle, |e| matches!(e, DriverEvent::Refused { .. })) else {
             unreachable!()
         };
         assert!(reason.contains("bad reply"), "{reason}");
-        assert!(simulator.stats().stops >= 1);
         // It keeps answering garbage: the driver gives up with one clear message instead of a flood.
         let mut refusals = 0;
         let DriverEvent::Disconnected { reason } = until(&handle, |e| {
