@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use egui::{Align, Context, Layout, RichText, Ui, ViewportCommand};
+use egui::{Align, Context, Key, Layout, RichText, Ui, ViewportCommand};
 use egui_tiles::Tile;
 use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
 use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
@@ -20,6 +20,7 @@ use crate::loader::{LoadJob, LoadResult, spawn_loader};
 use crate::panes::PaneContext;
 use crate::settings::{PersistedState, ThemeChoice};
 use crate::shortcuts::{self, STOP_KEY};
+use crate::teleop::{JogKeys, Teleop};
 
 /// Printed on stdout when the first frame has been presented (used by `kinedesk bench startup`).
 pub const FIRST_FRAME_MARKER: &str = "KINEDESK_FIRST_FRAME_PRESENTED";
@@ -72,6 +73,7 @@ pub struct KineDeskApp {
     robot_state: ConnectionState,
     /// The "quit while the robot is connected?" dialog is open.
     confirm_quit: bool,
+    teleop: Teleop,
 }
 
 impl KineDeskApp {
@@ -161,6 +163,7 @@ impl KineDeskApp {
             robot: None,
             robot_state: ConnectionState::NotConnected,
             confirm_quit: false,
+            teleop: Teleop::default(),
         };
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
@@ -356,6 +359,7 @@ impl KineDeskApp {
     }
 
     fn disconnect_robot(&mut self, ctx: &Context, why: &str) {
+        self.teleop.disarm();
         if let Some(robot) = self.robot.take() {
             // The driver thread ends on its own; dropping the handle never blocks the UI.
             let _ = robot.worker.send(DriverCommand::Disconnect);
@@ -412,7 +416,9 @@ impl KineDeskApp {
                 self.arm.execution = None;
                 self.log_event(ctx, LogLevel::Error, "robot", format!("{name}: {reason}"));
             }
+            DriverEvent::Halted { reason } => self.log_event(ctx, LogLevel::Warn, "robot", format!("{name}: {reason}")),
             DriverEvent::Disconnected { reason } => {
+                self.teleop.disarm();
                 self.robot = None;
                 self.arm.live = None;
                 self.arm.execution = None;
@@ -437,6 +443,7 @@ impl KineDeskApp {
         match command {
             Command::Stop { reason } => {
                 let event = self.stop.trigger(reason);
+                self.teleop.disarm();
                 let what = match &self.robot {
                     Some(robot) => format!("{} told to stop", robot.name),
                     None => "no robot is connected, so nothing was moving".to_owned(),
@@ -445,6 +452,24 @@ impl KineDeskApp {
                 self.log_event(ctx, LogLevel::Warn, "stop", message);
             }
             Command::ConnectSimArm => self.connect_sim_arm(ctx),
+            Command::SetTeleop(armed) => {
+                if armed && self.robot.is_none() {
+                    self.log_event(ctx, LogLevel::Warn, "teleop", "Teleop needs a connected robot.");
+                } else if armed {
+                    self.teleop.armed = true;
+                    self.log_event(
+                        ctx,
+                        LogLevel::Info,
+                        "teleop",
+                        "Teleop armed: hold Shift and W/S A/D R/F (U/O I/K J/L to rotate).",
+                    );
+                } else {
+                    self.teleop.disarm();
+                }
+            }
+            Command::SetJogMode(mode) => self.teleop.mode = mode,
+            Command::SetJogSpeed(speed) => self.teleop.speed = speed.min(crate::teleop::SPEEDS.len() - 1),
+            Command::SetJogJoint(joint) => self.teleop.joint = joint.min(self.arm.robot.dof().saturating_sub(1)),
             Command::ConnectRealman(url) => self.connect_realman(ctx, &url),
             Command::ConfirmQuit(quit) => {
                 self.confirm_quit = false;
@@ -504,6 +529,7 @@ impl KineDeskApp {
             self.log_event(&ctx, level, "app", message);
         }
         self.drain_workers(&ctx);
+        self.teleop_frame(&ctx);
 
         // Quitting while a robot is connected needs a confirmation (and then stops the arm first).
         if ctx.input(|input| input.viewport().close_requested()) && self.robot.is_some() && !self.quit_confirmed() {
@@ -517,6 +543,7 @@ impl KineDeskApp {
         egui::CentralPanel::default().show(ui, |ui| {
             let mut panes = PaneContext {
                 robot_connected: self.robot.is_some(),
+                teleop: &self.teleop,
                 log: &self.log,
                 log_filter: &mut self.state.log_filter,
                 arm: &mut self.arm,
@@ -599,6 +626,54 @@ impl KineDeskApp {
     #[must_use]
     pub fn is_quit_confirmation_open(&self) -> bool {
         self.confirm_quit
+    }
+
+    /// Streams a jog target while the dead-man key and a motion key are held.
+    fn teleop_frame(&mut self, ctx: &Context) {
+        let typing = ctx.egui_wants_keyboard_input();
+        if self.teleop.armed && !typing {
+            ctx.input(|input| {
+                for (index, key) in [Key::Num1, Key::Num2, Key::Num3, Key::Num4, Key::Num5, Key::Num6, Key::Num7]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if input.key_pressed(key) && input.modifiers.is_none() && index < self.arm.robot.dof() {
+                        self.teleop.joint = index;
+                    }
+                }
+                if input.key_pressed(Key::OpenBracket) {
+                    self.teleop.speed = self.teleop.speed.saturating_sub(1);
+                }
+                if input.key_pressed(Key::CloseBracket) {
+                    self.teleop.speed = (self.teleop.speed + 1).min(crate::teleop::SPEEDS.len() - 1);
+                }
+            });
+        }
+        let keys = if typing { None } else { ctx.input(JogKeys::read) };
+        let (Some(robot), Some(live)) = (&self.robot, &self.arm.live) else {
+            self.teleop.target = None;
+            self.arm.teleop_target = None;
+            return;
+        };
+        let (now, frame_dt) = ctx.input(|input| (input.time, f64::from(input.predicted_dt)));
+        match self.teleop.step(&self.arm.robot, &live.positions, keys, now, frame_dt) {
+            Ok(Some(target)) => {
+                if let Err(error) = robot.worker.send(DriverCommand::StreamTarget(target)) {
+                    log::warn!(target: "kinedesk", "teleop target dropped: {error}");
+                }
+                // Keep frames coming while jogging, so targets stream at ~50 Hz.
+                ctx.request_repaint_after(Duration::from_millis(20));
+            }
+            Ok(None) => {}
+            Err(error) => self.log_event(ctx, LogLevel::Warn, "teleop", error),
+        }
+        self.arm.teleop_target = self.teleop.target.clone();
+    }
+
+    /// Keyboard teleoperation state (armed, mode, speed).
+    #[must_use]
+    pub fn teleop(&self) -> &Teleop {
+        &self.teleop
     }
 
     /// Whether a robot driver is connected.

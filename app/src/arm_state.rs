@@ -46,6 +46,8 @@ pub struct ArmState {
     pub live: Option<kinedesk_models::driver::JointState>,
     /// Progress of the trajectory being executed: (step, steps).
     pub execution: Option<(usize, usize)>,
+    /// The teleop target being streamed, drawn as an orange ghost.
+    pub teleop_target: Option<Vec<f64>>,
 }
 
 impl ArmState {
@@ -60,6 +62,7 @@ impl ArmState {
             preview: None,
             live: None,
             execution: None,
+            teleop_target: None,
         }
     }
 
@@ -128,6 +131,9 @@ impl ArmState {
         let model_colour = if dark { [0.78, 0.80, 0.84, 1.0] } else { [0.55, 0.57, 0.62, 1.0] };
         // Built-in rest poses are within limits, so this cannot fail; an error would leave the scene empty.
         let _ = add_arm(&mut scene, self.model(), self.shown_joints(), model_colour, &[]);
+        if let Some(target) = &self.teleop_target {
+            let _ = add_arm(&mut scene, self.model(), target, [1.0, 0.55, 0.1, 0.35], &[]);
+        }
         if let Some(preview) = &self.preview
             && preview.report.violations.iter().all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
         {

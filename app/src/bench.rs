@@ -454,6 +454,72 @@ pub fn bench_stream(seconds: f64) -> anyhow::Result<StreamBench> {
     })
 }
 
+/// Result of `kinedesk bench teleop`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TeleopBench {
+    pub frame_rate_hz: f64,
+    /// From the UI frame that sees Shift+W go down to the first UI frame that draws the arm moved.
+    pub key_to_arm_view: Summary,
+}
+
+/// Drives the real app (simulated arm connected, teleop armed) at `frame_rate_hz`, presses Shift+W `trials` times,
+/// and measures how long until the arm view shows the arm moving.
+pub fn bench_teleop(trials: usize, frame_rate_hz: f64) -> anyhow::Result<TeleopBench> {
+    use crate::command::Command;
+    use egui::{Key, Modifiers};
+
+    let ctx = egui::Context::default();
+    let mut app = KineDeskApp::from_parts(&ctx, None, None, AppOptions::default());
+    let frame_period = Duration::from_secs_f64(1.0 / frame_rate_hz.clamp(1.0, 1000.0));
+    let started = Instant::now();
+    let frame = |app: &mut KineDeskApp, events: Vec<Event>| {
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1600.0, 1000.0))),
+            time: Some(started.elapsed().as_secs_f64()),
+            events,
+            ..RawInput::default()
+        };
+        let mut output = ctx.run_ui(input, |ui| app.show(ui));
+        output.textures_delta.clear();
+        std::thread::sleep(frame_period);
+    };
+    app.handle_command(&ctx, Command::ConnectSimArm);
+    let connected = Instant::now();
+    while app.arm().live.is_none() {
+        if connected.elapsed() > Duration::from_secs(10) {
+            bail!("the simulated arm did not connect");
+        }
+        frame(&mut app, Vec::new());
+    }
+    app.handle_command(&ctx, Command::SetTeleop(true));
+    let key =
+        |pressed| Event::Key { key: Key::W, physical_key: None, pressed, repeat: false, modifiers: Modifiers::SHIFT };
+    let mut latencies = Vec::with_capacity(trials);
+    for _ in 0..trials {
+        let before = app.arm().live.as_ref().map(|state| state.positions.clone()).context("live state")?;
+        let pressed_at = Instant::now();
+        frame(&mut app, vec![Event::ModifiersChanged(Modifiers::SHIFT), key(true)]);
+        loop {
+            let moved = app.arm().live.as_ref().is_some_and(|state| state.positions != before);
+            if moved {
+                latencies.push(pressed_at.elapsed());
+                break;
+            }
+            if pressed_at.elapsed() > Duration::from_secs(5) {
+                bail!("the arm did not move within 5 s of the key");
+            }
+            frame(&mut app, Vec::new());
+        }
+        // Release and let the arm settle before the next trial.
+        frame(&mut app, vec![key(false), Event::ModifiersChanged(Modifiers::NONE)]);
+        for _ in 0..(0.4 * frame_rate_hz) as usize {
+            frame(&mut app, Vec::new());
+        }
+    }
+    // Frames drawn after a state change show it, so the frame period is part of the figure.
+    Ok(TeleopBench { frame_rate_hz, key_to_arm_view: Summary::millis(&latencies).context("no trials")? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

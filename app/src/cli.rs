@@ -154,6 +154,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Teleop latency: Shift+W key to the arm view showing the simulated arm moving.
+    Teleop {
+        #[arg(long, default_value_t = 20)]
+        trials: usize,
+        #[arg(long, default_value_t = 60.0)]
+        frame_rate_hz: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -276,6 +285,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     "  period jitter median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
                     j.median, j.p95, j.p99, j.max
                 );
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Teleop { trials, frame_rate_hz, json })) => {
+            let result = crate::bench::bench_teleop(trials.max(1), frame_rate_hz)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                let s = &result.key_to_arm_view;
+                println!("Teleop key to arm view, UI at {} Hz, {} key presses:", result.frame_rate_hz, s.samples);
+                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
             }
             Ok(())
         }

@@ -47,6 +47,13 @@ pub enum Command {
     ConnectRealman(String),
     /// Answer to "quit while the robot is connected?": true stops the arm and quits.
     ConfirmQuit(bool),
+    /// Arm or disarm keyboard teleoperation.
+    SetTeleop(bool),
+    SetJogMode(crate::teleop::JogMode),
+    /// Jog speed step (index into `teleop::SPEEDS`).
+    SetJogSpeed(usize),
+    /// Joint moved in joint jog mode (0-based).
+    SetJogJoint(usize),
     /// Disconnect the robot.
     DisconnectRobot,
     /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
@@ -73,6 +80,10 @@ impl Command {
             Self::ConnectSimArm => "Connect simulated arm".to_owned(),
             Self::ConnectRealman(url) => format!("Connect {url}"),
             Self::ConfirmQuit(quit) => format!("Confirm quit: {quit}"),
+            Self::SetTeleop(armed) => format!("Teleop {}", if *armed { "armed" } else { "disarmed" }),
+            Self::SetJogMode(mode) => format!("Jog mode {}", mode.label()),
+            Self::SetJogSpeed(speed) => format!("Jog speed step {}", speed + 1),
+            Self::SetJogJoint(joint) => format!("Jog joint {}", joint + 1),
             Self::DisconnectRobot => "Disconnect robot".to_owned(),
             Self::SendTrajectory => "Send trajectory".to_owned(),
         }

@@ -15,6 +15,7 @@ pub mod robot_cli;
 pub mod robot_link_cli;
 pub mod settings;
 pub mod shortcuts;
+pub mod teleop;
 
 pub use app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
 pub use command::Command;

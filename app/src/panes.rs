@@ -20,6 +20,7 @@ use crate::layout::Pane;
 /// What panes may read this frame, and where they put the commands they emit.
 pub struct PaneContext<'a> {
     pub robot_connected: bool,
+    pub teleop: &'a crate::teleop::Teleop,
     pub log: &'a VecDeque<LogEntry>,
     pub log_filter: &'a mut LogFilter,
     pub arm: &'a mut ArmState,

@@ -94,7 +94,7 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot) -> anyhow::R
                 let _ = handle.worker.send(DriverCommand::Disconnect);
                 return Ok(());
             }
-            DriverEvent::Refused { reason } => bail!("{reason}"),
+            DriverEvent::Refused { reason } | DriverEvent::Halted { reason } => bail!("{reason}"),
             DriverEvent::Stopped { .. } => bail!("the arm was stopped"),
             DriverEvent::Disconnected { reason } => bail!("disconnected: {reason}"),
             DriverEvent::State(_) => {}

@@ -101,5 +101,12 @@ pub fn help_rows(ctx: &Context) -> Vec<ShortcutRow> {
         }
     }
     rows.push(ShortcutRow { keys: "Drag a tab".to_owned(), action: "Re-arrange panes (the layout is saved)" });
+    rows.push(ShortcutRow {
+        keys: "Shift + W/S A/D R/F".to_owned(),
+        action: "Teleop (when armed): jog x / y / z; Shift is the dead-man key",
+    });
+    rows.push(ShortcutRow { keys: "Shift + U/O I/K J/L".to_owned(), action: "Teleop: roll / pitch / yaw" });
+    rows.push(ShortcutRow { keys: "[ and ]".to_owned(), action: "Teleop: slower / faster" });
+    rows.push(ShortcutRow { keys: "1 … 7".to_owned(), action: "Teleop joint mode: choose the joint" });
     rows
 }

@@ -27,6 +27,9 @@ pub struct JointState {
 pub enum DriverCommand {
     /// Execute a time-parameterised joint trajectory from its first sample (which must match the current state).
     Execute(Trajectory),
+    /// Follow this joint target (teleoperation): the driver moves toward it within the velocity limits and halts
+    /// if no new target arrives within [`TELEOP_WATCHDOG`].
+    StreamTarget(Vec<f64>),
     /// Move the gripper to an opening between 0 (closed) and 1 (open).
     Gripper(f64),
     /// Close the connection; the thread ends.
@@ -55,10 +58,20 @@ pub enum DriverEvent {
     Refused {
         reason: String,
     },
+    /// The arm was halted by a watchdog (e.g. teleop targets stopped arriving), with the reason.
+    Halted {
+        reason: String,
+    },
     Disconnected {
         reason: String,
     },
 }
+
+/// Teleop targets must keep coming at least this often, or the driver halts the arm.
+pub const TELEOP_WATCHDOG: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Fraction of each joint's velocity limit used to follow teleop targets.
+pub const TELEOP_VELOCITY_SCALE: f64 = 0.25;
 
 /// The owner's handle: the worker plus the stop signal it watches.
 pub struct DriverHandle {
@@ -82,6 +95,38 @@ impl SafetyGate {
     pub fn new(robot: Robot) -> Self {
         let limits = SafetyLimits::for_robot(&robot);
         Self { robot, limits, start_tolerance_rad: 0.01 }
+    }
+
+    /// Checks a streamed target: right length, finite, within the joint limits.
+    pub fn check_target(&self, target: &[f64]) -> Result<(), String> {
+        if target.len() != self.robot.dof() {
+            return Err(format!("refused: target has {} joints, the robot {}", target.len(), self.robot.dof()));
+        }
+        for (index, (value, joint)) in target.iter().zip(&self.robot.joints).enumerate() {
+            if !value.is_finite() || !joint.limits.contains(*value) {
+                return Err(format!(
+                    "refused: target joint {} = {value:.4} rad is outside [{:.4}, {:.4}]",
+                    index + 1,
+                    joint.limits.lower,
+                    joint.limits.upper
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One control step toward `target` from `current`, each joint limited to its velocity × `scale` × `dt`.
+    #[must_use]
+    pub fn step_toward(&self, current: &[f64], target: &[f64], dt_s: f64, scale: f64) -> Vec<f64> {
+        current
+            .iter()
+            .zip(target)
+            .zip(&self.robot.joints)
+            .map(|((q, t), joint)| {
+                let max = joint.limits.velocity * scale * dt_s;
+                q + (t - q).clamp(-max, max)
+            })
+            .collect()
     }
 
     /// Checks a trajectory against the limits and against where the arm is now.

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use crate::channel::Waker;
 use crate::clock::Timestamp;
-use crate::driver::{DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate};
+use crate::driver::{
+    DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate, TELEOP_VELOCITY_SCALE, TELEOP_WATCHDOG,
+};
 use crate::robot::{Robot, Trajectory};
 use crate::stop::StopSignal;
 use crate::worker::{Worker, WorkerContext};
@@ -61,6 +63,8 @@ struct SimArm {
     gripper: f64,
     gripper_target: f64,
     execution: Option<Execution>,
+    /// Teleop target and when it arrived.
+    stream: Option<(Vec<f64>, Instant)>,
     seen_stop: u64,
 }
 
@@ -79,6 +83,7 @@ impl SimArm {
             gripper: 1.0,
             gripper_target: 1.0,
             execution: None,
+            stream: None,
             seen_stop,
         }
     }
@@ -123,6 +128,17 @@ impl SimArm {
                     let _ = ctx.events.try_send(DriverEvent::Refused { reason });
                 }
             },
+            DriverCommand::StreamTarget(target) => match self.gate.check_target(&target) {
+                Ok(()) if self.execution.is_none() => self.stream = Some((target, Instant::now())),
+                Ok(()) => {
+                    let reason = "refused: a trajectory is executing; teleop waits until it ends".to_owned();
+                    let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                }
+                Err(reason) => {
+                    self.stream = None;
+                    let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                }
+            },
             DriverCommand::Gripper(opening) => {
                 if opening.is_finite() {
                     self.gripper_target = opening.clamp(0.0, 1.0);
@@ -147,6 +163,7 @@ impl SimArm {
             self.seen_stop = generation;
             // The simulated arm brakes at once (a category-0 stop): motion and any trajectory are dropped.
             self.execution = None;
+            self.stream = None;
             self.qd.iter_mut().for_each(|v| *v = 0.0);
             self.gripper_target = self.gripper;
             let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
@@ -160,7 +177,7 @@ impl SimArm {
         self.gripper += (self.gripper_target - self.gripper).clamp(-step, step);
 
         let Some(execution) = &mut self.execution else {
-            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            self.follow_stream(ctx, dt);
             return;
         };
         let samples = &execution.trajectory.joints;
@@ -198,13 +215,36 @@ impl SimArm {
         }
     }
 
+    /// Teleop: move toward the streamed target within the teleop velocity; halt if targets stop coming.
+    fn follow_stream(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>, dt: f64) {
+        let Some((target, received)) = &self.stream else {
+            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            return;
+        };
+        let arrived = target.iter().zip(&self.q).all(|(t, q)| (t - q).abs() < 1e-9);
+        if received.elapsed() > TELEOP_WATCHDOG {
+            self.stream = None;
+            self.qd.iter_mut().for_each(|v| *v = 0.0);
+            if !arrived {
+                let reason = format!("teleop targets stopped for {} ms: arm halted", TELEOP_WATCHDOG.as_millis());
+                let _ = ctx.events.try_send(DriverEvent::Halted { reason });
+            }
+            return;
+        }
+        let next = self.gate.step_toward(&self.q, target, dt, TELEOP_VELOCITY_SCALE);
+        for ((q, qd), n) in self.q.iter_mut().zip(self.qd.iter_mut()).zip(next) {
+            *qd = (n - *q) / dt;
+            *q = n;
+        }
+    }
+
     fn state(&self) -> JointState {
         JointState {
             at: Timestamp::now(),
             positions: self.q.clone(),
             velocities: self.qd.clone(),
             gripper: self.gripper,
-            moving: self.execution.is_some(),
+            moving: self.execution.is_some() || self.qd.iter().any(|v| *v != 0.0),
         }
     }
 }
@@ -279,6 +319,42 @@ mod tests {
             unreachable!()
         };
         assert_eq!(held.positions, later.positions, "the arm stays where it stopped");
+    }
+
+    #[test]
+    fn teleop_targets_are_followed_and_the_watchdog_halts_when_they_stop() {
+        let robot = panda();
+        let handle = spawn_sim_arm(robot.clone(), StopSignal::new(), SimArmConfig::default(), None).unwrap();
+        let mut target = robot.rest_pose.clone();
+        target[0] += 0.02;
+        for _ in 0..10 {
+            handle.worker.send(DriverCommand::StreamTarget(target.clone())).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let DriverEvent::State(state) = next_event(&handle, |e| matches!(e, DriverEvent::State(s) if !s.moving)) else {
+            unreachable!()
+        };
+        assert!((state.positions[0] - target[0]).abs() < 1e-9, "reached the target");
+        // A far target that stops being refreshed: the arm halts on the way.
+        let mut far = robot.rest_pose.clone();
+        far[0] += 1.5;
+        handle.worker.send(DriverCommand::StreamTarget(far.clone())).unwrap();
+        let DriverEvent::Halted { reason } = next_event(&handle, |e| matches!(e, DriverEvent::Halted { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("teleop targets stopped"), "{reason}");
+        let DriverEvent::State(held) = next_event(&handle, |e| matches!(e, DriverEvent::State(_))) else {
+            unreachable!()
+        };
+        assert!(held.positions[0] < far[0] - 0.5, "halted well before the far target");
+        // Targets beyond a limit are refused.
+        let mut beyond = robot.rest_pose.clone();
+        beyond[3] = 0.5;
+        handle.worker.send(DriverCommand::StreamTarget(beyond)).unwrap();
+        let DriverEvent::Refused { reason } = next_event(&handle, |e| matches!(e, DriverEvent::Refused { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("target joint 4"), "{reason}");
     }
 
     #[test]

@@ -370,3 +370,38 @@ fn a_realman_controller_connects_from_the_form_and_quitting_asks_first() {
     assert_eq!(harness.state().stop_signal().generation(), 1);
     simulator.shutdown();
 }
+
+#[test]
+fn teleop_jogs_while_shift_is_held_and_esc_disarms_it() {
+    let robot = kinedesk_models::robot::panda();
+    let start = kinedesk_models::robot::fk(&robot, &robot.rest_pose).unwrap().position_m;
+    let mut harness = app_harness();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.get_by_label("Arm teleop").click();
+    harness.run_steps(2);
+    assert!(harness.state().teleop().armed);
+    harness.get_by_label(" ARMED ");
+
+    // W without Shift does nothing; with Shift held the flange moves forward (+x).
+    harness.key_down(Key::W);
+    harness.run_steps(5);
+    assert!(harness.state().teleop().target.is_none());
+    harness.key_up(Key::W);
+    // Hold Shift (the dead-man key) the way the windowing system reports it, then W.
+    harness.event(egui::Event::ModifiersChanged(Modifiers::SHIFT));
+    harness.key_down(Key::W);
+    run_until(&mut harness, "the arm to move forward", |app| {
+        app.arm().live.as_ref().is_some_and(|state| {
+            kinedesk_models::robot::fk(&robot, &state.positions).unwrap().position_m.x > start.x + 0.005
+        })
+    });
+    assert!(harness.state().arm().teleop_target.is_some(), "the target is drawn while jogging");
+    harness.key_up(Key::W);
+    harness.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+    harness.run_steps(2);
+
+    harness.key_press(Key::Escape);
+    harness.run_steps(2);
+    assert!(!harness.state().teleop().armed, "Stop disarms teleop");
+}

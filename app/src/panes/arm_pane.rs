@@ -62,6 +62,7 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
     if let Some(state) = &arm.live {
         joint_bars_ui(ui, &arm.robot, &state.positions);
+        teleop_ui(ui, context.teleop, arm.robot.dof(), context.commands);
     }
     let scene = arm.scene(ui.visuals().dark_mode);
     arm_view_ui(ui, &mut arm.camera, &scene, arm.gpu);
@@ -87,4 +88,66 @@ fn joint_bars_ui(ui: &mut Ui, robot: &kinedesk_models::robot::Robot, q: &[f64]) 
             ));
         }
     });
+}
+
+/// Teleop controls: arm/disarm (with a clear ARMED badge), mode, speed, joint.
+fn teleop_ui(ui: &mut Ui, teleop: &crate::teleop::Teleop, dof: usize, commands: &mut Vec<Command>) {
+    use crate::teleop::{JogMode, SPEEDS};
+    ui.horizontal_wrapped(|ui| {
+        if teleop.armed {
+            ui.label(
+                RichText::new(" ARMED ")
+                    .strong()
+                    .color(Color32::WHITE)
+                    .background_color(Color32::from_rgb(200, 30, 30)),
+            )
+            .on_hover_text("Teleop is armed: hold Shift and a jog key to move the arm");
+            if ui.button("Disarm teleop").clicked() {
+                commands.push(Command::SetTeleop(false));
+            }
+        } else if ui
+            .button("Arm teleop")
+            .on_hover_text("Jog the arm from the keyboard (hold Shift as a dead-man key)")
+            .clicked()
+        {
+            commands.push(Command::SetTeleop(true));
+        }
+        for mode in [JogMode::Cartesian, JogMode::Joint] {
+            if ui.selectable_label(teleop.mode == mode, mode.label()).clicked() {
+                commands.push(Command::SetJogMode(mode));
+            }
+        }
+        ComboBox::from_id_salt("jog_speed")
+            .selected_text(speed_label(SPEEDS[teleop.speed.min(SPEEDS.len() - 1)], teleop.mode))
+            .show_ui(ui, |ui| {
+                for (index, speed) in SPEEDS.iter().enumerate() {
+                    if ui.selectable_label(teleop.speed == index, speed_label(*speed, teleop.mode)).clicked() {
+                        commands.push(Command::SetJogSpeed(index));
+                    }
+                }
+            })
+            .response
+            .on_hover_text("Jog speed ([ and ] while armed)");
+        if teleop.mode == JogMode::Joint {
+            ComboBox::from_id_salt("jog_joint").selected_text(format!("J{}", teleop.joint + 1)).show_ui(ui, |ui| {
+                for joint in 0..dof {
+                    if ui.selectable_label(teleop.joint == joint, format!("J{}", joint + 1)).clicked() {
+                        commands.push(Command::SetJogJoint(joint));
+                    }
+                }
+            });
+        }
+        let hint = match teleop.mode {
+            JogMode::Cartesian => "Shift + W/S x, A/D y, R/F z, U/O roll, I/K pitch, J/L yaw",
+            JogMode::Joint => "Shift + W/S move the joint; 1–7 select it",
+        };
+        ui.label(RichText::new(hint).small().weak());
+    });
+}
+
+fn speed_label((linear, _, joint): (f64, f64, f64), mode: crate::teleop::JogMode) -> String {
+    match mode {
+        crate::teleop::JogMode::Cartesian => format!("{:.0} cm/s", linear * 100.0),
+        crate::teleop::JogMode::Joint => format!("{:.0}°/s", joint.to_degrees()),
+    }
 }

@@ -14,7 +14,9 @@ use super::protocol::{
 };
 use crate::channel::Waker;
 use crate::clock::Timestamp;
-use crate::driver::{DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate};
+use crate::driver::{
+    DriverCommand, DriverEvent, DriverHandle, JointState, SafetyGate, TELEOP_VELOCITY_SCALE, TELEOP_WATCHDOG,
+};
 use crate::robot::{Robot, Trajectory};
 use crate::stop::StopSignal;
 use crate::worker::{Worker, WorkerContext};
@@ -97,6 +99,8 @@ struct Session {
     last_state_at: Instant,
     last_poll: Instant,
     streaming: Option<Streaming>,
+    /// Teleop target and when it arrived.
+    teleop: Option<(Vec<f64>, Instant)>,
     gripper: f64,
     /// Unusable replies in a row: the first is reported, the tenth ends the connection.
     bad_replies: usize,
@@ -132,6 +136,7 @@ impl Session {
             last_state_at: Instant::now(),
             last_poll: Instant::now(),
             streaming: None,
+            teleop: None,
             gripper: 1.0,
             bad_replies: 0,
         };
@@ -220,6 +225,7 @@ impl Session {
         if generation != self.seen_stop {
             self.seen_stop = generation;
             self.streaming = None;
+            self.teleop = None;
             self.send(&Request::Stop)?;
             let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
         }
@@ -231,6 +237,17 @@ impl Session {
                 DriverCommand::Execute(trajectory) => match self.gate.check_execute(&trajectory, &self.q) {
                     Ok(()) => self.streaming = Some(resample(&trajectory)),
                     Err(reason) => {
+                        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                    }
+                },
+                DriverCommand::StreamTarget(target) => match self.gate.check_target(&target) {
+                    Ok(()) if self.streaming.is_none() => self.teleop = Some((target, Instant::now())),
+                    Ok(()) => {
+                        let reason = "refused: a trajectory is executing; teleop waits until it ends".to_owned();
+                        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                    }
+                    Err(reason) => {
+                        self.teleop = None;
                         let _ = ctx.events.try_send(DriverEvent::Refused { reason });
                     }
                 },
@@ -274,6 +291,22 @@ impl Session {
                     self.streaming = None;
                     let _ = ctx.events.try_send(DriverEvent::Finished);
                 }
+            }
+        } else if let Some((target, received)) = &self.teleop {
+            if received.elapsed() > TELEOP_WATCHDOG {
+                let reference = self.last_sent.as_ref().unwrap_or(&self.q);
+                let arrived = target.iter().zip(reference).all(|(t, q)| (t - q).abs() < 1e-9);
+                self.teleop = None;
+                if !arrived {
+                    self.send(&Request::Stop)?;
+                    let reason = format!("teleop targets stopped for {} ms: arm halted", TELEOP_WATCHDOG.as_millis());
+                    let _ = ctx.events.try_send(DriverEvent::Halted { reason });
+                }
+            } else {
+                let reference = self.last_sent.as_ref().unwrap_or(&self.q);
+                let frame = self.gate.step_toward(reference, target, CANFD_PERIOD_S, TELEOP_VELOCITY_SCALE);
+                self.send(&Request::MoveJCanfd { joints: frame.clone() })?;
+                self.last_sent = Some(frame);
             }
         } else if self.last_poll.elapsed() >= config.state_period {
             self.last_poll = Instant::now();
@@ -490,6 +523,28 @@ mod tests {
             unreachable!()
         };
         assert!(reason.contains("watchdog"), "{reason}");
+    }
+
+    #[test]
+    fn teleop_targets_stream_to_the_controller_and_halt_when_they_stop() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        let mut target = robot.rest_pose.clone();
+        target[0] += 0.6;
+        // Keep the target fresh for 0.3 s, then stop sending: the watchdog halts the arm short of it.
+        for _ in 0..15 {
+            handle.worker.send(DriverCommand::StreamTarget(target.clone())).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let DriverEvent::Halted { reason } = until(&handle, |e| matches!(e, DriverEvent::Halted { .. })) else {
+            unreachable!()
+        };
+        assert!(reason.contains("teleop targets stopped"), "{reason}");
+        let DriverEvent::State(state) = until(&handle, |e| matches!(e, DriverEvent::State(_))) else { unreachable!() };
+        assert!(state.positions[0] > robot.rest_pose[0] + 0.05, "it moved toward the target");
+        assert!(state.positions[0] < target[0] - 0.1, "and halted short of it");
+        assert_eq!(simulator.stats().canfd_ignored, 0, "every frame kept the controller's rules");
     }
 
     #[test]
