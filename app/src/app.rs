@@ -467,6 +467,14 @@ impl KineDeskApp {
                     self.teleop.disarm();
                 }
             }
+            Command::Gripper(opening) => match &self.robot {
+                Some(robot) => {
+                    if let Err(error) = robot.worker.send(DriverCommand::Gripper(opening.fraction())) {
+                        self.log_event(ctx, LogLevel::Error, "robot", format!("Gripper command not sent: {error}"));
+                    }
+                }
+                None => self.log_event(ctx, LogLevel::Warn, "robot", "The gripper needs a connected robot."),
+            },
             Command::SetJogMode(mode) => self.teleop.mode = mode,
             Command::SetJogSpeed(speed) => self.teleop.speed = speed.min(crate::teleop::SPEEDS.len() - 1),
             Command::SetJogJoint(joint) => self.teleop.joint = joint.min(self.arm.robot.dof().saturating_sub(1)),

@@ -11,6 +11,20 @@ use kinedesk_models::robot::BuiltinRobot;
 use crate::layout::Pane;
 use crate::settings::ThemeChoice;
 
+/// A gripper opening in per-mille (0 closed … 1000 open), so commands stay `Eq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderedOpening(pub u16);
+
+impl OrderedOpening {
+    pub const CLOSED: Self = Self(0);
+    pub const OPEN: Self = Self(1000);
+
+    #[must_use]
+    pub fn fraction(self) -> f64 {
+        f64::from(self.0.min(1000)) / 1000.0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Stop all motion now. Goes straight to the stop signal, bypassing every queue.
@@ -47,6 +61,8 @@ pub enum Command {
     ConnectRealman(String),
     /// Answer to "quit while the robot is connected?": true stops the arm and quits.
     ConfirmQuit(bool),
+    /// Move the gripper: 0 closed, 1 open (needs a connected robot).
+    Gripper(OrderedOpening),
     /// Arm or disarm keyboard teleoperation.
     SetTeleop(bool),
     SetJogMode(crate::teleop::JogMode),
@@ -80,6 +96,7 @@ impl Command {
             Self::ConnectSimArm => "Connect simulated arm".to_owned(),
             Self::ConnectRealman(url) => format!("Connect {url}"),
             Self::ConfirmQuit(quit) => format!("Confirm quit: {quit}"),
+            Self::Gripper(opening) => format!("Gripper to {:.0} % open", opening.fraction() * 100.0),
             Self::SetTeleop(armed) => format!("Teleop {}", if *armed { "armed" } else { "disarmed" }),
             Self::SetJogMode(mode) => format!("Jog mode {}", mode.label()),
             Self::SetJogSpeed(speed) => format!("Jog speed step {}", speed + 1),

@@ -326,6 +326,10 @@ fn the_simulated_arm_connects_executes_a_sent_trajectory_and_stops_on_esc() {
         app.log_entries().iter().any(|e| e.message.contains("sim panda stopped"))
     });
 
+    // The gripper closes on command (the simulated one moves at 100 % per second).
+    harness.get_by_label("Close").click();
+    run_until(&mut harness, "the gripper to close", |app| app.arm().live.as_ref().is_some_and(|s| s.gripper < 0.01));
+
     harness.get_by_label("Disconnect").click();
     harness.run_steps(3);
     assert!(!harness.state().robot_connected());

@@ -62,6 +62,19 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
     if let Some(state) = &arm.live {
         joint_bars_ui(ui, &arm.robot, &state.positions);
+        ui.horizontal(|ui| {
+            ui.add(
+                ProgressBar::new(state.gripper as f32)
+                    .desired_width(150.0)
+                    .text(RichText::new(format!("gripper {:.0} % open", state.gripper * 100.0)).small()),
+            );
+            if ui.small_button("Open").clicked() {
+                context.commands.push(Command::Gripper(crate::command::OrderedOpening::OPEN));
+            }
+            if ui.small_button("Close").clicked() {
+                context.commands.push(Command::Gripper(crate::command::OrderedOpening::CLOSED));
+            }
+        });
         teleop_ui(ui, context.teleop, arm.robot.dof(), context.commands);
     }
     let scene = arm.scene(ui.visuals().dark_mode);
