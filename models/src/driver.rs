@@ -153,6 +153,41 @@ impl SafetyGate {
     }
 }
 
+/// Helpers the driver tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::time::{Duration, Instant};
+
+    use super::{DriverEvent, DriverHandle};
+    use crate::robot::{Robot, Trajectory};
+
+    /// Waits up to 10 s for an event `want` accepts (others are skipped); panics otherwise.
+    pub(crate) fn next_event(handle: &DriverHandle, mut want: impl FnMut(&DriverEvent) -> bool) -> DriverEvent {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(event) = handle.worker.events().recv_timeout(Duration::from_millis(50))
+                && want(&event)
+            {
+                return event;
+            }
+        }
+        panic!("no matching event within 10 s");
+    }
+
+    /// Joint 1 swept by +0.3 rad from the rest pose over `seconds`, sampled every `dt_s`.
+    pub(crate) fn sweep(robot: &Robot, seconds: f64, dt_s: f64) -> Trajectory {
+        let steps = (seconds / dt_s) as usize;
+        let joints = (0..=steps)
+            .map(|k| {
+                let mut q = robot.rest_pose.clone();
+                q[0] += 0.3 * k as f64 / steps as f64;
+                q
+            })
+            .collect();
+        Trajectory { dt_s, joints }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -383,29 +383,10 @@ mod tests {
     use crate::robot::rm75;
     use crate::stop::StopReason;
 
-    fn until(handle: &DriverHandle, mut want: impl FnMut(&DriverEvent) -> bool) -> DriverEvent {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(event) = handle.worker.events().recv_timeout(Duration::from_millis(50))
-                && want(&event)
-            {
-                return event;
-            }
-        }
-        panic!("no matching event within 10 s");
-    }
+    use crate::driver::test_support::next_event as until;
 
     fn sweep(robot: &Robot, seconds: f64) -> Trajectory {
-        let dt = 0.02;
-        let steps = (seconds / dt) as usize;
-        let joints = (0..=steps)
-            .map(|k| {
-                let mut q = robot.rest_pose.clone();
-                q[0] += 0.3 * k as f64 / steps as f64;
-                q
-            })
-            .collect();
-        Trajectory { dt_s: dt, joints }
+        crate::driver::test_support::sweep(robot, seconds, 0.02)
     }
 
     fn connect(simulator: &RealmanSimulator, stop: &StopSignal) -> DriverHandle {
