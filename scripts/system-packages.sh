@@ -8,7 +8,8 @@
 # Uses apt-get as root, or through sudo; otherwise prints the command to run and fails.
 set -euo pipefail
 
-common=(ca-certificates pkg-config)
+# Build: pkg-config and libudev-dev (gamepad support through gilrs links libudev).
+common=(ca-certificates pkg-config libudev-dev)
 run_pkgs=(libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxcursor1 libxi6
   libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 xvfb xauth imagemagick)
 test_pkgs=(libvulkan1 mesa-vulkan-drivers python3 python3-venv)

@@ -15,6 +15,7 @@ use kinedesk_widgets::{LogEntry, LogLevel, StatusItem, Toasts, shortcut_table_ui
 
 use crate::arm_state::ArmState;
 use crate::command::Command;
+use crate::gamepad::{GamepadEvent, GamepadState, spawn_gamepad};
 use crate::layout::{Pane, default_layout, layout_is_complete};
 use crate::loader::{LoadJob, LoadResult, spawn_loader};
 use crate::panes::PaneContext;
@@ -74,6 +75,9 @@ pub struct KineDeskApp {
     /// The "quit while the robot is connected?" dialog is open.
     confirm_quit: bool,
     teleop: Teleop,
+    /// The gamepad thread, and the newest reading with when it arrived.
+    gamepad: Option<Worker<(), GamepadEvent>>,
+    gamepad_state: Option<(GamepadState, Instant)>,
 }
 
 impl KineDeskApp {
@@ -164,7 +168,16 @@ impl KineDeskApp {
             robot_state: ConnectionState::NotConnected,
             confirm_quit: false,
             teleop: Teleop::default(),
+            gamepad: None,
+            gamepad_state: None,
         };
+        let repaint = ctx.clone();
+        match spawn_gamepad(std::sync::Arc::new(move || repaint.request_repaint())) {
+            Ok(worker) => app.gamepad = Some(worker),
+            Err(error) => {
+                app.startup_messages.push((LogLevel::Warn, format!("Could not start the gamepad thread: {error}")))
+            }
+        }
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
             app.pending_commands.push(Command::LoadUrdf { path, tip });
         }
@@ -604,6 +617,34 @@ impl KineDeskApp {
             self.apply_load_result(ctx, result);
         }
 
+        let mut pad_events = Vec::new();
+        if let Some(gamepad) = &mut self.gamepad {
+            gamepad.events().drain_within(WORKER_DRAIN_BUDGET, 64, |event| pad_events.push(event));
+            if gamepad.take_exit().is_some() {
+                self.gamepad = None;
+            }
+        }
+        for event in pad_events {
+            match event {
+                GamepadEvent::Connected(name) => {
+                    self.log_event(
+                        ctx,
+                        LogLevel::Info,
+                        "gamepad",
+                        format!("Gamepad connected: {name} (hold LB or RB to jog)."),
+                    );
+                }
+                GamepadEvent::Disconnected(name) => {
+                    self.gamepad_state = None;
+                    self.log_event(ctx, LogLevel::Warn, "gamepad", format!("Gamepad disconnected: {name}."));
+                }
+                GamepadEvent::State(state) => self.gamepad_state = Some((state, Instant::now())),
+                GamepadEvent::Unavailable(reason) => {
+                    self.log_event(ctx, LogLevel::Info, "gamepad", format!("Gamepads cannot be read here: {reason}."));
+                }
+            }
+        }
+
         let mut events = Vec::new();
         let mut robot_exit = None;
         if let Some(robot) = &mut self.robot {
@@ -657,7 +698,13 @@ impl KineDeskApp {
                 }
             });
         }
-        let keys = if typing { None } else { ctx.input(JogKeys::read) };
+        // Keyboard first; otherwise a fresh gamepad reading with its dead-man button held.
+        let gamepad = self
+            .gamepad_state
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < kinedesk_models::driver::TELEOP_WATCHDOG)
+            .and_then(|(state, _)| state.jog());
+        let keys = if typing { gamepad } else { ctx.input(JogKeys::read).or(gamepad) };
         let (Some(robot), Some(live)) = (&self.robot, &self.arm.live) else {
             self.teleop.target = None;
             self.arm.teleop_target = None;

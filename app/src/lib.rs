@@ -8,6 +8,7 @@ pub mod arm_state;
 pub mod bench;
 pub mod cli;
 pub mod command;
+pub mod gamepad;
 pub mod layout;
 pub mod loader;
 pub mod panes;
