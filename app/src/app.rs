@@ -502,6 +502,31 @@ impl KineDeskApp {
             }
             Command::DisconnectRobot => self.disconnect_robot(ctx, "disconnected by the operator"),
             Command::SendTrajectory => self.send_trajectory(ctx),
+            Command::MoveToStart => {
+                let start = self.arm.preview.as_ref().and_then(|preview| preview.trajectory.joints.first().cloned());
+                match (&self.robot, start) {
+                    (Some(robot), Some(joints)) => {
+                        let sent = robot.worker.send(DriverCommand::MoveTo { joints, speed_fraction: 0.25 });
+                        match sent {
+                            Ok(()) => self.log_event(
+                                ctx,
+                                LogLevel::Info,
+                                "send",
+                                "Moving to the trajectory's start at 25 % speed.",
+                            ),
+                            Err(error) => {
+                                self.log_event(ctx, LogLevel::Error, "send", format!("Move not sent: {error}"))
+                            }
+                        }
+                    }
+                    _ => self.log_event(
+                        ctx,
+                        LogLevel::Warn,
+                        "send",
+                        "Move to start needs a connected robot and a previewed trajectory.",
+                    ),
+                }
+            }
             Command::ToggleShortcutHelp => self.show_help = !self.show_help,
             Command::ShowPane(pane) => {
                 self.state.layout.make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));

@@ -66,6 +66,14 @@ impl ArmState {
         }
     }
 
+    /// How far (largest joint difference, rad) the live arm is from the previewed trajectory's start.
+    #[must_use]
+    pub fn offset_from_start(&self) -> Option<f64> {
+        let start = self.preview.as_ref()?.trajectory.joints.first()?;
+        let live = self.live.as_ref()?;
+        Some(start.iter().zip(&live.positions).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+    }
+
     /// Joints to draw the arm at: the live state when connected, otherwise the rest pose.
     #[must_use]
     pub fn shown_joints(&self) -> &[f64] {

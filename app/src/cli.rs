@@ -94,6 +94,9 @@ pub enum CliCommand {
         /// Robot model the trajectory is for (built-in name or URDF path).
         #[arg(long = "model", default_value = "rm75")]
         model: String,
+        /// First move the arm (point to point, 25 % speed) to where the trajectory starts.
+        #[arg(long)]
+        move_to_start: bool,
     },
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
@@ -190,9 +193,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             &crate::robot_cli::robot_from_arg(&model)?,
             seconds,
         ),
-        Some(CliCommand::Send { robot, trajectory, model }) => {
-            crate::robot_link_cli::run_send(&robot, &trajectory, crate::robot_cli::robot_from_arg(&model)?)
-        }
+        Some(CliCommand::Send { robot, trajectory, model, move_to_start }) => crate::robot_link_cli::run_send(
+            &robot,
+            &trajectory,
+            crate::robot_cli::robot_from_arg(&model)?,
+            move_to_start,
+        ),
         Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {
             crate::robot_cli::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)

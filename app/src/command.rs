@@ -74,6 +74,8 @@ pub enum Command {
     DisconnectRobot,
     /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
     SendTrajectory,
+    /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts.
+    MoveToStart,
 }
 
 impl Command {
@@ -103,6 +105,7 @@ impl Command {
             Self::SetJogJoint(joint) => format!("Jog joint {}", joint + 1),
             Self::DisconnectRobot => "Disconnect robot".to_owned(),
             Self::SendTrajectory => "Send trajectory".to_owned(),
+            Self::MoveToStart => "Move to the trajectory's start".to_owned(),
         }
     }
 }

@@ -56,7 +56,7 @@ pub fn connect(target: &str, robot: Robot, stop: StopSignal) -> anyhow::Result<D
 }
 
 /// Checks a trajectory file, connects, executes it, and reports progress on stderr. Exits non-zero on any failure.
-pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot) -> anyhow::Result<()> {
+pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_start: bool) -> anyhow::Result<()> {
     let trajectory = load_trajectory(trajectory_path).map_err(anyhow::Error::msg)?;
     let report = check_trajectory(&robot, &trajectory, &SafetyLimits::for_robot(&robot));
     if !report.ok {
@@ -70,23 +70,37 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot) -> anyhow::R
     let events = handle.worker.events();
     let deadline = Instant::now() + Duration::from_secs_f64(trajectory.dt_s * trajectory.joints.len() as f64 + 10.0);
     let mut sent = false;
+    let mut moving_to_start = false;
     while Instant::now() < deadline {
         let Some(event) = events.recv_timeout(Duration::from_millis(100)) else { continue };
         match event {
             DriverEvent::Connected { robot, dof } => {
                 eprintln!("connected to {} ({robot}, {dof} joints)", handle.name);
             }
-            DriverEvent::State(state) if !sent => {
+            DriverEvent::State(state) if !sent && !moving_to_start => {
                 // Start only from where the arm is: the driver refuses otherwise, and says so.
-                sent = true;
                 let start = &trajectory.joints[0];
                 let offset = start.iter().zip(&state.positions).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                if move_to_start && offset > 0.01 {
+                    eprintln!(
+                        "arm is {:.2}° from the trajectory's start; moving there at 25 % speed",
+                        offset.to_degrees()
+                    );
+                    moving_to_start = true;
+                    handle.worker.send(DriverCommand::MoveTo { joints: start.clone(), speed_fraction: 0.25 })?;
+                    continue;
+                }
+                sent = true;
                 eprintln!(
                     "arm is {:.3}° from the trajectory's start; sending {} steps",
                     offset.to_degrees(),
                     trajectory.joints.len()
                 );
                 handle.worker.send(DriverCommand::Execute(trajectory.clone()))?;
+            }
+            DriverEvent::Finished if moving_to_start => {
+                moving_to_start = false;
+                eprintln!("at the start");
             }
             DriverEvent::Progress { step, steps } => eprint!("\rprogress {:>3} %", 100 * (step + 1) / steps.max(1)),
             DriverEvent::Finished => {

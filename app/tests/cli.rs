@@ -95,6 +95,30 @@ fn send_drives_a_robot_sim_over_tcp_and_refuses_unsafe_files() {
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("nothing was sent") && message.contains("joint 2"), "{message}");
 
+    // A trajectory that starts 0.1 rad away from the arm is refused, unless the arm first moves to its start.
+    let shifted: Vec<Vec<f64>> = joints
+        .iter()
+        .map(|q| {
+            let mut q = q.clone();
+            q[2] += 0.1;
+            q
+        })
+        .collect();
+    let away = dir.join("away.json");
+    std::fs::write(&away, serde_json::json!({"dt_s": 0.05, "joints": shifted}).to_string()).unwrap();
+    let target = format!("realman://{address}");
+    let refused = kinedesk().args(["send", "--robot", &target, "--trajectory"]).arg(&away).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("starts with joint"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let moved =
+        kinedesk().args(["send", "--robot", &target, "--move-to-start", "--trajectory"]).arg(&away).output().unwrap();
+    let text = String::from_utf8_lossy(&moved.stderr);
+    assert!(moved.status.success() && text.contains("at the start") && text.contains("done"), "{text}");
+
     let _ = sim.kill();
     let _ = sim.wait();
     std::fs::remove_dir_all(&dir).unwrap();

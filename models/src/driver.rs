@@ -27,6 +27,8 @@ pub struct JointState {
 pub enum DriverCommand {
     /// Execute a time-parameterised joint trajectory from its first sample (which must match the current state).
     Execute(Trajectory),
+    /// Move to these joints (a large point-to-point move: `movej` on a Realman) at a fraction of the velocity limits.
+    MoveTo { joints: Vec<f64>, speed_fraction: f64 },
     /// Follow this joint target (teleoperation): the driver moves toward it within the velocity limits and halts
     /// if no new target arrives within [`TELEOP_WATCHDOG`].
     StreamTarget(Vec<f64>),

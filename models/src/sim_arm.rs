@@ -65,6 +65,8 @@ struct SimArm {
     execution: Option<Execution>,
     /// Teleop target and when it arrived.
     stream: Option<(Vec<f64>, Instant)>,
+    /// A point-to-point move: target and velocity fraction.
+    move_to: Option<(Vec<f64>, f64)>,
     seen_stop: u64,
 }
 
@@ -84,6 +86,7 @@ impl SimArm {
             gripper_target: 1.0,
             execution: None,
             stream: None,
+            move_to: None,
             seen_stop,
         }
     }
@@ -128,6 +131,19 @@ impl SimArm {
                     let _ = ctx.events.try_send(DriverEvent::Refused { reason });
                 }
             },
+            DriverCommand::MoveTo { joints, speed_fraction } => match self.gate.check_target(&joints) {
+                Ok(()) if self.execution.is_none() => {
+                    self.stream = None;
+                    self.move_to = Some((joints, speed_fraction.clamp(0.01, 1.0)));
+                }
+                Ok(()) => {
+                    let reason = "refused: a trajectory is executing".to_owned();
+                    let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                }
+                Err(reason) => {
+                    let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                }
+            },
             DriverCommand::StreamTarget(target) => match self.gate.check_target(&target) {
                 Ok(()) if self.execution.is_none() => self.stream = Some((target, Instant::now())),
                 Ok(()) => {
@@ -164,6 +180,7 @@ impl SimArm {
             // The simulated arm brakes at once (a category-0 stop): motion and any trajectory are dropped.
             self.execution = None;
             self.stream = None;
+            self.move_to = None;
             self.qd.iter_mut().for_each(|v| *v = 0.0);
             self.gripper_target = self.gripper;
             let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
@@ -215,8 +232,34 @@ impl SimArm {
         }
     }
 
+    /// Moves toward `target` within `scale` × the velocity limits and the acceleration limits.
+    fn approach(&mut self, target: &[f64], dt: f64, scale: f64) {
+        let wanted = self.gate.step_toward(&self.q, target, dt, scale);
+        let joints = self.q.iter_mut().zip(self.qd.iter_mut()).zip(wanted).zip(target).zip(&self.gate.robot.joints);
+        for ((((q, qd), w), t), joint) in joints {
+            let max_dv = joint.limits.acceleration * dt;
+            // Slow enough to brake to rest at the target: |v| <= sqrt(2 a d).
+            let brake = (2.0 * joint.limits.acceleration * (t - *q).abs()).sqrt();
+            // Accelerate within the limit, but never overshoot the wanted step.
+            let v = ((w - *q) / dt).clamp(-brake, brake).clamp(*qd - max_dv, *qd + max_dv);
+            let step = (v * dt).clamp(-(w - *q).abs(), (w - *q).abs());
+            *qd = step / dt;
+            *q += step;
+        }
+    }
+
     /// Teleop: move toward the streamed target within the teleop velocity; halt if targets stop coming.
+    /// A point-to-point move (`MoveTo`) goes the same way, without the watchdog, and reports when it arrives.
     fn follow_stream(&mut self, ctx: &WorkerContext<DriverCommand, DriverEvent>, dt: f64) {
+        if let Some((target, fraction)) = self.move_to.clone() {
+            self.approach(&target, dt, fraction);
+            if target.iter().zip(&self.q).all(|(t, q)| (t - q).abs() < 1e-9) {
+                self.move_to = None;
+                self.qd.iter_mut().for_each(|v| *v = 0.0);
+                let _ = ctx.events.try_send(DriverEvent::Finished);
+            }
+            return;
+        }
         let Some((target, received)) = &self.stream else {
             self.qd.iter_mut().for_each(|v| *v = 0.0);
             return;
@@ -231,11 +274,8 @@ impl SimArm {
             }
             return;
         }
-        let next = self.gate.step_toward(&self.q, target, dt, TELEOP_VELOCITY_SCALE);
-        for ((q, qd), n) in self.q.iter_mut().zip(self.qd.iter_mut()).zip(next) {
-            *qd = (n - *q) / dt;
-            *q = n;
-        }
+        let target = target.clone();
+        self.approach(&target, dt, TELEOP_VELOCITY_SCALE);
     }
 
     fn state(&self) -> JointState {
@@ -336,6 +376,29 @@ mod tests {
             unreachable!()
         };
         assert!(reason.contains("target joint 4"), "{reason}");
+    }
+
+    #[test]
+    fn move_to_reaches_its_target_within_the_velocity_and_acceleration_limits() {
+        let robot = panda();
+        let handle = spawn_sim_arm(robot.clone(), StopSignal::new(), SimArmConfig::default(), None).unwrap();
+        let mut goal = robot.rest_pose.clone();
+        goal[0] += 0.3;
+        let started = Instant::now();
+        handle.worker.send(DriverCommand::MoveTo { joints: goal.clone(), speed_fraction: 0.5 }).unwrap();
+        let mut peak = 0.0_f64;
+        while let DriverEvent::State(state) =
+            next_event(&handle, |e| matches!(e, DriverEvent::State(_) | DriverEvent::Finished))
+        {
+            peak = peak.max(state.velocities[0].abs());
+        }
+        // 0.3 rad at up to half of 2.175 rad/s, with 15 rad/s² to get there: at least ~0.28 s.
+        assert!(started.elapsed() >= Duration::from_millis(250), "{:?}", started.elapsed());
+        assert!(peak <= 0.5 * 2.175 + 1e-6, "peak {peak}");
+        let DriverEvent::State(state) = next_event(&handle, |e| matches!(e, DriverEvent::State(_))) else {
+            unreachable!()
+        };
+        assert!((state.positions[0] - goal[0]).abs() < 1e-9);
     }
 
     #[test]

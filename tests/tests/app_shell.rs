@@ -409,3 +409,30 @@ fn teleop_jogs_while_shift_is_held_and_esc_disarms_it() {
     harness.run_steps(2);
     assert!(!harness.state().teleop().armed, "Stop disarms teleop");
 }
+
+#[test]
+fn a_trajectory_that_starts_elsewhere_needs_move_to_start_before_send() {
+    let robot = kinedesk_models::robot::panda();
+    let joints: Vec<Vec<f64>> = (0..=20)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[2] += 0.2 + 0.1 * f64::from(k) / 20.0;
+            q
+        })
+        .collect();
+    let path = write_trajectory("elsewhere.json", &joints);
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(path));
+    finish_loads(&mut harness);
+    harness.get_by_label_contains("from the start");
+    assert!(harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+    harness.get_by_label("Move to start").click();
+    run_until(&mut harness, "the arm at the start", |app| {
+        app.arm().offset_from_start().is_some_and(|offset| offset < 1e-6)
+    });
+    harness.run_steps(2);
+    assert!(!harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+}

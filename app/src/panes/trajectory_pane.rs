@@ -2,6 +2,9 @@ use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_widgets::placeholder_ui;
 
 use super::PaneContext;
+
+/// How close (rad, every joint) the arm must be to a trajectory's start for Send (the drivers' gate uses the same).
+const START_TOLERANCE_RAD: f64 = 0.01;
 use crate::command::Command;
 
 pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -32,10 +35,20 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     if preview.report.ok {
         ui.horizontal(|ui| {
             ui.label(RichText::new("All safety checks pass").color(Color32::from_rgb(60, 180, 75)));
+            let away = context.arm.offset_from_start().filter(|offset| *offset > START_TOLERANCE_RAD);
+            if let Some(offset) = away {
+                ui.label(
+                    RichText::new(format!("the arm is {:.1}° from the start", offset.to_degrees()))
+                        .color(Color32::from_rgb(230, 170, 40)),
+                );
+                if ui.button("Move to start").on_hover_text("Point-to-point move at 25 % speed").clicked() {
+                    context.commands.push(Command::MoveToStart);
+                }
+            }
             let send = ui
-                .add_enabled(context.robot_connected, egui::Button::new("Send to robot"))
+                .add_enabled(context.robot_connected && away.is_none(), egui::Button::new("Send to robot"))
                 .on_hover_text("Execute on the connected robot; its driver re-checks every limit. Esc stops.")
-                .on_disabled_hover_text("Connect a robot first (Arm pane)");
+                .on_disabled_hover_text("Connect a robot first (Arm pane), and move it to the start");
             if send.clicked() {
                 context.commands.push(Command::SendTrajectory);
             }

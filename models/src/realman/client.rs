@@ -101,6 +101,8 @@ struct Session {
     streaming: Option<Streaming>,
     /// Teleop target and when it arrived.
     teleop: Option<(Vec<f64>, Instant)>,
+    /// A `movej` is under way; the controller pushes `current_trajectory_state` when it ends.
+    moving_to: bool,
     gripper: f64,
     /// Unusable replies in a row: the first is reported, the tenth ends the connection.
     bad_replies: usize,
@@ -137,6 +139,7 @@ impl Session {
             last_poll: Instant::now(),
             streaming: None,
             teleop: None,
+            moving_to: false,
             gripper: 1.0,
             bad_replies: 0,
         };
@@ -184,7 +187,7 @@ impl Session {
             positions: self.q.clone(),
             velocities: vec![0.0; self.q.len()],
             gripper: self.gripper,
-            moving: self.streaming.is_some(),
+            moving: self.streaming.is_some() || self.moving_to,
         }
     }
 
@@ -226,6 +229,7 @@ impl Session {
             self.seen_stop = generation;
             self.streaming = None;
             self.teleop = None;
+            self.moving_to = false;
             self.send(&Request::Stop)?;
             let _ = ctx.events.try_send(DriverEvent::Stopped { generation });
         }
@@ -236,6 +240,21 @@ impl Session {
             match command {
                 DriverCommand::Execute(trajectory) => match self.gate.check_execute(&trajectory, &self.q) {
                     Ok(()) => self.streaming = Some(resample(&trajectory)),
+                    Err(reason) => {
+                        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                    }
+                },
+                DriverCommand::MoveTo { joints, speed_fraction } => match self.gate.check_target(&joints) {
+                    Ok(()) if self.streaming.is_none() => {
+                        self.teleop = None;
+                        let speed_percent = (speed_fraction.clamp(0.01, 1.0) * 100.0).round() as u8;
+                        self.send(&Request::MoveJ { joints, speed_percent })?;
+                        self.moving_to = true;
+                    }
+                    Ok(()) => {
+                        let reason = "refused: a trajectory is executing".to_owned();
+                        let _ = ctx.events.try_send(DriverEvent::Refused { reason });
+                    }
                     Err(reason) => {
                         let _ = ctx.events.try_send(DriverEvent::Refused { reason });
                     }
@@ -335,6 +354,14 @@ impl Session {
                 }
                 Ok(Reply::Ack { command, ok: false, err }) => {
                     self.abort(ctx, format!("the controller refused {command}: {}", describe_error(err)));
+                }
+                Ok(Reply::TrajectoryDone { ok }) if self.moving_to => {
+                    self.moving_to = false;
+                    if ok {
+                        let _ = ctx.events.try_send(DriverEvent::Finished);
+                    } else {
+                        self.abort(ctx, "the controller reports the move failed; the arm was stopped".to_owned());
+                    }
                 }
                 Ok(Reply::Ack { .. } | Reply::TrajectoryDone { .. }) => {}
                 Err(error) => {
@@ -526,6 +553,22 @@ mod tests {
         assert!(state.positions[0] > robot.rest_pose[0] + 0.05, "it moved toward the target");
         assert!(state.positions[0] < target[0] - 0.1, "and halted short of it");
         assert_eq!(simulator.stats().canfd_ignored, 0, "every frame kept the controller's rules");
+    }
+
+    #[test]
+    fn move_to_uses_movej_and_finishes_when_the_controller_says_so() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let handle = connect(&simulator, &StopSignal::new());
+        let mut goal = robot.rest_pose.clone();
+        goal[2] += 0.2;
+        handle.worker.send(DriverCommand::MoveTo { joints: goal.clone(), speed_fraction: 1.0 }).unwrap();
+        until(&handle, |e| matches!(e, DriverEvent::Finished));
+        let DriverEvent::State(state) = until(&handle, |e| matches!(e, DriverEvent::State(s) if !s.moving)) else {
+            unreachable!()
+        };
+        assert!((state.positions[2] - goal[2]).abs() < 1e-4);
+        assert_eq!(simulator.stats().canfd_arrivals.len(), 0, "a large move is a movej, not a stream");
     }
 
     #[test]
