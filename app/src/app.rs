@@ -175,7 +175,7 @@ impl KineDeskApp {
         match spawn_gamepad(std::sync::Arc::new(move || repaint.request_repaint())) {
             Ok(worker) => app.gamepad = Some(worker),
             Err(error) => {
-                app.startup_messages.push((LogLevel::Warn, format!("Could not start the gamepad thread: {error}")))
+                app.startup_messages.push((LogLevel::Warn, format!("Could not start the gamepad thread: {error}")));
             }
         }
         if let Some((path, tip)) = app.options.urdf.clone().or_else(|| app.state.urdf.clone()) {
