@@ -515,7 +515,7 @@ impl KineDeskApp {
                                 "Moving to the trajectory's start at 25 % speed.",
                             ),
                             Err(error) => {
-                                self.log_event(ctx, LogLevel::Error, "send", format!("Move not sent: {error}"))
+                                self.log_event(ctx, LogLevel::Error, "send", format!("Move not sent: {error}"));
                             }
                         }
                     }
