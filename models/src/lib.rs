@@ -4,6 +4,7 @@
 //! - [`connection`]: the connection state of each device the desk talks to.
 //! - [`robot`]: robot models (built-in Panda and RM75), kinematics, IK and trajectory safety checks.
 //! - [`driver`]: the robot driver interface and the safety gate every driver passes writes through.
+//! - [`policy`]: the policy's token grammar (reasoning and action tokens), parsed with clear errors.
 //! - [`realman`]: Realman arms over their JSON-over-TCP protocol, and a simulated controller.
 //! - [`sim_arm`]: the simulated arm, the embedded default driver.
 //! - [`stop`]: the stop signal that bypasses every queue.
@@ -16,6 +17,7 @@ pub mod channel;
 pub mod clock;
 pub mod connection;
 pub mod driver;
+pub mod policy;
 pub mod realman;
 pub mod robot;
 pub mod sim_arm;
