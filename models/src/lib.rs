@@ -7,6 +7,7 @@
 //! - [`policy`]: the policy's token grammar (reasoning and action tokens), parsed with clear errors.
 //! - [`realman`]: Realman arms over their JSON-over-TCP protocol, and a simulated controller.
 //! - [`sim_arm`]: the simulated arm, the embedded default driver.
+//! - [`tokenizer`]: the bi-level residual-VQ action tokenizer in candle.
 //! - [`stop`]: the stop signal that bypasses every queue.
 //! - [`channel`]: bounded channels that count what they drop, and drain within a time budget.
 //! - [`worker`]: named worker threads that talk to the UI only through those channels.
@@ -22,6 +23,7 @@ pub mod realman;
 pub mod robot;
 pub mod sim_arm;
 pub mod stop;
+pub mod tokenizer;
 pub mod worker;
 
 pub use channel::{BoundedReceiver, BoundedSender, bounded};
