@@ -98,9 +98,62 @@ pub enum CliCommand {
         #[arg(long)]
         move_to_start: bool,
     },
+    /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
+    #[command(subcommand)]
+    Tokenizer(TokenizerCommand),
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenizerCommand {
+    /// Train on synthetic demonstrations and write config.json + model.safetensors.
+    Fit {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3000)]
+        steps: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Synthetic training demonstrations.
+        #[arg(long, default_value_t = 3000)]
+        episodes: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        learning_rate: f64,
+        /// Codes per level (every level).
+        #[arg(long, default_value_t = 256)]
+        codebook_size: u32,
+        #[arg(long, default_value_t = 2)]
+        fine_levels: usize,
+        #[arg(long, default_value_t = 16)]
+        latent_dim: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconstruction per number of levels and codebook usage on held-out synthetic demonstrations.
+    Eval {
+        /// Weights folder (default: the shipped assets/tokenizer).
+        #[arg(long, value_name = "DIR")]
+        weights: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Encode chunks given as JSON on stdin (`{"chunk": [[a1..a7], …]}`) into codes and action tokens.
+    Encode {
+        #[arg(long, value_name = "DIR")]
+        weights: Option<PathBuf>,
+    },
+    /// Decode codes or action tokens given as JSON on stdin into chunks.
+    Decode {
+        #[arg(long, value_name = "DIR")]
+        weights: Option<PathBuf>,
+        /// Use only the first N levels (1 = coarse, the goal-level motion).
+        #[arg(long)]
+        levels: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +252,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::robot_cli::robot_from_arg(&model)?,
             move_to_start,
         ),
+        Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),
         Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {
             crate::robot_cli::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)
@@ -316,6 +370,42 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
             }
             Ok(())
+        }
+    }
+}
+
+fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
+    use crate::tokenizer_cli::{default_weights_dir, run_decode, run_encode, run_eval, run_fit};
+    use kinedesk_models::tokenizer::{TokenizerConfig, fit::FitOptions};
+    match command {
+        TokenizerCommand::Fit {
+            out,
+            steps,
+            seed,
+            batch,
+            episodes,
+            learning_rate,
+            codebook_size,
+            fine_levels,
+            latent_dim,
+            json,
+        } => {
+            let options =
+                FitOptions { steps, batch, learning_rate, seed, train_episodes: episodes, ..FitOptions::default() };
+            let template = TokenizerConfig {
+                fine_levels,
+                latent_dim,
+                codebook_sizes: vec![codebook_size; 1 + fine_levels],
+                ..TokenizerConfig::default()
+            };
+            run_fit(&out, &options, template, json)
+        }
+        TokenizerCommand::Eval { weights, json } => {
+            run_eval(&weights.unwrap_or_else(default_weights_dir), &FitOptions::default(), json)
+        }
+        TokenizerCommand::Encode { weights } => run_encode(&weights.unwrap_or_else(default_weights_dir)),
+        TokenizerCommand::Decode { weights, levels } => {
+            run_decode(&weights.unwrap_or_else(default_weights_dir), levels)
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod robot_link_cli;
 pub mod settings;
 pub mod shortcuts;
 pub mod teleop;
+pub mod tokenizer_cli;
 
 pub use app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
 pub use command::Command;

@@ -124,3 +124,64 @@ fn send_drives_a_robot_sim_over_tcp_and_refuses_unsafe_files() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::thread::sleep(Duration::from_millis(10));
 }
+
+#[test]
+fn tokenizer_fit_eval_encode_decode_through_the_binary() {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join(format!("kinedesk-cli-tokenizer-{}", std::process::id()));
+    let fit = kinedesk()
+        .args([
+            "tokenizer",
+            "fit",
+            "--steps",
+            "60",
+            "--episodes",
+            "60",
+            "--batch",
+            "64",
+            "--codebook-size",
+            "16",
+            "--json",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
+    assert_eq!(report["eval"]["by_levels"].as_array().unwrap().len(), 3);
+    assert!(dir.join("config.json").is_file() && dir.join("model.safetensors").is_file());
+
+    let eval = kinedesk().args(["tokenizer", "eval", "--json", "--weights"]).arg(&dir).output().unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+
+    let run_with_stdin = |args: &[&str], input: &str| {
+        let mut child = kinedesk()
+            .args(args)
+            .arg("--weights")
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let chunk = serde_json::json!({"chunk": vec![[0.004, 0.0, 0.001, 0.0, 0.0, 0.02, -1.0]; 5]});
+    let encoded = run_with_stdin(&["tokenizer", "encode"], &chunk.to_string());
+    assert!(encoded.status.success(), "{}", String::from_utf8_lossy(&encoded.stderr));
+    let encoded: serde_json::Value = serde_json::from_slice(&encoded.stdout).unwrap();
+    let tokens = encoded["tokens"].as_str().unwrap().to_owned();
+    assert!(tokens.starts_with("<act_c:") && tokens.contains("<act_f2:"), "{tokens}");
+
+    let decoded = run_with_stdin(&["tokenizer", "decode"], &serde_json::json!({"tokens": tokens}).to_string());
+    assert!(decoded.status.success(), "{}", String::from_utf8_lossy(&decoded.stderr));
+    let decoded: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(decoded["chunks"][0].as_array().unwrap().len(), 5);
+
+    let bad = run_with_stdin(&["tokenizer", "decode"], r#"{"tokens": "<act_c:999>"}"#);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("out of range"), "{}", String::from_utf8_lossy(&bad.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,10 +4,12 @@
 //! - [`config`]: `TokenizerConfig` (stored as `config.json` beside the weights). Nothing is hard-coded.
 //! - [`model`]: encoder, residual quantiser (EMA codebooks, dead-code restart), decoder; encode, decode by level,
 //!   training step, safetensors save/load.
+//! - [`fit`]: fitting on demonstrations and measuring reconstruction per level and codebook usage.
 //! - [`data`]: synthetic demonstrations with rich kinematics, cut into chunks.
 
 pub mod config;
 pub mod data;
+pub mod fit;
 pub mod model;
 
 pub use config::TokenizerConfig;
