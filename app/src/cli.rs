@@ -219,6 +219,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Tokenizer encode/decode time on the CPU, batch 1 and 64.
+    Tokenizer {
+        #[arg(long, value_name = "DIR")]
+        weights: Option<PathBuf>,
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -356,6 +365,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let s = &result.key_to_arm_view;
                 println!("Teleop key to arm view, UI at {} Hz, {} key presses:", result.frame_rate_hz, s.samples);
                 println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Tokenizer { weights, iterations, json })) => {
+            let weights = weights.unwrap_or_else(crate::tokenizer_cli::default_weights_dir);
+            let result = crate::bench::bench_tokenizer(&weights, iterations.max(1))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                println!("Tokenizer {} on the CPU (median / p95, microseconds):", result.weights);
+                for (name, s) in [
+                    ("encode, batch 1 ", &result.encode_batch1),
+                    ("decode, batch 1 ", &result.decode_batch1),
+                    ("encode, batch 64", &result.encode_batch64),
+                    ("decode, batch 64", &result.decode_batch64),
+                ] {
+                    println!("  {name}: {:.1} / {:.1}", s.median, s.p95);
+                }
             }
             Ok(())
         }
