@@ -140,8 +140,7 @@ impl KineDeskApp {
         ));
 
         let arm = ArmState::new(state.robot, renderer.is_some());
-        let repaint = ctx.clone();
-        let loader = match spawn_loader(std::sync::Arc::new(move || repaint.request_repaint())) {
+        let loader = match spawn_loader(repaint_waker(ctx)) {
             Ok(loader) => Some(loader),
             Err(error) => {
                 startup_messages.push((LogLevel::Error, format!("Could not start the file loader thread: {error}")));
@@ -171,8 +170,7 @@ impl KineDeskApp {
             gamepad: None,
             gamepad_state: None,
         };
-        let repaint = ctx.clone();
-        match spawn_gamepad(std::sync::Arc::new(move || repaint.request_repaint())) {
+        match spawn_gamepad(repaint_waker(ctx)) {
             Ok(worker) => app.gamepad = Some(worker),
             Err(error) => {
                 app.startup_messages.push((LogLevel::Warn, format!("Could not start the gamepad thread: {error}")));
@@ -330,16 +328,24 @@ impl KineDeskApp {
         if self.robot.is_some() {
             self.disconnect_robot(ctx, "reconnecting");
         }
-        let repaint = ctx.clone();
-        let waker: kinedesk_models::channel::Waker = std::sync::Arc::new(move || repaint.request_repaint());
-        match spawn_sim_arm(self.arm.robot.clone(), self.stop.clone(), SimArmConfig::default(), Some(waker)) {
+        let started =
+            spawn_sim_arm(self.arm.robot.clone(), self.stop.clone(), SimArmConfig::default(), Some(repaint_waker(ctx)));
+        self.attach_driver(ctx, started, "simulated arm");
+    }
+
+    /// Takes a freshly started driver (its first events say how the connection went), or reports why it did not
+    /// start. Returns whether it started.
+    fn attach_driver(&mut self, ctx: &Context, started: std::io::Result<DriverHandle>, what: &str) -> bool {
+        match started {
             Ok(handle) => {
                 self.robot_state = ConnectionState::Connecting { target: handle.name.clone() };
                 self.robot = Some(handle);
+                true
             }
             Err(error) => {
                 self.robot_state = ConnectionState::Failed { reason: error.to_string() };
-                self.log_event(ctx, LogLevel::Error, "robot", format!("Could not start the simulated arm: {error}"));
+                self.log_event(ctx, LogLevel::Error, "robot", format!("Could not start the {what}: {error}"));
+                false
             }
         }
     }
@@ -355,19 +361,11 @@ impl KineDeskApp {
         if self.robot.is_some() {
             self.disconnect_robot(ctx, "reconnecting");
         }
-        let repaint = ctx.clone();
-        let waker: kinedesk_models::channel::Waker = std::sync::Arc::new(move || repaint.request_repaint());
         let config = RealmanConfig::new(address);
-        match connect_realman(self.arm.robot.clone(), config, self.stop.clone(), Some(waker)) {
-            Ok(handle) => {
-                self.robot_state = ConnectionState::Connecting { target: handle.name.clone() };
-                self.log_event(ctx, LogLevel::Info, "robot", format!("Connecting to {}…", handle.name));
-                self.robot = Some(handle);
-            }
-            Err(error) => {
-                self.robot_state = ConnectionState::Failed { reason: error.to_string() };
-                self.log_event(ctx, LogLevel::Error, "robot", format!("Could not start the Realman driver: {error}"));
-            }
+        let started = connect_realman(self.arm.robot.clone(), config, self.stop.clone(), Some(repaint_waker(ctx)));
+        if self.attach_driver(ctx, started, "Realman driver") {
+            let name = self.robot.as_ref().map(|robot| robot.name.clone()).unwrap_or_default();
+            self.log_event(ctx, LogLevel::Info, "robot", format!("Connecting to {name}…"));
         }
     }
 
@@ -831,6 +829,12 @@ impl KineDeskApp {
             });
         });
     }
+}
+
+/// A waker for worker channels: a worker's event asks egui for a new frame.
+fn repaint_waker(ctx: &Context) -> kinedesk_models::channel::Waker {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move || ctx.request_repaint())
 }
 
 impl eframe::App for KineDeskApp {

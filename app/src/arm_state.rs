@@ -71,7 +71,7 @@ impl ArmState {
     pub fn offset_from_start(&self) -> Option<f64> {
         let start = self.preview.as_ref()?.trajectory.joints.first()?;
         let live = self.live.as_ref()?;
-        Some(start.iter().zip(&live.positions).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max))
+        Some(kinedesk_models::driver::max_joint_offset(start, &live.positions))
     }
 
     /// Joints to draw the arm at: the live state when connected, otherwise the rest pose.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use kinedesk_models::StopSignal;
-use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
+use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle, START_TOLERANCE_RAD, max_joint_offset};
 use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
 use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
 use kinedesk_models::robot::{Robot, SafetyLimits, check_trajectory};
@@ -80,8 +80,8 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_star
             DriverEvent::State(state) if !sent && !moving_to_start => {
                 // Start only from where the arm is: the driver refuses otherwise, and says so.
                 let start = &trajectory.joints[0];
-                let offset = start.iter().zip(&state.positions).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-                if move_to_start && offset > 0.01 {
+                let offset = max_joint_offset(start, &state.positions);
+                if move_to_start && offset > START_TOLERANCE_RAD {
                     eprintln!(
                         "arm is {:.2}° from the trajectory's start; moving there at 25 % speed",
                         offset.to_degrees()

@@ -69,6 +69,15 @@ pub enum DriverEvent {
     },
 }
 
+/// How close (rad, every joint) the arm must be to a trajectory's first sample for it to be executed.
+pub const START_TOLERANCE_RAD: f64 = 0.01;
+
+/// The largest per-joint difference between two joint vectors (rad).
+#[must_use]
+pub fn max_joint_offset(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
 /// Teleop targets must keep coming at least this often, or the driver halts the arm.
 pub const TELEOP_WATCHDOG: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -96,7 +105,7 @@ impl SafetyGate {
     #[must_use]
     pub fn new(robot: Robot) -> Self {
         let limits = SafetyLimits::for_robot(&robot);
-        Self { robot, limits, start_tolerance_rad: 0.01 }
+        Self { robot, limits, start_tolerance_rad: START_TOLERANCE_RAD }
     }
 
     /// Checks a streamed target: right length, finite, within the joint limits.

@@ -1,10 +1,9 @@
 use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_widgets::placeholder_ui;
 
-use super::PaneContext;
+use kinedesk_models::driver::START_TOLERANCE_RAD;
 
-/// How close (rad, every joint) the arm must be to a trajectory's start for Send (the drivers' gate uses the same).
-const START_TOLERANCE_RAD: f64 = 0.01;
+use super::PaneContext;
 use crate::command::Command;
 
 pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
