@@ -130,6 +130,9 @@ pub enum TokenizerCommand {
         fine_levels: usize,
         #[arg(long, default_value_t = 16)]
         latent_dim: usize,
+        /// Width of the encoder's and decoder's hidden layers.
+        #[arg(long, default_value_t = 128)]
+        hidden_dim: usize,
         #[arg(long)]
         json: bool,
     },
@@ -415,6 +418,7 @@ fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
             codebook_size,
             fine_levels,
             latent_dim,
+            hidden_dim,
             json,
         } => {
             let options =
@@ -422,6 +426,7 @@ fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
             let template = TokenizerConfig {
                 fine_levels,
                 latent_dim,
+                hidden_dim,
                 codebook_sizes: vec![codebook_size; 1 + fine_levels],
                 ..TokenizerConfig::default()
             };

@@ -1,8 +1,21 @@
-//! The policy side of the desk: what a KineVLA-style model emits and how the desk reads it.
+//! The policy side of the desk: what a KineVLA-style model emits, how the desk reads it, and the policies.
 //!
 //! - [`tokens`]: the token grammar (bi-level reasoning and action tokens) as text and as ids, with a parser that
 //!   explains malformed input.
-//!
-//! The RVQ-VAE tokenizer (candle) and the policy backends arrive with issues [3/7] and [5/7].
+//! - [`instruction`]: English kinematic instructions → instruction-level constraints and action-level stages.
+//! - [`motion`]: stages → per-step end-effector actions (LIBERO format) → action tokens, and back.
+//! - [`trajectory`]: decoded actions → a joint trajectory (IK along the path), its checks and retiming.
+//! - [`backend`]: the one streaming interface every policy implements, and the policy worker thread.
+//! - [`builtin`]: the built-in rule-based planner (the embedded default); [`faithfulness`] measures it.
+//! - [`msgpack`], [`remote`], [`server`]: the openpi-style WebSocket + msgpack protocol, client and server.
 
+pub mod backend;
+pub mod builtin;
+pub mod faithfulness;
+pub mod instruction;
+pub mod motion;
+pub mod msgpack;
+pub mod remote;
+pub mod server;
 pub mod tokens;
+pub mod trajectory;

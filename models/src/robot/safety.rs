@@ -87,6 +87,8 @@ pub enum ViolationKind {
     StepJump,
     Workspace,
     Singularity,
+    /// The flange could not follow the planned Cartesian path there (inverse kinematics found no solution).
+    Unreachable,
     /// The trajectory itself is malformed (wrong joint count, non-finite values, bad time step).
     Malformed,
 }

@@ -44,16 +44,20 @@ fn min_jerk(s: f64) -> f64 {
     s * s * s * (10.0 - 15.0 * s + 6.0 * s * s)
 }
 
-/// Steps of a min-jerk motion covering `total` (a vector) at average `speed` (units/s).
-fn profile(total: [f64; 3], speed: f64) -> Vec<[f64; 3]> {
+/// Steps of a min-jerk motion covering `total` (a vector) at average `speed` (units/s), sampled every `dt_s`.
+pub(crate) fn profile_dt(total: [f64; 3], speed: f64, dt_s: f64) -> Vec<[f64; 3]> {
     let length = total.iter().map(|v| v * v).sum::<f64>().sqrt();
-    let steps = ((length / speed.max(1e-6)) / DT_S).ceil().max(2.0) as usize;
+    let steps = ((length / speed.max(1e-6)) / dt_s).ceil().max(2.0) as usize;
     (1..=steps)
         .map(|k| {
             let delta = min_jerk(k as f64 / steps as f64) - min_jerk((k - 1) as f64 / steps as f64);
             [total[0] * delta, total[1] * delta, total[2] * delta]
         })
         .collect()
+}
+
+fn profile(total: [f64; 3], speed: f64) -> Vec<[f64; 3]> {
+    profile_dt(total, speed, DT_S)
 }
 
 fn unit_direction(rng: &mut Rng) -> [f64; 3] {
@@ -74,12 +78,17 @@ fn unit_direction(rng: &mut Rng) -> [f64; 3] {
 pub fn episode(rng: &mut Rng) -> Vec<[f32; 7]> {
     let mut actions: Vec<[f32; 7]> = Vec::new();
     let mut gripper = -1.0_f64;
-    let push = |actions: &mut Vec<[f32; 7]>, dp: [f64; 3], dr: [f64; 3], gripper: f64, rng: &mut Rng| {
-        let noise = |rng: &mut Rng| rng.normal() * 2e-4;
+    // Hand jitter of a teleoperating operator: band-limited (an AR(1) process, ρ = 0.8), about 0.1 mm per step,
+    // rather than white noise, which no real hand produces and no tokenizer could (or should) reproduce.
+    let mut jitter = [0.0_f64; 3];
+    let mut push = |actions: &mut Vec<[f32; 7]>, dp: [f64; 3], dr: [f64; 3], gripper: f64, rng: &mut Rng| {
+        for value in &mut jitter {
+            *value = 0.8 * *value + 0.6 * rng.normal() * 1.7e-4;
+        }
         actions.push([
-            (dp[0] + noise(rng)) as f32,
-            (dp[1] + noise(rng)) as f32,
-            (dp[2] + noise(rng)) as f32,
+            (dp[0] + jitter[0]) as f32,
+            (dp[1] + jitter[1]) as f32,
+            (dp[2] + jitter[2]) as f32,
             dr[0] as f32,
             dr[1] as f32,
             dr[2] as f32,

@@ -146,6 +146,10 @@ pub fn fit(
     let mut rng = Rng::new(options.seed ^ 0xba7c);
     let mut batch = Vec::with_capacity(options.batch);
     for step in 0..options.steps {
+        // Cosine decay to 5 % of the rate over the run: the fine levels settle once the coarse ones stop moving.
+        let progress_fraction = step as f64 / options.steps.max(1) as f64;
+        let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress_fraction).cos());
+        tokenizer.set_learning_rate(options.learning_rate * (0.05 + 0.95 * cosine));
         batch.clear();
         for _ in 0..options.batch {
             batch.push(train[rng.index(train.len())].clone());

@@ -485,9 +485,27 @@ impl ActionTokenizer {
         let text = std::fs::read_to_string(&config_path).map_err(|e| io(&config_path, &e))?;
         let config: TokenizerConfig = serde_json::from_str(&text).map_err(|e| io(&config_path, &e))?;
         config.validate().map_err(TokenizerError::Config)?;
-        let device = Device::Cpu;
         let weights = dir.join("model.safetensors");
-        let tensors = candle_core::safetensors::load(&weights, &device).map_err(|e| io(&weights, &e))?;
+        let bytes = std::fs::read(&weights).map_err(|e| io(&weights, &e))?;
+        Self::from_parts(config, &bytes).map_err(|error| match error {
+            TokenizerError::Weights(message) => io(&weights, &message),
+            other => other,
+        })
+    }
+
+    /// The default weights shipped in `assets/tokenizer`, built into the binary (the embedded default).
+    pub fn builtin() -> Result<Self> {
+        let config: TokenizerConfig = serde_json::from_str(include_str!("../../../assets/tokenizer/config.json"))
+            .map_err(|e| TokenizerError::Config(format!("built-in config.json: {e}")))?;
+        Self::from_parts(config, include_bytes!("../../../assets/tokenizer/model.safetensors"))
+    }
+
+    /// A tokenizer from a config and the bytes of a safetensors file.
+    pub fn from_parts(config: TokenizerConfig, safetensors: &[u8]) -> Result<Self> {
+        config.validate().map_err(TokenizerError::Config)?;
+        let device = Device::Cpu;
+        let tensors = candle_core::safetensors::load_buffer(safetensors, &device)
+            .map_err(|e| TokenizerError::Weights(format!("cannot read safetensors: {e}")))?;
         let mut codebooks = Vec::new();
         for (level, size) in config.codebook_sizes.iter().enumerate() {
             let name = format!("rvq.codebook.{level}");
@@ -509,6 +527,13 @@ impl ActionTokenizer {
         let encoder = Mlp::new(&encoder_dims, &vb.pp("encoder")).map_err(|e| TokenizerError::Weights(e.to_string()))?;
         let decoder = Mlp::new(&decoder_dims, &vb.pp("decoder")).map_err(|e| TokenizerError::Weights(e.to_string()))?;
         Ok(Self { config, device, varmap: None, encoder, decoder, codebooks, optimizer: None, rng: Rng::new(1) })
+    }
+
+    /// Changes the optimiser's learning rate (for a schedule); no effect on a tokenizer loaded for inference.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        if let Some(optimizer) = &mut self.optimizer {
+            candle_nn::Optimizer::set_learning_rate(optimizer, learning_rate);
+        }
     }
 
     /// Whether this instance can be trained (it was created, not loaded).

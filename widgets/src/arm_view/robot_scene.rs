@@ -158,7 +158,13 @@ pub fn add_ghost_trajectory(
         for violation in report.at_step(step) {
             match (violation.kind, violation.joint) {
                 (_, Some(joint)) => link_colours[(joint + 1).min(link_count - 1)] = Some(FAILED_LINK),
-                (ViolationKind::Workspace | ViolationKind::Singularity | ViolationKind::Malformed, None) => {
+                (
+                    ViolationKind::Workspace
+                    | ViolationKind::Singularity
+                    | ViolationKind::Unreachable
+                    | ViolationKind::Malformed,
+                    None,
+                ) => {
                     link_colours.iter_mut().for_each(|colour| *colour = Some(FAILED_LINK));
                 }
                 _ => {}
