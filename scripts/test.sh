@@ -19,6 +19,7 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 export KINEDESK_PYTHON="$PWD/$venv/bin/python"
 export KINEDESK_REQUIRE_PYBULLET=1
+export KINEDESK_REQUIRE_PYTHON_PEERS=1
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
