@@ -98,6 +98,10 @@ pub enum CliCommand {
         #[arg(long)]
         move_to_start: bool,
     },
+    /// Plan an instruction: bi-level reasoning, action tokens, the decoded trajectory and its checks.
+    Plan(crate::policy_cli::PlanArgs),
+    /// Serve the built-in planner over the openpi-style WebSocket + msgpack protocol.
+    Serve(crate::policy_cli::ServeArgs),
     /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
@@ -264,6 +268,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::robot_cli::robot_from_arg(&model)?,
             move_to_start,
         ),
+        Some(CliCommand::Plan(args)) => crate::policy_cli::run_plan(&args),
+        Some(CliCommand::Serve(args)) => crate::policy_cli::run_serve(&args),
         Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),
         Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {

@@ -12,6 +12,7 @@ pub mod gamepad;
 pub mod layout;
 pub mod loader;
 pub mod panes;
+pub mod policy_cli;
 pub mod robot_cli;
 pub mod robot_link_cli;
 pub mod settings;

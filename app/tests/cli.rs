@@ -185,3 +185,61 @@ fn tokenizer_fit_eval_encode_decode_through_the_binary() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("out of range"), "{}", String::from_utf8_lossy(&bad.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn plan_prints_reasoning_tokens_trajectory_and_checks_as_json() {
+    let output = kinedesk()
+        .args([
+            "plan",
+            "lift the mug by its handle, rotate it 90° clockwise, then place it slowly left of the plate",
+            "--robot",
+            "panda",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let instruction_level = plan["reasoning"]["instruction_level"].as_array().unwrap();
+    assert!(instruction_level.iter().any(|c| c == "object part: handle"), "{instruction_level:?}");
+    let stages: Vec<&str> =
+        plan["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["grasp", "lift", "rotate", "move", "place", "release"]);
+    let tokens = plan["action_tokens"].as_array().unwrap();
+    assert!(tokens.len() > 10 && tokens.iter().all(|chunk| chunk.as_array().unwrap().len() == 4));
+    let trajectory = &plan["trajectory"];
+    let samples = trajectory["joints"].as_array().unwrap().len();
+    for key in ["ee_position_m", "ee_quaternion_xyzw", "gripper"] {
+        assert_eq!(trajectory[key].as_array().unwrap().len(), samples, "{key}");
+    }
+    assert!((trajectory["dt_s"].as_f64().unwrap() - 0.05).abs() < 1e-12);
+    assert_eq!(plan["checks"]["ok"], true, "{}", plan["checks"]);
+    assert!(plan["token_text"].as_str().unwrap().contains("<act_c:"));
+
+    let bad = kinedesk().args(["plan", "move left", "--json"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("how far?"));
+}
+
+#[test]
+fn serve_and_plan_talk_over_websocket_through_the_binary() {
+    let mut server = kinedesk()
+        .args(["serve", "--listen", "127.0.0.1:0", "--seconds", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned();
+    let output = kinedesk().args(["plan", "move 5 cm left", "--policy", &url, "--json"]).output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["policy"], url.as_str());
+    assert_eq!(plan["action_tokens"].as_array().unwrap().len(), 4, "5 cm at 5 cm/s: 20 steps, 4 chunks of 5");
+    let positions = plan["trajectory"]["ee_position_m"].as_array().unwrap();
+    let y = |i: usize| positions[i][1].as_f64().unwrap();
+    assert!((y(positions.len() - 1) - y(0) - 0.05).abs() < 0.003);
+}

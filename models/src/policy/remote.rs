@@ -196,6 +196,15 @@ impl RemotePolicy {
     }
 }
 
+impl Drop for RemotePolicy {
+    fn drop(&mut self) {
+        if let Some((mut socket, _)) = self.socket.take() {
+            let _ = socket.close(None);
+            let _ = socket.flush();
+        }
+    }
+}
+
 enum Frame {
     Binary(Vec<u8>),
     Text(String),

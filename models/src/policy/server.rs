@@ -167,7 +167,11 @@ fn handle_connection(
             {
                 continue;
             }
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return Ok(()),
+            Err(
+                tungstenite::Error::ConnectionClosed
+                | tungstenite::Error::AlreadyClosed
+                | tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake),
+            ) => return Ok(()),
             Err(e) => return Err(e.to_string()),
         };
         let reply = match message {
