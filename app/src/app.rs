@@ -19,9 +19,15 @@ use crate::gamepad::{GamepadEvent, GamepadState, spawn_gamepad};
 use crate::layout::{Pane, default_layout, layout_is_complete};
 use crate::loader::{LoadJob, LoadResult, spawn_loader};
 use crate::panes::PaneContext;
+use crate::policy_state::{PolicyChoice, PolicyState};
 use crate::settings::{PersistedState, ThemeChoice};
 use crate::shortcuts::{self, STOP_KEY};
 use crate::teleop::{JogKeys, Teleop};
+use kinedesk_models::policy::backend::{PolicyCommand, PolicyUpdate};
+
+mod plan_flow;
+
+pub use plan_flow::{ExecutionItem, split_at_gripper_changes};
 
 /// Printed on stdout when the first frame has been presented (used by `kinedesk bench startup`).
 pub const FIRST_FRAME_MARKER: &str = "KINEDESK_FIRST_FRAME_PRESENTED";
@@ -48,6 +54,8 @@ pub struct AppOptions {
     pub urdf: Option<(std::path::PathBuf, Option<String>)>,
     /// Connect the simulated arm at start-up.
     pub connect_sim: bool,
+    /// Plan this instruction at start-up.
+    pub plan: Option<String>,
 }
 
 pub struct KineDeskApp {
@@ -78,6 +86,17 @@ pub struct KineDeskApp {
     /// The gamepad thread, and the newest reading with when it arrived.
     gamepad: Option<Worker<(), GamepadEvent>>,
     gamepad_state: Option<(GamepadState, Instant)>,
+    /// The instruction box, the plan streaming in, and its review.
+    policy: PolicyState,
+    /// The policy thread (started with the first plan).
+    policy_worker: Option<Worker<PolicyCommand, PolicyUpdate>>,
+    policy_state: ConnectionState,
+    /// The RVQ-VAE tokenizer (the built-in weights), shared by the built-in planner and the remote client.
+    tokenizer: Option<std::sync::Arc<kinedesk_models::tokenizer::ActionTokenizer>>,
+    /// What is left to send of the trajectory being executed (segments split at gripper changes).
+    execution_queue: VecDeque<ExecutionItem>,
+    /// First step of the segment being executed, to show progress along the whole trajectory.
+    execution_offset: usize,
 }
 
 impl KineDeskApp {
@@ -136,7 +155,7 @@ impl KineDeskApp {
         ));
         startup_messages.push((
             LogLevel::Info,
-            "No camera, robot or policy connected; press Esc to stop motion at any time, F1 for shortcuts.".to_owned(),
+            "No camera or robot connected; the built-in planner is ready. Esc stops motion at any time, F1 shows shortcuts.".to_owned(),
         ));
 
         let arm = ArmState::new(state.robot, renderer.is_some());
@@ -169,6 +188,22 @@ impl KineDeskApp {
             teleop: Teleop::default(),
             gamepad: None,
             gamepad_state: None,
+            policy: PolicyState::default(),
+            policy_worker: None,
+            policy_state: ConnectionState::NotConnected,
+            tokenizer: None,
+            execution_queue: VecDeque::new(),
+            execution_offset: 0,
+        };
+        app.policy.choice = app.state.policy.clone();
+        app.policy.velocity_percent = app.state.velocity_percent;
+        app.policy.history = app.state.instruction_history.clone();
+        if let PolicyChoice::Remote { url } = &app.policy.choice {
+            app.policy.remote_url.clone_from(url);
+        }
+        app.policy_state = match &app.policy.choice {
+            PolicyChoice::Builtin => ConnectionState::Connected { detail: "built-in planner".into() },
+            PolicyChoice::Remote { url } => ConnectionState::Idle { detail: format!("{url} (connects on Plan)") },
         };
         match spawn_gamepad(repaint_waker(ctx)) {
             Ok(worker) => app.gamepad = Some(worker),
@@ -185,6 +220,10 @@ impl KineDeskApp {
         if let Some(path) = app.options.trajectory.clone() {
             app.pending_commands.push(Command::LoadTrajectory(path));
         }
+        if let Some(instruction) = app.options.plan.clone() {
+            app.policy.instruction.clone_from(&instruction);
+            app.pending_commands.push(Command::Plan(instruction));
+        }
         app
     }
 
@@ -192,6 +231,12 @@ impl KineDeskApp {
     #[must_use]
     pub fn command_history(&self) -> &VecDeque<Command> {
         &self.command_history
+    }
+
+    /// The policy side: instruction, history, the plan and its review.
+    #[must_use]
+    pub fn policy(&self) -> &PolicyState {
+        &self.policy
     }
 
     /// The stop latch that every robot driver watches.
@@ -242,7 +287,8 @@ impl KineDeskApp {
                 let state = match device {
                     DeviceKind::Recorder => self.recorder.connection_state(),
                     DeviceKind::Robot => self.robot_state.clone(),
-                    DeviceKind::Cameras | DeviceKind::Policy => ConnectionState::NotConnected,
+                    DeviceKind::Policy => self.policy_state.clone(),
+                    DeviceKind::Cameras => ConnectionState::NotConnected,
                 };
                 StatusItem { device, state }
             })
@@ -390,19 +436,26 @@ impl KineDeskApp {
                 Some(format!("{} safety check violation(s)", preview.report.violations.len()))
             }
             (_, _, state) if !state.is_healthy() => Some(format!("the robot is {}", state.summary())),
-            _ => None,
+            _ => self.plan_send_refusal(),
         };
         if let Some(reason) = refusal {
             self.log_event(ctx, LogLevel::Warn, "send", format!("Send refused: {reason}."));
             return;
         }
         if let (Some(robot), Some(preview)) = (&self.robot, &self.arm.preview) {
-            let sent = robot.worker.send(DriverCommand::Execute(preview.trajectory.clone()));
-            let message = match sent {
-                Ok(()) => (LogLevel::Info, format!("Sent {} to {}.", preview.source, robot.name)),
-                Err(error) => (LogLevel::Error, format!("Send failed: {error}.")),
-            };
-            self.log_event(ctx, message.0, "send", message.1);
+            self.execution_queue = self.execution_items();
+            let gripper_moves =
+                self.execution_queue.iter().filter(|item| matches!(item, ExecutionItem::Gripper { .. })).count();
+            let message = format!(
+                "Sent {} to {} ({} samples, {:.2} s{}).",
+                preview.source,
+                robot.name,
+                preview.trajectory.joints.len(),
+                preview.duration_s(),
+                if gripper_moves > 0 { format!(", {gripper_moves} gripper moves") } else { String::new() }
+            );
+            self.log_event(ctx, LogLevel::Info, "send", message);
+            self.advance_execution(ctx);
         }
     }
 
@@ -414,21 +467,29 @@ impl KineDeskApp {
                 self.log_event(ctx, LogLevel::Info, "robot", format!("Connected to {name} ({robot}, {dof} joints)."));
             }
             DriverEvent::State(state) => self.arm.live = Some(state),
-            DriverEvent::Progress { step, steps } => self.arm.execution = Some((step, steps)),
+            DriverEvent::Progress { step, steps } => {
+                let total = self.arm.preview.as_ref().map_or(steps, |p| p.trajectory.joints.len()).max(steps);
+                self.arm.execution = Some(((self.execution_offset + step).min(total), total));
+            }
+            DriverEvent::Finished if !self.execution_queue.is_empty() => self.advance_execution(ctx),
             DriverEvent::Finished => {
                 self.arm.execution = None;
+                self.execution_offset = 0;
                 self.log_event(ctx, LogLevel::Info, "robot", format!("{name} finished the trajectory."));
             }
             DriverEvent::Stopped { generation } => {
+                self.execution_queue.clear();
                 self.arm.execution = None;
                 self.log_event(ctx, LogLevel::Warn, "robot", format!("{name} stopped (stop #{generation})."));
             }
             DriverEvent::Refused { reason } => {
+                self.execution_queue.clear();
                 self.arm.execution = None;
                 self.log_event(ctx, LogLevel::Error, "robot", format!("{name}: {reason}"));
             }
             DriverEvent::Halted { reason } => self.log_event(ctx, LogLevel::Warn, "robot", format!("{name}: {reason}")),
             DriverEvent::Disconnected { reason } => {
+                self.execution_queue.clear();
                 self.teleop.disarm();
                 self.robot = None;
                 self.arm.live = None;
@@ -455,6 +516,7 @@ impl KineDeskApp {
             Command::Stop { reason } => {
                 let event = self.stop.trigger(reason);
                 self.teleop.disarm();
+                self.execution_queue.clear();
                 let what = match &self.robot {
                     Some(robot) => format!("{} told to stop", robot.name),
                     None => "no robot is connected, so nothing was moving".to_owned(),
@@ -561,6 +623,12 @@ impl KineDeskApp {
                 }
             }
             Command::ClearTrajectory => self.arm.preview = None,
+            Command::Plan(instruction) => self.request_plan(ctx, &instruction),
+            Command::UsePolicy(choice) => self.use_policy(ctx, &choice),
+            Command::ApprovePlan => self.approve_plan(ctx),
+            Command::RejectPlan => self.reject_plan(ctx),
+            Command::SetCoarsePreview(coarse) => self.set_coarse_preview(ctx, coarse),
+            Command::SetVelocityPercent(percent) => self.set_velocity_percent(ctx, percent),
         }
     }
 
@@ -573,6 +641,8 @@ impl KineDeskApp {
             self.log_event(&ctx, level, "app", message);
         }
         self.drain_workers(&ctx);
+        self.drain_policy(&ctx);
+        self.update_highlight();
         self.teleop_frame(&ctx);
 
         // Quitting while a robot is connected needs a confirmation (and then stops the arm first).
@@ -591,6 +661,7 @@ impl KineDeskApp {
                 log: &self.log,
                 log_filter: &mut self.state.log_filter,
                 arm: &mut self.arm,
+                policy: &mut self.policy,
                 commands: &mut commands,
             };
             self.state.layout.ui(&mut panes, ui);
@@ -843,6 +914,7 @@ impl eframe::App for KineDeskApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.state.instruction_history.clone_from(&self.policy.history);
         match serde_json::to_string(&self.state) {
             Ok(text) => storage.set_string(PersistedState::KEY, text),
             Err(error) => log::error!(target: "kinedesk", "could not save the layout: {error}"),

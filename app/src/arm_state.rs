@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use kinedesk_models::robot::{
-    BuiltinRobot, CheckReport, LinkVisual, LoadedUrdf, Robot, SafetyLimits, Trajectory, check_trajectory,
+    BuiltinRobot, CheckReport, LinkVisual, LoadedUrdf, Robot, SafetyLimits, Trajectory, check_trajectory, fk,
 };
 use kinedesk_widgets::arm_view::{ArmModel, ArmScene, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory};
+use kinedesk_widgets::trajectory_plots::PlotSpan;
 
 /// Where the robot model comes from.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,6 +24,14 @@ pub struct TrajectoryPreview {
     pub report: CheckReport,
     /// The scrubbed time step.
     pub step: usize,
+    /// Flange speed per step (m/s), for the plots.
+    pub ee_speed_m_s: Vec<f64>,
+    /// Action-level stages, as bands in the plots.
+    pub spans: Vec<PlotSpan>,
+    /// The plan it came from, if it came from a policy.
+    pub plan_id: Option<u64>,
+    /// Steps to pick out in the 3D view and the plots (what the mouse is over elsewhere).
+    pub highlight: Option<(usize, usize)>,
 }
 
 impl TrajectoryPreview {
@@ -124,7 +133,36 @@ impl ArmState {
     /// Checks `trajectory` against this robot's limits and shows it as a ghost.
     pub fn preview(&mut self, source: impl Into<String>, trajectory: Trajectory) -> &TrajectoryPreview {
         let report = check_trajectory(&self.robot, &trajectory, &SafetyLimits::for_robot(&self.robot));
-        self.preview.insert(TrajectoryPreview { source: source.into(), trajectory, report, step: 0 })
+        self.preview_checked(source, trajectory, report, Vec::new(), None)
+    }
+
+    /// Shows a trajectory that has been checked already (a plan, checked at the chosen velocity scaling). The
+    /// scrubbed step is kept when the same plan is shown again (another decode or scaling).
+    pub fn preview_checked(
+        &mut self,
+        source: impl Into<String>,
+        trajectory: Trajectory,
+        report: CheckReport,
+        spans: Vec<PlotSpan>,
+        plan_id: Option<u64>,
+    ) -> &TrajectoryPreview {
+        let step = match &self.preview {
+            Some(previous) if plan_id.is_some() && previous.plan_id == plan_id => {
+                previous.step.min(trajectory.joints.len().saturating_sub(1))
+            }
+            _ => 0,
+        };
+        let ee_speed_m_s = flange_speeds(&self.robot, &trajectory);
+        self.preview.insert(TrajectoryPreview {
+            source: source.into(),
+            trajectory,
+            report,
+            step,
+            ee_speed_m_s,
+            spans,
+            plan_id,
+            highlight: None,
+        })
     }
 
     /// The scene: floor, the model at its rest pose, and the ghost trajectory if one is previewed.
@@ -150,11 +188,20 @@ impl ArmState {
                 step: preview.step,
                 report: Some(&preview.report),
                 samples: 4,
+                highlight: preview.highlight,
             };
             let _ = add_ghost_trajectory(&mut scene, self.model(), ghost);
         }
         scene
     }
+}
+
+/// Flange speed per step (m/s); empty where forward kinematics fails (wrong joint count).
+fn flange_speeds(robot: &Robot, trajectory: &Trajectory) -> Vec<f64> {
+    let positions: Option<Vec<glam::DVec3>> =
+        trajectory.joints.iter().map(|q| fk(robot, q).ok().map(|pose| pose.position_m)).collect();
+    let dt = trajectory.dt_s.max(1e-9);
+    positions.map_or_else(Vec::new, |p| p.windows(2).map(|w| (w[1] - w[0]).length() / dt).collect())
 }
 
 /// Reads a trajectory file: `{"dt_s": 0.05, "joints": [[q1..q7], ...]}` (other keys are ignored, so the

@@ -289,7 +289,13 @@ pub fn bench_arm_view(frames: usize, width: u32, height: u32, ghost_poses: usize
     let build = |step: usize, camera: &OrbitCamera| -> anyhow::Result<GpuScene> {
         let mut scene = ArmScene::with_floor([0.09, 0.10, 0.12, 1.0], [0.5, 0.5, 0.55, 0.35]);
         add_arm(&mut scene, ArmModel { robot: &robot, visuals: &[] }, &robot.rest_pose, [0.78, 0.80, 0.84, 1.0], &[])?;
-        let preview = GhostPreview { trajectory: &trajectory, step, report: Some(&report), samples: ghost_poses };
+        let preview = GhostPreview {
+            trajectory: &trajectory,
+            step,
+            report: Some(&report),
+            samples: ghost_poses,
+            highlight: None,
+        };
         add_ghost_trajectory(&mut scene, ArmModel { robot: &robot, visuals: &[] }, preview)?;
         Ok(GpuScene::pack(&scene, camera.view_proj(width as f32 / height as f32)))
     };

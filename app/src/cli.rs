@@ -32,6 +32,9 @@ pub struct Cli {
     /// Connect the simulated arm (the embedded default robot) at start-up.
     #[arg(long)]
     pub connect_sim: bool,
+    /// Plan this instruction at start-up (with the saved policy; the built-in planner by default).
+    #[arg(long, value_name = "INSTRUCTION")]
+    pub plan: Option<String>,
     /// With --urdf: the link used as the flange.
     #[arg(long, value_name = "LINK", requires = "urdf")]
     pub urdf_tip: Option<String>,
@@ -253,6 +256,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         trajectory: cli.trajectory,
         urdf: cli.urdf.map(|path| (path, cli.urdf_tip)),
         connect_sim: cli.connect_sim,
+        plan: cli.plan.clone(),
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),

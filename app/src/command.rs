@@ -76,6 +76,18 @@ pub enum Command {
     SendTrajectory,
     /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts.
     MoveToStart,
+    /// Ask the policy to plan this instruction from the arm's current state.
+    Plan(String),
+    /// Plan with the built-in planner or a server.
+    UsePolicy(crate::policy_state::PolicyChoice),
+    /// Approve the previewed plan (needs every check passing and the full decode shown); Send needs this.
+    ApprovePlan,
+    /// Discard the plan (the instruction goes back into the box for editing).
+    RejectPlan,
+    /// Preview what the coarse (goal-level) tokens alone decode to, or the full decode.
+    SetCoarsePreview(bool),
+    /// Velocity scaling for the plan, in percent of the joints' rated speed and acceleration.
+    SetVelocityPercent(u16),
 }
 
 impl Command {
@@ -106,6 +118,14 @@ impl Command {
             Self::DisconnectRobot => "Disconnect robot".to_owned(),
             Self::SendTrajectory => "Send trajectory".to_owned(),
             Self::MoveToStart => "Move to the trajectory's start".to_owned(),
+            Self::Plan(instruction) => format!("Plan \"{instruction}\""),
+            Self::UsePolicy(choice) => format!("Use policy {}", choice.label()),
+            Self::ApprovePlan => "Approve plan".to_owned(),
+            Self::RejectPlan => "Reject plan".to_owned(),
+            Self::SetCoarsePreview(coarse) => {
+                format!("Preview the {} decode", if *coarse { "coarse" } else { "full" })
+            }
+            Self::SetVelocityPercent(percent) => format!("Velocity scaling {percent} %"),
         }
     }
 }

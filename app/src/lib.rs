@@ -13,6 +13,7 @@ pub mod layout;
 pub mod loader;
 pub mod panes;
 pub mod policy_cli;
+pub mod policy_state;
 pub mod robot_cli;
 pub mod robot_link_cli;
 pub mod settings;

@@ -1,11 +1,11 @@
 //! The panes of the main window, one module each, and the `egui_tiles` behaviour that draws them.
 
-mod arm_pane;
+pub mod arm_pane;
 mod cameras_pane;
-mod instruction_pane;
+pub mod instruction_pane;
 mod log_pane;
 mod session_pane;
-mod trajectory_pane;
+pub mod trajectory_pane;
 
 use std::collections::VecDeque;
 
@@ -24,6 +24,7 @@ pub struct PaneContext<'a> {
     pub log: &'a VecDeque<LogEntry>,
     pub log_filter: &'a mut LogFilter,
     pub arm: &'a mut ArmState,
+    pub policy: &'a mut crate::policy_state::PolicyState,
     pub commands: &'a mut Vec<Command>,
 }
 
@@ -34,7 +35,7 @@ impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
             match pane {
                 Pane::Cameras => cameras_pane::cameras_pane_ui(ui),
                 Pane::Arm => arm_pane::arm_pane_ui(ui, self),
-                Pane::Instruction => instruction_pane::instruction_pane_ui(ui),
+                Pane::Instruction => instruction_pane::instruction_pane_ui(ui, self),
                 Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui, self),
                 Pane::Session => session_pane::session_pane_ui(ui),
                 Pane::Log => log_pane::log_pane_ui(ui, self),

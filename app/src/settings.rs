@@ -60,6 +60,12 @@ pub struct PersistedState {
     pub robot: BuiltinRobot,
     /// A URDF robot shown instead of the built-in one (reloaded at start-up).
     pub urdf: Option<(std::path::PathBuf, Option<String>)>,
+    /// The policy that plans (built-in or a server address).
+    pub policy: crate::policy_state::PolicyChoice,
+    /// Velocity scaling for sending plans, in percent.
+    pub velocity_percent: u16,
+    /// Instructions typed before, most recent last.
+    pub instruction_history: Vec<String>,
 }
 
 impl PersistedState {
@@ -76,6 +82,9 @@ impl Default for PersistedState {
             log_filter: LogFilter::default(),
             robot: BuiltinRobot::Panda,
             urdf: None,
+            policy: crate::policy_state::PolicyChoice::Builtin,
+            velocity_percent: crate::policy_state::DEFAULT_VELOCITY_PERCENT,
+            instruction_history: Vec::new(),
         }
     }
 }

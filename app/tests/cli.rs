@@ -202,8 +202,7 @@ fn plan_prints_reasoning_tokens_trajectory_and_checks_as_json() {
     let plan: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let instruction_level = plan["reasoning"]["instruction_level"].as_array().unwrap();
     assert!(instruction_level.iter().any(|c| c == "object part: handle"), "{instruction_level:?}");
-    let stages: Vec<&str> =
-        plan["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    let stages: Vec<&str> = plan["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["grasp", "lift", "rotate", "move", "place", "release"]);
     let tokens = plan["action_tokens"].as_array().unwrap();
     assert!(tokens.len() > 10 && tokens.iter().all(|chunk| chunk.as_array().unwrap().len() == 4));

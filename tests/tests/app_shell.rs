@@ -4,6 +4,9 @@
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
+use kinedesk::panes::arm_pane::ROBOT_ADDRESS_LABEL;
+use kinedesk::panes::instruction_pane::INSTRUCTION_LABEL;
+use kinedesk::panes::trajectory_pane::{APPROVE_LABEL, SEND_LABEL};
 use kinedesk::settings::ThemeChoice;
 use kinedesk::{AppOptions, Command, KineDeskApp, Pane};
 use kinedesk_models::StopReason;
@@ -48,7 +51,7 @@ fn every_pane_and_the_stop_button_are_reachable_by_label() {
     }
     harness.get_by_label(STOP_BUTTON_LABEL);
     // Honest empty states, not fake data.
-    for placeholder in ["No camera connected", "No policy connected", "No trajectory planned"] {
+    for placeholder in ["No camera connected", "No trajectory planned"] {
         harness.get_by_label(placeholder);
     }
     // The arm pane shows the robot model, and says that no robot is connected.
@@ -56,7 +59,7 @@ fn every_pane_and_the_stop_button_are_reachable_by_label() {
     harness.get_by_label(kinedesk_widgets::arm_view::ARM_VIEW_LABEL);
     // The status bar reports each connection.
     for status in
-        ["Cameras: not connected", "Robot: not connected", "Policy: not connected", "Recorder: no session open"]
+        ["Cameras: not connected", "Robot: not connected", "Policy: built-in planner", "Recorder: no session open"]
     {
         harness.get_by_label(status);
     }
@@ -225,7 +228,7 @@ fn a_trajectory_file_is_checked_previewed_and_scrubbed() {
     finish_loads(&mut harness);
     let report = harness.state().arm().preview.as_ref().unwrap().report.clone();
     assert!(!report.ok);
-    harness.get_by_label_contains("Send would be refused");
+    harness.get_by_label_contains("safety check violation(s): Send is disabled");
     // Clicking a violation scrubs the ghost to its step.
     let first = report.violations[0].clone();
     harness.get_by_label(&first.message).click();
@@ -345,15 +348,15 @@ fn a_realman_controller_connects_from_the_form_and_quitting_asks_first() {
     harness.state_mut().handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
     harness.run();
     let url = format!("realman://{}", simulator.address());
-    let field = harness.get_by_role(egui::accesskit::Role::TextInput);
+    let field = harness.get_by_label(ROBOT_ADDRESS_LABEL);
     assert_eq!(field.value().as_deref(), Some("realman://192.168.1.18:8080"));
     field.focus();
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
     harness.run();
-    harness.get_by_role(egui::accesskit::Role::TextInput).type_text(&url);
+    harness.get_by_label(ROBOT_ADDRESS_LABEL).type_text(&url);
     harness.run();
-    assert_eq!(harness.get_by_role(egui::accesskit::Role::TextInput).value().as_deref(), Some(url.as_str()));
+    assert_eq!(harness.get_by_label(ROBOT_ADDRESS_LABEL).value().as_deref(), Some(url.as_str()));
     harness.get_by_label("Connect").click();
     run_until(&mut harness, "the Realman connection", |app| app.arm().live.is_some());
     harness.get_by_label(&format!("Robot: {url}"));
@@ -435,4 +438,73 @@ fn a_trajectory_that_starts_elsewhere_needs_move_to_start_before_send() {
     });
     harness.run_steps(2);
     assert!(!harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+}
+
+fn plan_finished(app: &KineDeskApp) -> bool {
+    app.policy().current.as_ref().is_some_and(|c| !c.is_pending())
+}
+
+#[test]
+fn an_instruction_is_planned_previewed_approved_and_sent() {
+    let mut harness = app_harness();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(2);
+    harness.get_by_label(INSTRUCTION_LABEL).type_text("move 5 cm left, then close the gripper");
+    harness.run_steps(2);
+    harness.key_press(Key::Enter);
+    run_until(&mut harness, "the plan", plan_finished);
+    let current = harness.state().policy().current.as_ref().unwrap();
+    assert!(current.error.is_none(), "{:?}", current.error);
+    // Reasoning chips, stages and tokens are on screen, by label.
+    harness.get_by_label("direction: left (base frame)");
+    harness.get_by_label("move: left 0.050 m at 0.050 m/s");
+    harness.get_by_label_contains("chunk 0: <act_c:");
+    harness.get_by_label("All safety checks pass");
+    assert!(harness.state().log_entries().iter().any(|e| e.message.contains("Plan #1 ready")));
+
+    // Send stays disabled until the plan is approved; approving is withdrawn when the scaling changes.
+    harness.get_by_label(SEND_LABEL).click();
+    harness.run_steps(2);
+    assert!(harness.state().arm().execution.is_none());
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+    assert!(harness.state().policy().current.as_ref().unwrap().approved);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::SetVelocityPercent(50));
+    harness.run_steps(2);
+    assert!(!harness.state().policy().current.as_ref().unwrap().approved);
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+
+    harness.get_by_label(SEND_LABEL).click();
+    run_until(&mut harness, "the arm to finish", |app| {
+        app.log_entries().iter().any(|e| e.message.contains("finished the trajectory"))
+    });
+    let log: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(log.iter().any(|m| m.contains("approved at 50 % speed")), "{log:#?}");
+    assert!(log.iter().any(|m| m.contains("1 gripper moves")), "{log:#?}");
+    // The arm ended where the plan ends.
+    let goal = harness.state().arm().preview.as_ref().unwrap().trajectory.joints.last().unwrap().clone();
+    run_until(&mut harness, "the arm to settle", |app| {
+        app.arm().live.as_ref().is_some_and(|s| kinedesk_models::driver::max_joint_offset(&goal, &s.positions) < 0.01)
+    });
+}
+
+#[test]
+fn a_bad_instruction_is_explained_and_history_comes_back_with_the_up_arrow() {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::Plan("wiggle the mug".into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    // In the Instruction pane, and as a toast.
+    assert!(harness.get_all_by_label_contains("Plan #1 failed: cannot plan \"wiggle\"").count() >= 1);
+    assert!(harness.state().arm().preview.is_none(), "nothing to preview, nothing to send");
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(2);
+    harness.key_press(Key::ArrowUp);
+    harness.run_steps(2);
+    assert_eq!(harness.get_by_label(INSTRUCTION_LABEL).value().as_deref(), Some("wiggle the mug"));
 }

@@ -6,10 +6,12 @@
 pub mod arm_view;
 pub mod log_view;
 pub mod placeholder;
+pub mod reasoning_view;
 pub mod shortcut_table;
 pub mod status_bar;
 pub mod stop_button;
 pub mod toasts;
+pub mod trajectory_plots;
 
 pub use log_view::{LOG_FILTER_LABEL, LogEntry, LogFilter, LogLevel, log_view_ui};
 pub use placeholder::placeholder_ui;

@@ -45,7 +45,7 @@ fn ghost_scene() -> ArmScene {
     add_ghost_trajectory(
         &mut scene,
         ArmModel { robot: &robot, visuals: &[] },
-        GhostPreview { trajectory: &trajectory, step: 20, report: Some(&report), samples: 4 },
+        GhostPreview { trajectory: &trajectory, step: 20, report: Some(&report), samples: 4, highlight: None },
     )
     .unwrap();
     scene

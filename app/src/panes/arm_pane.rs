@@ -6,6 +6,9 @@ use super::PaneContext;
 use crate::arm_state::RobotSource;
 use crate::command::Command;
 
+/// Accessibility label of the Realman address box.
+pub const ROBOT_ADDRESS_LABEL: &str = "Robot address";
+
 fn robot_label(kind: BuiltinRobot) -> &'static str {
     match kind {
         BuiltinRobot::Panda => "Franka Panda",
@@ -47,8 +50,10 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             let mut address = ui.data_mut(|data| {
                 data.get_persisted_mut_or_insert_with(address_id, || "realman://192.168.1.18:8080".to_owned()).clone()
             });
-            let field =
-                ui.add(egui::TextEdit::singleline(&mut address).desired_width(190.0).hint_text("realman://host:port"));
+            let label = ui.label(ROBOT_ADDRESS_LABEL);
+            let field = ui
+                .add(egui::TextEdit::singleline(&mut address).desired_width(190.0).hint_text("realman://host:port"))
+                .labelled_by(label.id);
             ui.data_mut(|data| data.insert_persisted(address_id, address.clone()));
             let enter = field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
             if ui.button("Connect").on_hover_text("Connect a Realman controller at this address").clicked() || enter {

@@ -22,6 +22,9 @@ pub const GHOST_SAMPLE: Rgba = [0.7, 0.7, 0.9, 0.07];
 pub const FAILED_LINK: Rgba = [1.0, 0.15, 0.12, 0.85];
 pub const PATH_START: Rgba = [0.25, 0.5, 1.0, 1.0];
 pub const PATH_END: Rgba = [1.0, 0.6, 0.1, 1.0];
+/// The highlighted span (stage or token chunk under the mouse) and its end pose.
+pub const HIGHLIGHT: Rgba = [1.0, 0.95, 0.2, 1.0];
+pub const GHOST_HIGHLIGHT: Rgba = [1.0, 0.95, 0.2, 0.28];
 
 /// Adds the arm at `q`. `link_colours[i]`, where given, overrides the colour of link `i`
 /// (0 is the base link, `j + 1` the link moved by joint `j`).
@@ -129,6 +132,10 @@ pub struct GhostPreview<'a> {
     pub report: Option<&'a CheckReport>,
     /// Faint ghosts evenly spaced along the trajectory, besides start, goal and the scrubbed pose.
     pub samples: usize,
+    /// A span of steps to pick out (the stage or token chunk under the mouse): its path is drawn bright, with a
+    /// ghost where it ends.
+    /// `(first, last)` step.
+    pub highlight: Option<(usize, usize)>,
 }
 
 /// Adds start and goal ghosts, optional sample ghosts, the scrubbed ghost (failed links in red) and the flange path
@@ -180,6 +187,17 @@ pub fn add_ghost_trajectory(
     }
     scene.gradient_polyline(&path, PATH_START, PATH_END);
     // A marker where the scrubbed pose is on the path.
+    if let Some((first, last)) = preview.highlight {
+        let end = last.min(path.len() - 1);
+        let start = first.min(end);
+        if end > start {
+            scene.gradient_polyline(&path[start..=end], HIGHLIGHT, HIGHLIGHT);
+            for point in [path[start], path[end]] {
+                scene.line(point - Vec3::Z * 0.02, point + Vec3::Z * 0.02, HIGHLIGHT);
+            }
+            add_ghost(scene, model, &steps[end], GHOST_HIGHLIGHT, &[])?;
+        }
+    }
     let marker = path[step];
     scene.line(marker - Vec3::Z * 0.03, marker + Vec3::Z * 0.03, [1.0, 1.0, 1.0, 1.0]);
     Ok(())
@@ -260,7 +278,8 @@ mod tests {
         trajectory.joints[10][3] = 0.2; // joint 4 above its upper limit
         let report = check_trajectory(&robot, &trajectory, &SafetyLimits::for_robot(&robot));
         let mut scene = ArmScene::default();
-        let preview = GhostPreview { trajectory: &trajectory, step: 10, report: Some(&report), samples: 0 };
+        let preview =
+            GhostPreview { trajectory: &trajectory, step: 10, report: Some(&report), samples: 0, highlight: None };
         add_ghost_trajectory(&mut scene, ArmModel { robot: &robot, visuals: &[] }, preview).unwrap();
         let red = scene.capsules.iter().filter(|c| c.color == FAILED_LINK).count();
         assert!(red >= 1, "a red link at the failing step");

@@ -1,0 +1,165 @@
+//! Joint positions over time with their limits, and the end-effector speed, for a planned trajectory (egui_plot).
+//! All plots share the time axis and the cursor; stages are shaded bands; the scrubbed time is a vertical line.
+
+use egui::{Color32, Id, Ui};
+use egui_plot::{Axis, HLine, Line, LineStyle, Plot, PlotPoints, Span, VLine};
+
+/// A labelled span of steps (an action-level stage).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlotSpan {
+    pub first: usize,
+    pub last: usize,
+    pub label: String,
+}
+
+/// What to plot.
+pub struct TrajectoryPlots<'a> {
+    pub dt_s: f64,
+    /// Joint positions per sample.
+    pub joints: &'a [Vec<f64>],
+    /// (lower, upper) limit of each joint.
+    pub limits: &'a [(f64, f64)],
+    /// End-effector speed per step (m/s).
+    pub ee_speed_m_s: &'a [f64],
+    /// The scrubbed sample.
+    pub step: usize,
+    pub spans: &'a [PlotSpan],
+    /// Steps to pick out (the stage or chunk under the mouse elsewhere).
+    pub highlight: Option<(usize, usize)>,
+}
+
+/// What the operator did in the plots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlotsResponse {
+    /// The sample under the mouse, if any plot is hovered.
+    pub hovered_step: Option<usize>,
+    /// A plot was clicked at this sample (scrub there).
+    pub clicked_step: Option<usize>,
+}
+
+const SPAN_FILLS: [Color32; 2] =
+    [Color32::from_rgba_premultiplied(40, 60, 90, 40), Color32::from_rgba_premultiplied(70, 60, 30, 40)];
+const HIGHLIGHT_FILL: Color32 = Color32::from_rgba_premultiplied(90, 85, 10, 70);
+
+fn joint_colour(joint: usize) -> Color32 {
+    const COLOURS: [Color32; 8] = [
+        Color32::from_rgb(86, 156, 255),
+        Color32::from_rgb(255, 140, 66),
+        Color32::from_rgb(92, 200, 120),
+        Color32::from_rgb(230, 90, 110),
+        Color32::from_rgb(170, 120, 230),
+        Color32::from_rgb(80, 200, 210),
+        Color32::from_rgb(220, 200, 80),
+        Color32::from_rgb(200, 200, 200),
+    ];
+    COLOURS[joint % COLOURS.len()]
+}
+
+fn base_plot<'a>(id_salt: &str, name: &str, height: f32, group: Id, t_end: f64) -> Plot<'a> {
+    Plot::new((id_salt, name))
+        .height(height)
+        .link_axis(group, [true, false])
+        .link_cursor(group, [true, false])
+        .allow_scroll(false)
+        .allow_zoom([true, false])
+        .allow_drag([true, false])
+        .default_x_bounds(0.0, t_end)
+        .y_axis_min_width(36.0)
+}
+
+/// A plot with its name (and a note) in a fixed-width column on the left.
+fn labelled<R>(ui: &mut Ui, name: &str, note: &str, height: f32, add: impl FnOnce(&mut Ui) -> R) -> R {
+    ui.horizontal(|ui| {
+        ui.allocate_ui_with_layout(egui::vec2(58.0, height), egui::Layout::top_down(egui::Align::Min), |ui| {
+            ui.add(egui::Label::new(egui::RichText::new(name).strong()).extend());
+            ui.add(egui::Label::new(egui::RichText::new(note).small().weak()).extend());
+        });
+        add(ui)
+    })
+    .inner
+}
+
+/// Stage bands, the highlighted span and the scrub line.
+fn add_time_marks(plot_ui: &mut egui_plot::PlotUi<'_>, data: &TrajectoryPlots<'_>, dt: f64) {
+    for (index, span) in data.spans.iter().enumerate() {
+        plot_ui.add(
+            Span::new("", span.first as f64 * dt..=span.last as f64 * dt).axis(Axis::X).fill(SPAN_FILLS[index % 2]),
+        );
+    }
+    if let Some((first, last)) = data.highlight {
+        plot_ui.add(Span::new("", first as f64 * dt..=last as f64 * dt).fill(HIGHLIGHT_FILL));
+    }
+    plot_ui.vline(VLine::new("", data.step as f64 * dt).color(Color32::WHITE).width(1.5));
+}
+
+/// Draws one plot per joint and one for the end-effector speed.
+pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_>) -> PlotsResponse {
+    let mut response = PlotsResponse::default();
+    let dt = data.dt_s.max(1e-9);
+    let samples = data.joints.len();
+    if samples == 0 {
+        return response;
+    }
+    let group = ui.make_persistent_id((id_salt, "trajectory_plots"));
+    let t_end = (dt * samples.saturating_sub(1) as f64).max(dt);
+    let dof = data.joints[0].len();
+    let height = ((ui.available_height() - 110.0) / dof.max(1) as f32).clamp(38.0, 90.0);
+    let to_step = |t: f64| ((t / dt).round().max(0.0) as usize).min(samples - 1);
+    let mut note = |shown: egui_plot::PlotResponse<Option<egui_plot::PlotPoint>>| {
+        if let Some(pointer) = shown.inner.filter(|_| shown.response.hovered()) {
+            response.hovered_step = Some(to_step(pointer.x));
+            if shown.response.clicked() || shown.response.dragged() {
+                response.clicked_step = Some(to_step(pointer.x));
+            }
+        }
+    };
+    for joint in 0..dof {
+        let points: PlotPoints<'_> = data
+            .joints
+            .iter()
+            .enumerate()
+            .map(|(k, q)| [k as f64 * dt, q.get(joint).copied().unwrap_or(f64::NAN)])
+            .collect();
+        let (lower, upper) = data.limits.get(joint).copied().unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let (min, max) = data
+            .joints
+            .iter()
+            .filter_map(|q| q.get(joint))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let margin = (min - lower).min(upper - max);
+        let name = format!("q{} (rad)", joint + 1);
+        let label = format!("q{}", joint + 1);
+        let note_text = format!("margin {margin:.2} rad");
+        let shown = labelled(ui, &label, &note_text, height, |ui| {
+            base_plot(id_salt, &label, height, group, t_end).show(ui, |plot_ui| {
+                add_time_marks(plot_ui, data, dt);
+                // Limits are drawn when they are near enough to matter (within the plotted range plus its span).
+                let span = (max - min).max(0.2);
+                for limit in [lower, upper] {
+                    if limit.is_finite() && limit <= max + span && limit >= min - span {
+                        plot_ui.hline(
+                            HLine::new("limit", limit)
+                                .color(Color32::from_rgb(230, 70, 70))
+                                .style(LineStyle::dashed_loose()),
+                        );
+                    }
+                }
+                plot_ui.line(Line::new(name, points).color(joint_colour(joint)));
+                plot_ui.pointer_coordinate()
+            })
+        });
+        note(shown);
+    }
+    let speed: PlotPoints<'_> =
+        data.ee_speed_m_s.iter().enumerate().map(|(k, v)| [(k as f64 + 0.5) * dt, *v * 1000.0]).collect();
+    let peak = data.ee_speed_m_s.iter().copied().fold(0.0, f64::max) * 1000.0;
+    let shown = labelled(ui, "flange", &format!("mm/s, peak {peak:.0}"), 80.0, |ui| {
+        base_plot(id_salt, "flange", 80.0, group, t_end).show(ui, |plot_ui| {
+            add_time_marks(plot_ui, data, dt);
+            plot_ui.line(Line::new("flange speed", speed).color(Color32::LIGHT_GRAY));
+            plot_ui.pointer_coordinate()
+        })
+    });
+    note(shown);
+    response
+}
