@@ -229,6 +229,21 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Built-in planner: instruction to first reasoning and to full preview, and kinematic faithfulness.
+    Planner {
+        /// Plans per instruction of the faithfulness suite.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remote policy client overhead per request with two 224×224 images (our server on loopback).
+    Remote {
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Tokenizer encode/decode time on the CPU, batch 1 and 64.
     Tokenizer {
         #[arg(long, value_name = "DIR")]
@@ -378,6 +393,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let s = &result.key_to_arm_view;
                 println!("Teleop key to arm view, UI at {} Hz, {} key presses:", result.frame_rate_hz, s.samples);
                 println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Planner { runs, json })) => {
+            let result = crate::policy_bench::bench_planner(runs)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                crate::policy_bench::print_planner(&result);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Remote { requests, json })) => {
+            let result = crate::policy_bench::bench_remote(requests.max(1))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                crate::policy_bench::print_remote(&result);
             }
             Ok(())
         }

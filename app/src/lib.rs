@@ -12,6 +12,7 @@ pub mod gamepad;
 pub mod layout;
 pub mod loader;
 pub mod panes;
+pub mod policy_bench;
 pub mod policy_cli;
 pub mod policy_state;
 pub mod robot_cli;
