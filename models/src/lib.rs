@@ -14,6 +14,7 @@
 //!
 //! Robot kinematics, safety checks and the policy (RVQ-VAE tokenizer, planners) join this crate in later work.
 
+pub mod camera;
 pub mod channel;
 pub mod clock;
 pub mod connection;
