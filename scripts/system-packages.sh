@@ -8,8 +8,9 @@
 # Uses apt-get as root, or through sudo; otherwise prints the command to run and fails.
 set -euo pipefail
 
-# Build: pkg-config and libudev-dev (gamepad support through gilrs links libudev).
-common=(ca-certificates pkg-config libudev-dev)
+# Build: pkg-config and libudev-dev (gamepad support through gilrs links libudev); libclang-dev (bindgen generates
+# the V4L2 bindings nokhwa uses for cameras).
+common=(ca-certificates pkg-config libudev-dev libclang-dev)
 run_pkgs=(libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxcursor1 libxi6
   libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 xvfb xauth imagemagick)
 test_pkgs=(libvulkan1 mesa-vulkan-drivers python3 python3-venv)

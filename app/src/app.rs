@@ -14,6 +14,7 @@ use kinedesk_widgets::arm_view::ArmViewRenderer;
 use kinedesk_widgets::{LogEntry, LogLevel, StatusItem, Toasts, shortcut_table_ui, status_bar_ui, stop_button_ui};
 
 use crate::arm_state::ArmState;
+use crate::camera_feeds::CameraFeeds;
 use crate::command::Command;
 use crate::gamepad::{GamepadEvent, GamepadState, spawn_gamepad};
 use crate::layout::{Pane, default_layout, layout_is_complete};
@@ -56,6 +57,8 @@ pub struct AppOptions {
     pub connect_sim: bool,
     /// Plan this instruction at start-up.
     pub plan: Option<String>,
+    /// Camera feeds to start with instead of the saved ones (`Some(vec![])`: none).
+    pub cameras: Option<Vec<crate::camera_feeds::CameraSpec>>,
 }
 
 pub struct KineDeskApp {
@@ -97,6 +100,8 @@ pub struct KineDeskApp {
     execution_queue: VecDeque<ExecutionItem>,
     /// First step of the segment being executed, to show progress along the whole trajectory.
     execution_offset: usize,
+    /// Camera feeds and their textures.
+    cameras: CameraFeeds,
 }
 
 impl KineDeskApp {
@@ -194,7 +199,14 @@ impl KineDeskApp {
             tokenizer: None,
             execution_queue: VecDeque::new(),
             execution_offset: 0,
+            cameras: CameraFeeds::default(),
         };
+        let specs = app.options.cameras.clone().unwrap_or_else(|| app.state.cameras.clone());
+        for spec in specs {
+            if let Err(error) = app.cameras.add(spec, &app.arm.robot, Some(repaint_waker(ctx))) {
+                app.startup_messages.push((LogLevel::Error, error));
+            }
+        }
         app.policy.choice = app.state.policy.clone();
         app.policy.velocity_percent = app.state.velocity_percent;
         app.policy.history = app.state.instruction_history.clone();
@@ -237,6 +249,41 @@ impl KineDeskApp {
     #[must_use]
     pub fn policy(&self) -> &PolicyState {
         &self.policy
+    }
+
+    /// The camera feeds.
+    #[must_use]
+    pub fn cameras(&self) -> &CameraFeeds {
+        &self.cameras
+    }
+
+    /// Takes the newest camera frames into their textures and reports feeds lost or back; the rendered arm view
+    /// follows the arm shown.
+    fn update_cameras(&mut self, ctx: &Context) {
+        if let Ok(mut joints) = self.cameras.joints.lock() {
+            joints.clear();
+            joints.extend_from_slice(self.arm.shown_joints());
+        }
+        for (level, message) in self.cameras.update(ctx) {
+            self.log_event(ctx, level, "camera", message);
+        }
+    }
+
+    /// Feeds popped out into their own windows.
+    fn popped_out_cameras_ui(&self, ctx: &Context, commands: &mut Vec<Command>) {
+        for name in &self.cameras.popped_out {
+            let Some(feed) = self.cameras.feed(name) else { continue };
+            let id = egui::ViewportId::from_hash_of(("kinedesk_camera", name));
+            let builder = egui::ViewportBuilder::default()
+                .with_title(format!("KineDesk camera: {name}"))
+                .with_inner_size([660.0, 520.0]);
+            ctx.show_viewport_immediate(id, builder, |ui, _class| {
+                egui::CentralPanel::default().show(ui, |ui| crate::panes::cameras_pane::popped_out_ui(ui, feed));
+                if ui.ctx().input(|i| i.viewport().close_requested()) {
+                    commands.push(Command::PopOutCamera { name: name.clone(), out: false });
+                }
+            });
+        }
     }
 
     /// The stop latch that every robot driver watches.
@@ -288,7 +335,7 @@ impl KineDeskApp {
                     DeviceKind::Recorder => self.recorder.connection_state(),
                     DeviceKind::Robot => self.robot_state.clone(),
                     DeviceKind::Policy => self.policy_state.clone(),
-                    DeviceKind::Cameras => ConnectionState::NotConnected,
+                    DeviceKind::Cameras => self.cameras.connection_state(),
                 };
                 StatusItem { device, state }
             })
@@ -629,6 +676,33 @@ impl KineDeskApp {
             Command::RejectPlan => self.reject_plan(ctx),
             Command::SetCoarsePreview(coarse) => self.set_coarse_preview(ctx, coarse),
             Command::SetVelocityPercent(percent) => self.set_velocity_percent(ctx, percent),
+            Command::AddCamera(spec) => {
+                let name = spec.name().to_owned();
+                match self.cameras.add(spec, &self.arm.robot, Some(repaint_waker(ctx))) {
+                    Ok(()) => self.log_event(ctx, LogLevel::Info, "camera", format!("Camera {name} added.")),
+                    Err(error) => self.log_event(ctx, LogLevel::Warn, "camera", error),
+                }
+                self.state.cameras = self.cameras.specs();
+            }
+            Command::RemoveCamera(name) => {
+                if self.cameras.remove(&name).is_some() {
+                    self.log_event(ctx, LogLevel::Info, "camera", format!("Camera {name} removed."));
+                }
+                self.state.cameras = self.cameras.specs();
+            }
+            Command::MaximiseCamera(name) => self.cameras.maximised = name,
+            Command::PopOutCamera { name, out } => {
+                self.cameras.popped_out.retain(|n| *n != name);
+                if out && self.cameras.feed(&name).is_some() {
+                    self.cameras.popped_out.push(name);
+                }
+            }
+            Command::SetCameraSetting { camera, setting, value } => {
+                if self.cameras.set_setting(&camera, &setting, value) {
+                    self.state.cameras = self.cameras.specs();
+                }
+            }
+            Command::FindCameras => self.cameras.find_devices(Some(repaint_waker(ctx))),
         }
     }
 
@@ -642,6 +716,7 @@ impl KineDeskApp {
         }
         self.drain_workers(&ctx);
         self.drain_policy(&ctx);
+        self.update_cameras(&ctx);
         self.update_highlight();
         self.teleop_frame(&ctx);
 
@@ -662,6 +737,7 @@ impl KineDeskApp {
                 log_filter: &mut self.state.log_filter,
                 arm: &mut self.arm,
                 policy: &mut self.policy,
+                cameras: &self.cameras,
                 commands: &mut commands,
             };
             self.state.layout.ui(&mut panes, ui);
@@ -686,6 +762,7 @@ impl KineDeskApp {
                 });
             });
         }
+        self.popped_out_cameras_ui(&ctx, &mut commands);
         self.toasts.show(&ctx, 40.0);
 
         for command in commands {
@@ -915,6 +992,7 @@ impl eframe::App for KineDeskApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         self.state.instruction_history.clone_from(&self.policy.history);
+        self.state.cameras = self.cameras.specs();
         match serde_json::to_string(&self.state) {
             Ok(text) => storage.set_string(PersistedState::KEY, text),
             Err(error) => log::error!(target: "kinedesk", "could not save the layout: {error}"),

@@ -32,6 +32,13 @@ pub struct Cli {
     /// Connect the simulated arm (the embedded default robot) at start-up.
     #[arg(long)]
     pub connect_sim: bool,
+    /// Camera feeds to start with instead of the saved ones: pattern, arm, folder:PATH, device:N, unplugging
+    /// (repeat for several).
+    #[arg(long = "camera", value_name = "SPEC")]
+    pub cameras: Vec<String>,
+    /// Start without camera feeds.
+    #[arg(long, conflicts_with = "cameras")]
+    pub no_cameras: bool,
     /// Plan this instruction at start-up (with the saved policy; the built-in planner by default).
     #[arg(long, value_name = "INSTRUCTION")]
     pub plan: Option<String>,
@@ -229,6 +236,21 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Synthetic cameras streaming into the app while the UI renders: drops, latency, decode and upload time.
+    Cameras {
+        #[arg(long, default_value_t = 3)]
+        feeds: usize,
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Built-in planner: instruction to first reasoning and to full preview, and kinematic faithfulness.
     Planner {
         /// Plans per instruction of the faithfulness suite.
@@ -264,6 +286,20 @@ pub enum BenchCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let cameras = if cli.no_cameras {
+        Some(Vec::new())
+    } else if cli.cameras.is_empty() {
+        None
+    } else {
+        Some(
+            cli.cameras
+                .iter()
+                .enumerate()
+                .map(|(i, text)| crate::camera_feeds::CameraSpec::parse(text, i + 1))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|e| anyhow::anyhow!(e))?,
+        )
+    };
     let options = AppOptions {
         reset_layout: cli.reset_layout,
         exit_after_frames: cli.exit_after_frames,
@@ -272,6 +308,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         urdf: cli.urdf.map(|path| (path, cli.urdf_tip)),
         connect_sim: cli.connect_sim,
         plan: cli.plan.clone(),
+        cameras,
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
@@ -393,6 +430,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let s = &result.key_to_arm_view;
                 println!("Teleop key to arm view, UI at {} Hz, {} key presses:", result.frame_rate_hz, s.samples);
                 println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Cameras { feeds, seconds, width, height, fps, json })) => {
+            let result = crate::camera_bench::bench_cameras(feeds.max(1), seconds, width, height, fps)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                crate::camera_bench::print_cameras(&result);
             }
             Ok(())
         }

@@ -88,6 +88,25 @@ pub enum Command {
     SetCoarsePreview(bool),
     /// Velocity scaling for the plan, in percent of the joints' rated speed and acceleration.
     SetVelocityPercent(u16),
+    /// Start a camera feed.
+    AddCamera(crate::camera_feeds::CameraSpec),
+    /// Stop and remove the feed with this name.
+    RemoveCamera(String),
+    /// Show one feed alone (`None`: back to the grid).
+    MaximiseCamera(Option<String>),
+    /// Show a feed in its own window, or put it back in the grid.
+    PopOutCamera {
+        name: String,
+        out: bool,
+    },
+    /// Set a device setting (exposure, white balance, …); saved with the camera.
+    SetCameraSetting {
+        camera: String,
+        setting: String,
+        value: i64,
+    },
+    /// List the cameras this computer has.
+    FindCameras,
 }
 
 impl Command {
@@ -126,6 +145,17 @@ impl Command {
                 format!("Preview the {} decode", if *coarse { "coarse" } else { "full" })
             }
             Self::SetVelocityPercent(percent) => format!("Velocity scaling {percent} %"),
+            Self::AddCamera(spec) => format!("Add camera {}", spec.name()),
+            Self::RemoveCamera(name) => format!("Remove camera {name}"),
+            Self::MaximiseCamera(name) => match name {
+                Some(name) => format!("Maximise camera {name}"),
+                None => "Show all cameras".to_owned(),
+            },
+            Self::PopOutCamera { name, out } => {
+                format!("{} camera {name}", if *out { "Pop out" } else { "Dock" })
+            }
+            Self::SetCameraSetting { camera, setting, value } => format!("Camera {camera}: {setting} = {value}"),
+            Self::FindCameras => "Find cameras".to_owned(),
         }
     }
 }

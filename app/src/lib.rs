@@ -6,6 +6,8 @@
 pub mod app;
 pub mod arm_state;
 pub mod bench;
+pub mod camera_bench;
+pub mod camera_feeds;
 pub mod cli;
 pub mod command;
 pub mod gamepad;

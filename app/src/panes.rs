@@ -1,7 +1,7 @@
 //! The panes of the main window, one module each, and the `egui_tiles` behaviour that draws them.
 
 pub mod arm_pane;
-mod cameras_pane;
+pub mod cameras_pane;
 pub mod instruction_pane;
 mod log_pane;
 mod session_pane;
@@ -25,6 +25,7 @@ pub struct PaneContext<'a> {
     pub log_filter: &'a mut LogFilter,
     pub arm: &'a mut ArmState,
     pub policy: &'a mut crate::policy_state::PolicyState,
+    pub cameras: &'a crate::camera_feeds::CameraFeeds,
     pub commands: &'a mut Vec<Command>,
 }
 
@@ -33,7 +34,7 @@ impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
         egui::Frame::new().inner_margin(6.0).show(ui, |ui| {
             ui.set_min_size(ui.available_size());
             match pane {
-                Pane::Cameras => cameras_pane::cameras_pane_ui(ui),
+                Pane::Cameras => cameras_pane::cameras_pane_ui(ui, self),
                 Pane::Arm => arm_pane::arm_pane_ui(ui, self),
                 Pane::Instruction => instruction_pane::instruction_pane_ui(ui, self),
                 Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui, self),

@@ -66,6 +66,8 @@ pub struct PersistedState {
     pub velocity_percent: u16,
     /// Instructions typed before, most recent last.
     pub instruction_history: Vec<String>,
+    /// The camera feeds (with per-device settings).
+    pub cameras: Vec<crate::camera_feeds::CameraSpec>,
 }
 
 impl PersistedState {
@@ -85,6 +87,7 @@ impl Default for PersistedState {
             policy: crate::policy_state::PolicyChoice::Builtin,
             velocity_percent: crate::policy_state::DEFAULT_VELOCITY_PERCENT,
             instruction_history: Vec::new(),
+            cameras: crate::camera_feeds::CameraSpec::defaults(),
         }
     }
 }

@@ -15,9 +15,14 @@ use kinedesk_widgets::{LogLevel, STOP_BUTTON_LABEL};
 
 fn app_harness() -> Harness<'static, KineDeskApp> {
     let mut harness =
-        Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, AppOptions::default()));
+        Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, no_cameras()));
     harness.run();
     harness
+}
+
+/// Start-up options without camera feeds, so every frame of these tests is deterministic.
+fn no_cameras() -> AppOptions {
+    AppOptions { cameras: Some(Vec::new()), ..AppOptions::default() }
 }
 
 /// Steps the app (worker results arrive between frames) until `done` holds, for at most 10 s.
@@ -144,19 +149,18 @@ fn alt_number_brings_a_pane_to_the_front() {
 #[test]
 fn layout_and_theme_persist_between_runs() {
     let ctx = egui::Context::default();
-    let mut first = KineDeskApp::from_parts(&ctx, None, None, AppOptions::default());
+    let mut first = KineDeskApp::from_parts(&ctx, None, None, no_cameras());
     first.handle_command(&ctx, Command::SetTheme(ThemeChoice::Light));
     first.handle_command(&ctx, Command::ShowPane(Pane::Log));
     let mut storage = MemoryStorage::default();
     eframe::App::save(&mut first, &mut storage);
 
-    let second = KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions::default());
+    let second = KineDeskApp::from_parts(&ctx, Some(&storage), None, no_cameras());
     assert_eq!(second.theme(), ThemeChoice::Light);
     let log_tab = second.layout().tiles.find_pane(&Pane::Log).expect("log pane");
     assert!(second.layout().active_tiles().contains(&log_tab), "the log tab stays in front");
 
-    let reset =
-        KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions { reset_layout: true, ..AppOptions::default() });
+    let reset = KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions { reset_layout: true, ..no_cameras() });
     let log_tab = reset.layout().tiles.find_pane(&Pane::Log).expect("log pane");
     assert!(!reset.layout().active_tiles().contains(&log_tab), "--reset-layout starts from the default");
 }
@@ -167,7 +171,7 @@ fn a_corrupt_saved_state_falls_back_to_defaults_and_says_so() {
     storage.values.insert("kinedesk.state".into(), "{ this is not json".into());
     let mut harness = Harness::builder()
         .with_size([1280.0, 800.0])
-        .build_eframe(|cc| KineDeskApp::from_parts(&cc.egui_ctx, Some(&storage), None, AppOptions::default()));
+        .build_eframe(|cc| KineDeskApp::from_parts(&cc.egui_ctx, Some(&storage), None, no_cameras()));
     harness.run();
     let warning = harness
         .state()
@@ -183,10 +187,8 @@ fn a_corrupt_saved_state_falls_back_to_defaults_and_says_so() {
 
 #[test]
 fn the_whole_window_renders_on_wgpu() {
-    let mut harness = Harness::builder()
-        .wgpu()
-        .with_size([1280.0, 800.0])
-        .build_eframe(|cc| KineDeskApp::new(cc, AppOptions::default()));
+    let mut harness =
+        Harness::builder().wgpu().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, no_cameras()));
     harness.run();
     // The frame-time readout changes from run to run; mask it out of the comparison.
     let frame_time = harness.get_by_label_contains("UI ").rect();
@@ -246,12 +248,12 @@ fn a_trajectory_file_is_checked_previewed_and_scrubbed() {
 #[test]
 fn the_robot_model_can_be_switched_and_is_remembered() {
     let ctx = egui::Context::default();
-    let mut app = KineDeskApp::from_parts(&ctx, None, None, AppOptions::default());
+    let mut app = KineDeskApp::from_parts(&ctx, None, None, no_cameras());
     assert_eq!(app.arm().robot.name, "panda");
     app.handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
     let mut storage = MemoryStorage::default();
     eframe::App::save(&mut app, &mut storage);
-    let again = KineDeskApp::from_parts(&ctx, Some(&storage), None, AppOptions::default());
+    let again = KineDeskApp::from_parts(&ctx, Some(&storage), None, no_cameras());
     assert_eq!(again.arm().robot.name, "rm75");
 }
 
@@ -507,4 +509,42 @@ fn a_bad_instruction_is_explained_and_history_comes_back_with_the_up_arrow() {
     harness.key_press(Key::ArrowUp);
     harness.run_steps(2);
     assert_eq!(harness.get_by_label(INSTRUCTION_LABEL).value().as_deref(), Some("wiggle the mug"));
+}
+
+#[test]
+fn camera_feeds_stream_into_textures_and_an_unplugged_one_comes_back() {
+    use kinedesk::camera_feeds::CameraSpec;
+    let options = AppOptions {
+        cameras: Some(vec![
+            CameraSpec::TestPattern { name: "pattern".into(), width: 320, height: 240, fps: 30 },
+            CameraSpec::Unplugging { name: "flaky".into(), frames: 10, down_ms: 300 },
+        ]),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    run_until(&mut harness, "frames from both feeds", |app| app.cameras().feeds.iter().all(|f| f.stats.shown > 3));
+    harness.get_by_label_contains("pattern: ");
+    harness.get_by_label("Cameras: 2 feeds");
+    run_until(&mut harness, "the flaky feed to be lost and come back", |app| {
+        let log: Vec<&str> = app.log_entries().iter().map(|e| e.message.as_str()).collect();
+        log.iter().any(|m| m.contains("Camera flaky: the camera stopped delivering"))
+            && log.iter().any(|m| m.contains("Camera flaky is back"))
+    });
+    let shown_before = harness.state().cameras().feed("pattern").unwrap().stats.shown;
+    run_until(&mut harness, "more frames", |app| {
+        app.cameras().feed("pattern").unwrap().stats.shown > shown_before + 10
+    });
+    let pattern = harness.state().cameras().feed("pattern").unwrap();
+    assert_eq!(pattern.stats.texture_allocations, 1, "frames are written into the same texture");
+    assert!(pattern.stats.latency_ms.iter().all(|ms| *ms < 1000.0));
+
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::MaximiseCamera(Some("pattern".into())));
+    harness.run_steps(2);
+    harness.get_by_label("Show all");
+    harness.state_mut().handle_command(&ctx, Command::RemoveCamera("flaky".into()));
+    harness.state_mut().handle_command(&ctx, Command::MaximiseCamera(None));
+    harness.run_steps(2);
+    assert_eq!(harness.state().cameras().feeds.len(), 1);
+    harness.get_by_label("Cameras: 1 feeds");
 }
