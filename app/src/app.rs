@@ -160,7 +160,8 @@ impl KineDeskApp {
         ));
         startup_messages.push((
             LogLevel::Info,
-            "No camera or robot connected; the built-in planner is ready. Esc stops motion at any time, F1 shows shortcuts.".to_owned(),
+            "No robot connected; the built-in planner is ready. Esc stops motion at any time, F1 shows shortcuts."
+                .to_owned(),
         ));
 
         let arm = ArmState::new(state.robot, renderer.is_some());

@@ -1,7 +1,8 @@
 //! `kinedesk-sessions`: recording, crash-safe episode storage, annotations, import/export and replay. No UI.
 //!
-//! Today this crate only defines what the status bar reports about the recorder; the recorder itself
-//! (append-only checksummed episode files, LeRobot and Rerun export) is tracked in issue [7/7].
+//! - [`episode_log`]: the crash-safe on-disk episode format (append-only, checksummed records, torn tails trimmed).
+
+pub mod episode_log;
 
 use kinedesk_models::ConnectionState;
 

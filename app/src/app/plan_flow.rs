@@ -8,7 +8,9 @@ use std::sync::Arc;
 use egui::Context;
 use kinedesk_models::ConnectionState;
 use kinedesk_models::driver::DriverCommand;
-use kinedesk_models::policy::backend::{PolicyCommand, PolicyError, PolicyRequest, PolicyUpdate, spawn_policy_worker};
+use kinedesk_models::policy::backend::{
+    CameraImage, PolicyCommand, PolicyError, PolicyRequest, PolicyUpdate, spawn_policy_worker,
+};
 use kinedesk_models::policy::builtin::BuiltinPlanner;
 use kinedesk_models::policy::remote::{RemoteConfig, RemotePolicy};
 use kinedesk_models::policy::trajectory::check_planned;
@@ -138,7 +140,20 @@ impl KineDeskApp {
             robot: Arc::new(self.arm.robot.clone()),
             joints,
             gripper_closed,
-            images: Vec::new(),
+            // The newest frames of the first two feeds (LIBERO's agent view and wrist camera slots).
+            images: self
+                .cameras
+                .feeds
+                .iter()
+                .filter_map(|feed| feed.last.as_ref())
+                .take(2)
+                .map(|frame| CameraImage {
+                    name: frame.source.to_string(),
+                    width: frame.width,
+                    height: frame.height,
+                    rgb: Arc::new(frame.to_rgb()),
+                })
+                .collect(),
         };
         let sent = self
             .policy_worker

@@ -1,0 +1,306 @@
+//! The on-disk episode log: an append-only sequence of checksummed records. Nothing is ever rewritten in place, so
+//! a crash (kill -9, power loss) can only leave a *torn tail* — a last record cut short or half written — which the
+//! reader detects by its length or checksum and trims, keeping everything before it.
+//!
+//! File: the 16-byte header `KINEDESK-EPLOG1\n`, then records:
+//!
+//! ```text
+//! magic  u32 LE  0x4B44_5231 ("KDR1")
+//! kind   u8      RecordKind
+//! length u32 LE  payload length in bytes (at most 64 MiB)
+//! time   u64 LE  nanoseconds on the shared clock
+//! payload        `length` bytes
+//! crc    u32 LE  CRC-32 (IEEE) of kind, length, time and payload
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use kinedesk_models::Timestamp;
+
+pub const FILE_HEADER: &[u8; 16] = b"KINEDESK-EPLOG1\n";
+const MAGIC: u32 = 0x4B44_5231;
+const MAX_PAYLOAD: u32 = 64 << 20;
+/// Bytes of a record besides its payload.
+pub const RECORD_OVERHEAD: usize = 4 + 1 + 4 + 8 + 4;
+
+/// What a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// JSON: the episode's metadata (task, robot, cameras, fps), written first.
+    Meta = 1,
+    /// Joint state: u16 joint count, then positions and velocities (f64 LE), then the gripper opening (f64).
+    JointState = 2,
+    /// A camera frame: u16 camera index, u32 width, u32 height, u64 frame sequence, then JPEG bytes.
+    CameraFrame = 3,
+    /// JSON: an event on the timeline (instruction, reasoning, plan, approval, send, stop, teleop command, …).
+    Event = 4,
+    /// Action: u16 count, then f64 LE values (what was commanded at this time).
+    Action = 5,
+    /// JSON: the episode ended (length, outcome).
+    End = 6,
+}
+
+impl RecordKind {
+    #[must_use]
+    pub fn from_u8(value: u8) -> Option<Self> {
+        Some(match value {
+            1 => Self::Meta,
+            2 => Self::JointState,
+            3 => Self::CameraFrame,
+            4 => Self::Event,
+            5 => Self::Action,
+            6 => Self::End,
+            _ => return None,
+        })
+    }
+}
+
+/// One record read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub kind: RecordKind,
+    pub time: Timestamp,
+    pub payload: Vec<u8>,
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320).
+#[derive(Clone, Copy, Debug)]
+pub struct Crc32(u32);
+
+const fn crc_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+static CRC_TABLE: [u32; 256] = crc_table();
+
+impl Crc32 {
+    #[must_use]
+    pub fn new() -> Self {
+        Self(0xFFFF_FFFF)
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = CRC_TABLE[((self.0 ^ u32::from(*byte)) & 0xFF) as usize] ^ (self.0 >> 8);
+        }
+    }
+
+    #[must_use]
+    pub fn finish(self) -> u32 {
+        self.0 ^ 0xFFFF_FFFF
+    }
+}
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn record_crc(kind: u8, length: u32, time: u64, payload: &[u8]) -> u32 {
+    let mut crc = Crc32::new();
+    crc.update(&[kind]);
+    crc.update(&length.to_le_bytes());
+    crc.update(&time.to_le_bytes());
+    crc.update(payload);
+    crc.finish()
+}
+
+/// Appends records to an episode log.
+pub struct LogWriter {
+    file: BufWriter<File>,
+    bytes: u64,
+}
+
+impl LogWriter {
+    /// Creates a new log (fails if the file exists: logs are never overwritten).
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        let mut writer = Self { file: BufWriter::with_capacity(1 << 20, file), bytes: 0 };
+        writer.file.write_all(FILE_HEADER)?;
+        writer.bytes = FILE_HEADER.len() as u64;
+        Ok(writer)
+    }
+
+    /// Reopens a log to append after its last valid record (a torn tail is cut off first).
+    pub fn append(path: &Path) -> std::io::Result<Self> {
+        let scan = scan_log(path)?;
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(scan.valid_bytes)?;
+        let mut file = BufWriter::with_capacity(1 << 20, file);
+        file.seek(SeekFrom::Start(scan.valid_bytes))?;
+        Ok(Self { file, bytes: scan.valid_bytes })
+    }
+
+    pub fn write(&mut self, kind: RecordKind, time: Timestamp, payload: &[u8]) -> std::io::Result<()> {
+        let length = u32::try_from(payload.len())
+            .ok()
+            .filter(|l| *l <= MAX_PAYLOAD)
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "record payload over 64 MiB"))?;
+        let nanos = time.as_nanos();
+        let crc = record_crc(kind as u8, length, nanos, payload);
+        self.file.write_all(&MAGIC.to_le_bytes())?;
+        self.file.write_all(&[kind as u8])?;
+        self.file.write_all(&length.to_le_bytes())?;
+        self.file.write_all(&nanos.to_le_bytes())?;
+        self.file.write_all(payload)?;
+        self.file.write_all(&crc.to_le_bytes())?;
+        self.bytes += (RECORD_OVERHEAD + payload.len()) as u64;
+        Ok(())
+    }
+
+    /// Pushes buffered records to the disk and waits until the data is durable.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_data()
+    }
+
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// What reading a log found.
+#[derive(Debug, Default)]
+pub struct LogScan {
+    pub records: Vec<Record>,
+    /// Bytes up to the end of the last valid record.
+    pub valid_bytes: u64,
+    /// Why reading stopped before the end of the file, if it did (the torn tail).
+    pub torn_tail: Option<String>,
+    pub file_bytes: u64,
+}
+
+/// Reads every valid record; stops at the first torn or corrupt one and says why.
+pub fn scan_log(path: &Path) -> std::io::Result<LogScan> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    Ok(scan_bytes(&data))
+}
+
+/// [`scan_log`] on bytes in memory.
+#[must_use]
+pub fn scan_bytes(data: &[u8]) -> LogScan {
+    let mut scan = LogScan { file_bytes: data.len() as u64, ..LogScan::default() };
+    if data.len() < FILE_HEADER.len() || &data[..FILE_HEADER.len()] != FILE_HEADER {
+        scan.torn_tail = Some("not a KineDesk episode log (bad header)".into());
+        return scan;
+    }
+    let mut at = FILE_HEADER.len();
+    scan.valid_bytes = at as u64;
+    while at < data.len() {
+        let rest = &data[at..];
+        if rest.len() < RECORD_OVERHEAD {
+            scan.torn_tail = Some(format!("{} bytes of a cut-off record at byte {at}", rest.len()));
+            break;
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([rest[o], rest[o + 1], rest[o + 2], rest[o + 3]]);
+        if u32_at(0) != MAGIC {
+            scan.torn_tail = Some(format!("no record marker at byte {at}"));
+            break;
+        }
+        let kind = rest[4];
+        let length = u32_at(5);
+        if length > MAX_PAYLOAD {
+            scan.torn_tail = Some(format!("impossible record length {length} at byte {at}"));
+            break;
+        }
+        let total = RECORD_OVERHEAD + length as usize;
+        if rest.len() < total {
+            scan.torn_tail = Some(format!("record at byte {at} cut short ({} of {total} bytes)", rest.len()));
+            break;
+        }
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&rest[9..17]);
+        let time = u64::from_le_bytes(time);
+        let payload = &rest[17..17 + length as usize];
+        let crc = u32_at(17 + length as usize);
+        if crc != record_crc(kind, length, time, payload) {
+            scan.torn_tail = Some(format!("checksum mismatch in the record at byte {at}"));
+            break;
+        }
+        let Some(kind) = RecordKind::from_u8(kind) else {
+            scan.torn_tail = Some(format!("unknown record kind {kind} at byte {at}"));
+            break;
+        };
+        scan.records.push(Record { kind, time: Timestamp::from_nanos(time), payload: payload.to_vec() });
+        at += total;
+        scan.valid_bytes = at as u64;
+    }
+    scan
+}
+
+/// Cuts a torn tail off a log so it can be appended to or exported; returns how many bytes were removed.
+pub fn trim_torn_tail(path: &Path) -> std::io::Result<u64> {
+    let scan = scan_log(path)?;
+    if scan.valid_bytes < scan.file_bytes {
+        OpenOptions::new().write(true).open(path)?.set_len(scan.valid_bytes)?;
+    }
+    Ok(scan.file_bytes - scan.valid_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        let mut crc = Crc32::new();
+        crc.update(b"123456789");
+        assert_eq!(crc.finish(), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn every_cut_of_a_log_keeps_the_whole_records_before_it() {
+        let dir = std::env::temp_dir().join(format!("kinedesk-eplog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cut.kdlog");
+        let _ = std::fs::remove_file(&path);
+        let mut writer = LogWriter::create(&path).unwrap();
+        let mut ends = vec![FILE_HEADER.len() as u64];
+        for i in 0..20u8 {
+            writer.write(RecordKind::Event, Timestamp::from_nanos(u64::from(i)), &vec![i; usize::from(i) * 7]).unwrap();
+            ends.push(writer.bytes());
+        }
+        writer.sync().unwrap();
+        let data = std::fs::read(&path).unwrap();
+        for cut in FILE_HEADER.len()..=data.len() {
+            let scan = scan_bytes(&data[..cut]);
+            let whole = ends.iter().filter(|end| **end <= cut as u64).count() - 1;
+            assert_eq!(scan.records.len(), whole, "cut at {cut}");
+            assert_eq!(scan.torn_tail.is_some(), !ends.contains(&(cut as u64)), "cut at {cut}");
+        }
+        // A flipped byte in the middle stops reading there (nothing after it is trusted).
+        let mut corrupt = data.clone();
+        corrupt[ends[5] as usize + 20] ^= 0xFF;
+        let scan = scan_bytes(&corrupt);
+        assert_eq!(scan.records.len(), 5);
+        assert!(scan.torn_tail.unwrap().contains("checksum mismatch"));
+        // Trimming a torn tail, then appending, gives a clean log.
+        std::fs::write(&path, &data[..data.len() - 3]).unwrap();
+        assert_eq!(trim_torn_tail(&path).unwrap(), ends[20] - ends[19] - 3);
+        let mut again = LogWriter::append(&path).unwrap();
+        again.write(RecordKind::End, Timestamp::from_nanos(99), b"{}").unwrap();
+        again.sync().unwrap();
+        let scan = scan_log(&path).unwrap();
+        assert_eq!((scan.records.len(), scan.torn_tail), (20, None));
+        assert!(LogWriter::create(&path).is_err(), "logs are never overwritten");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
