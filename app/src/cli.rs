@@ -112,12 +112,23 @@ pub enum CliCommand {
     Plan(crate::policy_cli::PlanArgs),
     /// Serve the built-in planner over the openpi-style WebSocket + msgpack protocol.
     Serve(crate::policy_cli::ServeArgs),
+    /// Record an episode headless into a session folder (`--synthetic`: the embedded defaults).
+    Record(crate::session_cli::RecordArgs),
+    /// Inspect a session.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Episodes, frames per camera, joint states, events, and any torn tail a crash left.
+    Info(crate::session_cli::SessionInfoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +336,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             move_to_start,
         ),
         Some(CliCommand::Plan(args)) => crate::policy_cli::run_plan(&args),
+        Some(CliCommand::Record(args)) => crate::session_cli::run_record(&args),
+        Some(CliCommand::Session(SessionCommand::Info(args))) => crate::session_cli::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::policy_cli::run_serve(&args),
         Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),
         Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),

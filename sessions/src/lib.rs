@@ -2,7 +2,12 @@
 //!
 //! - [`episode_log`]: the crash-safe on-disk episode format (append-only, checksummed records, torn tails trimmed).
 
+//! - [`recorder`]: recording an episode (JPEG pool, writer thread, sync at least every 0.5 s, drops counted).
+//! - [`episode`]: reading episodes back, and the session folder.
+
+pub mod episode;
 pub mod episode_log;
+pub mod recorder;
 
 use kinedesk_models::ConnectionState;
 

@@ -1,0 +1,218 @@
+//! `kinedesk record` (headless recording with the embedded defaults) and `kinedesk session info`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use kinedesk_models::camera::synthetic::{ArmCamera, SharedJoints, TestPattern};
+use kinedesk_models::camera::{CaptureHandle, spawn_capture};
+use kinedesk_models::driver::{DriverCommand, DriverEvent};
+use kinedesk_models::policy::backend::{PolicyBackend, PolicyRequest};
+use kinedesk_models::policy::builtin::BuiltinPlanner;
+use kinedesk_models::robot::panda;
+use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
+use kinedesk_models::{StopSignal, Timestamp};
+use kinedesk_sessions::episode::{SessionDir, read_episode};
+use kinedesk_sessions::recorder::{EpisodeMeta, Recorder};
+
+#[derive(Debug, clap::Args)]
+pub struct RecordArgs {
+    /// Use the embedded defaults: the simulated arm executing a planned demonstration, and synthetic cameras (the
+    /// first shows the rendered arm, the others the test pattern).
+    #[arg(long)]
+    pub synthetic: bool,
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Session folder (created if needed; the episode is added to it).
+    #[arg(long, value_name = "SESSION")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    pub cameras: usize,
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    /// The task (instruction) of the episode; the arm carries it out, looping, while recording.
+    #[arg(long, default_value = "move 10 cm left, then rotate it 45 degrees clockwise, then move 10 cm right")]
+    pub task: String,
+    /// JPEG encoder threads.
+    #[arg(long, default_value_t = 2)]
+    pub encoders: usize,
+}
+
+/// Records one episode headless and prints progress every second (`… durable N frames` is what a crash keeps).
+pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.synthetic, "only --synthetic recording is available headless (embedded defaults)");
+    let robot = panda();
+    let session = SessionDir::open_or_create(&args.out, &robot.name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = session.next_episode_path().map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let stop = StopSignal::new();
+    let arm = spawn_sim_arm(robot.clone(), stop.clone(), SimArmConfig::default(), None)?;
+    let joints: SharedJoints = Arc::new(std::sync::Mutex::new(robot.rest_pose.clone()));
+    let mut cameras: Vec<CaptureHandle> = Vec::new();
+    for index in 0..args.cameras {
+        let (w, h, fps) = (args.width, args.height, f64::from(args.fps));
+        let name = if index == 0 { "arm".to_owned() } else { format!("pattern{index}") };
+        let make: kinedesk_models::camera::SourceFactory = if index == 0 {
+            let (robot, joints, name) = (robot.clone(), joints.clone(), name.clone());
+            Box::new(move || Box::new(ArmCamera::new(name, robot, joints, w, h, fps)))
+        } else {
+            let name = name.clone();
+            Box::new(move || Box::new(TestPattern::new(name, w, h, fps)))
+        };
+        cameras.push(spawn_capture(&name, make, None)?);
+    }
+    let meta = EpisodeMeta {
+        task: args.task.clone(),
+        robot: robot.name.clone(),
+        joint_names: robot.joints.iter().map(|j| j.name.clone()).collect(),
+        cameras: cameras.iter().map(|c| c.name.clone()).collect(),
+        fps: f64::from(args.fps),
+        started_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    let recorder = Recorder::start(&path, &meta, args.encoders)
+        .with_context(|| format!("cannot record into {}", path.display()))?;
+    println!("recording episode {} for {:.1} s", path.display(), args.seconds);
+
+    // The demonstration: plan the task once and execute it (back and forth) while recording.
+    let mut planner = BuiltinPlanner::with_builtin_tokenizer().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request = PolicyRequest {
+        instruction: args.task.clone(),
+        robot_kind: "panda".into(),
+        robot: Arc::new(robot.clone()),
+        joints: robot.rest_pose.clone(),
+        gripper_closed: false,
+        images: Vec::new(),
+    };
+    let plan = planner.plan(&request, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let forward = plan.full.trajectory();
+    let mut backward = forward.clone();
+    backward.joints.reverse();
+    recorder.event(Timestamp::now(), &serde_json::json!({"type": "instruction", "text": args.task}));
+    recorder.event(
+        Timestamp::now(),
+        &serde_json::json!({"type": "reasoning", "instruction_level": plan.output.instruction_level, "action_level": plan.output.action_level}),
+    );
+    recorder.event(Timestamp::now(), &serde_json::json!({"type": "send", "samples": forward.joints.len()}));
+    arm.worker.send(DriverCommand::Execute(forward.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut going_forward = true;
+
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let mut seen = vec![u64::MAX; cameras.len()];
+    while started.elapsed().as_secs_f64() < args.seconds {
+        while let Some(event) = arm.worker.events().recv_timeout(Duration::from_millis(1)) {
+            match event {
+                DriverEvent::State(state) => {
+                    if let Ok(mut shared) = joints.lock() {
+                        shared.clone_from(&state.positions);
+                    }
+                    recorder.joint_state(state.at, &state.positions, &state.velocities, state.gripper);
+                }
+                DriverEvent::Finished => {
+                    going_forward = !going_forward;
+                    let next = if going_forward { forward.clone() } else { backward.clone() };
+                    recorder
+                        .event(Timestamp::now(), &serde_json::json!({"type": "send", "samples": next.joints.len()}));
+                    let _ = arm.worker.send(DriverCommand::Execute(next));
+                }
+                DriverEvent::Refused { reason } | DriverEvent::Halted { reason } => {
+                    recorder.event(Timestamp::now(), &serde_json::json!({"type": "robot", "message": reason}));
+                }
+                _ => {}
+            }
+        }
+        for (index, camera) in cameras.iter().enumerate() {
+            if let Some(frame) = camera.slot.take()
+                && frame.sequence != seen[index]
+            {
+                seen[index] = frame.sequence;
+                recorder.frame(index as u16, frame);
+            }
+        }
+        if last_report.elapsed() >= Duration::from_secs(1) {
+            last_report = Instant::now();
+            let s = recorder.stats();
+            println!(
+                "t={:.1} s: {} frames written, {} durable, {} dropped; {} records",
+                started.elapsed().as_secs_f64(),
+                s.frames_written,
+                s.frames_durable,
+                s.frames_dropped,
+                s.records_written
+            );
+            let _ = std::io::stdout().flush();
+            if let Some(error) = recorder.error() {
+                anyhow::bail!("recording failed: {error}");
+            }
+        }
+    }
+    stop.trigger(kinedesk_models::StopReason::Button);
+    let source_gaps: u64 = cameras
+        .iter()
+        .map(|c| c.slot.dropped() + c.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    let stats = recorder.finish(&serde_json::json!({"type": "end", "success": true}))?;
+    println!(
+        "done: {} frames written ({} dropped by the recorder, {} missed by polling), {} records, {:.1} MB in {}",
+        stats.frames_written,
+        stats.frames_dropped,
+        source_gaps,
+        stats.records_written,
+        stats.bytes_written as f64 / 1e6,
+        path.display()
+    );
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SessionInfoArgs {
+    pub session: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Lists a session's episodes: frames per camera, joint states, events, duration, and any torn tail.
+pub fn run_session_info(args: &SessionInfoArgs) -> anyhow::Result<()> {
+    let session = SessionDir::open(&args.session).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut rows = Vec::new();
+    for path in session.episode_paths().map_err(|e| anyhow::anyhow!("{e}"))? {
+        match read_episode(&path) {
+            Ok(episode) => {
+                let (start, end) = episode.span();
+                let frames: Vec<usize> =
+                    (0..episode.meta.cameras.len()).map(|c| episode.camera_frames(c as u16).count()).collect();
+                rows.push(serde_json::json!({
+                    "episode": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    "task": episode.meta.task,
+                    "cameras": episode.meta.cameras,
+                    "frames_per_camera": frames,
+                    "frames": episode.frames.len(),
+                    "joint_states": episode.joints.len(),
+                    "events": episode.events.len(),
+                    "duration_s": end.saturating_since(start).as_secs_f64(),
+                    "finished": episode.end.is_some(),
+                    "torn_tail": episode.torn_tail,
+                }));
+            }
+            Err(error) => {
+                rows.push(serde_json::json!({"episode": path.display().to_string(), "error": error.to_string()}));
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for row in rows {
+            println!("{row}");
+        }
+    }
+    Ok(())
+}

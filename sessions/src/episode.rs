@@ -1,0 +1,220 @@
+//! Reading an episode back from its log, and the session folder that holds episodes.
+//!
+//! A session is a folder: `session.json` (name, robot) and `episodes/episode_NNNNNN.kdlog`, one log per episode.
+//! Everything the session knows is in the logs; `session.json` only names it, so a crash never loses an episode.
+
+use std::path::{Path, PathBuf};
+
+use kinedesk_models::Timestamp;
+
+use crate::episode_log::{RecordKind, scan_log};
+use crate::recorder::EpisodeMeta;
+
+/// Why a session or episode cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{path}: {message}")]
+    Format { path: String, message: String },
+}
+
+fn io(path: &Path, error: &dyn std::fmt::Display) -> SessionError {
+    SessionError::Io { path: path.display().to_string(), message: error.to_string() }
+}
+
+/// A camera frame as stored (JPEG).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFrame {
+    pub camera: u16,
+    pub time: Timestamp,
+    pub width: u32,
+    pub height: u32,
+    pub sequence: u64,
+    pub jpeg: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JointSample {
+    pub time: Timestamp,
+    pub positions: Vec<f64>,
+    pub velocities: Vec<f64>,
+    pub gripper: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSample {
+    pub time: Timestamp,
+    pub values: Vec<f64>,
+}
+
+/// Everything one episode log holds, sorted by time.
+#[derive(Clone, Debug)]
+pub struct Episode {
+    pub path: PathBuf,
+    pub meta: EpisodeMeta,
+    pub frames: Vec<StoredFrame>,
+    pub joints: Vec<JointSample>,
+    pub actions: Vec<ActionSample>,
+    pub events: Vec<(Timestamp, serde_json::Value)>,
+    /// The end record, if the episode was finished (absent after a crash).
+    pub end: Option<serde_json::Value>,
+    /// What was cut off the end (after a crash), if anything.
+    pub torn_tail: Option<String>,
+}
+
+impl Episode {
+    /// First and last timestamp of any record.
+    #[must_use]
+    pub fn span(&self) -> (Timestamp, Timestamp) {
+        let times = self
+            .frames
+            .iter()
+            .map(|f| f.time)
+            .chain(self.joints.iter().map(|j| j.time))
+            .chain(self.events.iter().map(|e| e.0));
+        times.fold((Timestamp::from_nanos(u64::MAX), Timestamp::from_nanos(0)), |(lo, hi), t| (lo.min(t), hi.max(t)))
+    }
+
+    /// Frames of one camera, in time order.
+    pub fn camera_frames(&self, camera: u16) -> impl Iterator<Item = &StoredFrame> {
+        self.frames.iter().filter(move |f| f.camera == camera)
+    }
+}
+
+fn f64s(bytes: &[u8]) -> Vec<f64> {
+    bytes.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
+}
+
+/// Reads an episode log; a torn tail is reported in [`Episode::torn_tail`], not treated as data.
+pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
+    let scan = scan_log(path).map_err(|e| io(path, &e))?;
+    let format = |message: String| SessionError::Format { path: path.display().to_string(), message };
+    let mut records = scan.records.into_iter();
+    let meta = match records.next() {
+        Some(first) if first.kind == RecordKind::Meta => serde_json::from_slice::<EpisodeMeta>(&first.payload)
+            .map_err(|e| format(format!("bad episode metadata: {e}")))?,
+        _ => return Err(format(scan.torn_tail.unwrap_or_else(|| "the episode has no metadata record".into()))),
+    };
+    let mut episode = Episode {
+        path: path.to_owned(),
+        meta,
+        frames: Vec::new(),
+        joints: Vec::new(),
+        actions: Vec::new(),
+        events: Vec::new(),
+        end: None,
+        torn_tail: scan.torn_tail,
+    };
+    for record in records {
+        let p = &record.payload;
+        match record.kind {
+            RecordKind::CameraFrame if p.len() >= 18 => episode.frames.push(StoredFrame {
+                camera: u16::from_le_bytes([p[0], p[1]]),
+                width: u32::from_le_bytes([p[2], p[3], p[4], p[5]]),
+                height: u32::from_le_bytes([p[6], p[7], p[8], p[9]]),
+                sequence: u64::from_le_bytes([p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]]),
+                time: record.time,
+                jpeg: p[18..].to_vec(),
+            }),
+            RecordKind::JointState if p.len() >= 2 => {
+                let n = usize::from(u16::from_le_bytes([p[0], p[1]]));
+                let values = f64s(&p[2..]);
+                if values.len() == 2 * n + 1 {
+                    episode.joints.push(JointSample {
+                        time: record.time,
+                        positions: values[..n].to_vec(),
+                        velocities: values[n..2 * n].to_vec(),
+                        gripper: values[2 * n],
+                    });
+                }
+            }
+            RecordKind::Action if p.len() >= 2 => {
+                episode.actions.push(ActionSample { time: record.time, values: f64s(&p[2..]) });
+            }
+            RecordKind::Event => {
+                if let Ok(value) = serde_json::from_slice(p) {
+                    episode.events.push((record.time, value));
+                }
+            }
+            RecordKind::End => episode.end = serde_json::from_slice(p).ok(),
+            _ => {}
+        }
+    }
+    episode.frames.sort_by_key(|f| (f.camera, f.time));
+    episode.joints.sort_by_key(|j| j.time);
+    episode.actions.sort_by_key(|a| a.time);
+    episode.events.sort_by_key(|e| e.0);
+    Ok(episode)
+}
+
+/// A session folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionDir {
+    pub root: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInfo {
+    pub name: String,
+    pub robot: String,
+    pub created_unix_s: u64,
+}
+
+impl SessionDir {
+    /// Opens `root`, creating it (with `session.json`) if it does not exist.
+    pub fn open_or_create(root: &Path, robot: &str) -> Result<Self, SessionError> {
+        std::fs::create_dir_all(root.join("episodes")).map_err(|e| io(root, &e))?;
+        let info_path = root.join("session.json");
+        if !info_path.exists() {
+            let info = SessionInfo {
+                name: root.file_name().map_or_else(|| "session".into(), |n| n.to_string_lossy().into_owned()),
+                robot: robot.to_owned(),
+                created_unix_s: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            };
+            let json = serde_json::to_string_pretty(&info).map_err(|e| io(&info_path, &e))?;
+            // Written to a temporary name and renamed: never half a file under the real name.
+            let temporary = root.join("session.json.tmp");
+            std::fs::write(&temporary, json).map_err(|e| io(&temporary, &e))?;
+            std::fs::rename(&temporary, &info_path).map_err(|e| io(&info_path, &e))?;
+        }
+        Ok(Self { root: root.to_owned() })
+    }
+
+    /// Opens an existing session.
+    pub fn open(root: &Path) -> Result<Self, SessionError> {
+        if !root.join("episodes").is_dir() {
+            return Err(SessionError::Format {
+                path: root.display().to_string(),
+                message: "not a KineDesk session (no episodes/ folder)".into(),
+            });
+        }
+        Ok(Self { root: root.to_owned() })
+    }
+
+    /// The episode logs, in order.
+    pub fn episode_paths(&self) -> Result<Vec<PathBuf>, SessionError> {
+        let dir = self.root.join("episodes");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| io(&dir, &e))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "kdlog"))
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Where the next episode goes.
+    pub fn next_episode_path(&self) -> Result<PathBuf, SessionError> {
+        let next = self
+            .episode_paths()?
+            .iter()
+            .filter_map(|p| p.file_stem()?.to_str()?.strip_prefix("episode_")?.parse::<u64>().ok())
+            .max()
+            .map_or(0, |n| n + 1);
+        Ok(self.root.join("episodes").join(format!("episode_{next:06}.kdlog")))
+    }
+}
