@@ -117,6 +117,8 @@ pub enum CliCommand {
     /// Inspect a session.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Export a session as a dataset: `kinedesk export --format lerobot-v3 SESSION OUT`.
+    Export(crate::session_cli::ExportArgs),
     /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
@@ -337,6 +339,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         ),
         Some(CliCommand::Plan(args)) => crate::policy_cli::run_plan(&args),
         Some(CliCommand::Record(args)) => crate::session_cli::run_record(&args),
+        Some(CliCommand::Export(args)) => crate::session_cli::run_export(&args),
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::session_cli::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::policy_cli::run_serve(&args),
         Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),

@@ -216,3 +216,45 @@ pub fn run_session_info(args: &SessionInfoArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// lerobot-v3 (Parquet, images embedded).
+    #[arg(long, default_value = "lerobot-v3")]
+    pub format: String,
+    pub session: PathBuf,
+    /// The dataset folder to create.
+    pub out: PathBuf,
+}
+
+/// Exports a session with a progress bar.
+pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.format == "lerobot-v3",
+        "unknown format {:?}: this build exports lerobot-v3 (LeRobot v2.1 and Rerun .rrd are not implemented yet)",
+        args.format
+    );
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} episodes")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("exporting");
+    let summary = kinedesk_sessions::lerobot::export_lerobot_v3(&args.session, &args.out, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    println!(
+        "exported {} episodes, {} frames ({} recovered after a crash) to {} in {:.2} s ({:.1} MB of data)",
+        summary.episodes,
+        summary.frames,
+        summary.recovered_episodes,
+        args.out.display(),
+        started.elapsed().as_secs_f64(),
+        summary.bytes as f64 / 1e6
+    );
+    Ok(())
+}

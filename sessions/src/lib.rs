@@ -4,9 +4,11 @@
 
 //! - [`recorder`]: recording an episode (JPEG pool, writer thread, sync at least every 0.5 s, drops counted).
 //! - [`episode`]: reading episodes back, and the session folder.
+//! - [`lerobot`]: LeRobot v3.0 dataset export (Parquet), with the bi-level reasoning as language annotations.
 
 pub mod episode;
 pub mod episode_log;
+pub mod lerobot;
 pub mod recorder;
 
 use kinedesk_models::ConnectionState;

@@ -1,0 +1,632 @@
+//! Export a session as a LeRobot v3.0 dataset (`../shared/reference/datasets.md`): `data/chunk-000/file-NNN.parquet`
+//! with many episodes per file (images embedded as the JPEG bytes recorded, no re-encoding), `meta/info.json`,
+//! `meta/stats.json`, `meta/tasks.parquet`, `meta/episodes/chunk-000/file-000.parquet`, and the bi-level reasoning
+//! in the `language_persistent` / `language_events` columns.
+//!
+//! Frames follow the first camera: frame k is its k-th frame, `timestamp = k / fps`; every other camera contributes
+//! its frame nearest in time, `observation.state` is the joint state (and gripper) at that time, and `action` is the
+//! state of the next frame (position control).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, StringBuilder};
+use arrow_array::{
+    Array as _, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, ListArray, RecordBatch, StringArray,
+    StructArray,
+};
+use arrow_schema::{DataType, Field, Fields, Schema};
+use kinedesk_models::Timestamp;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+use serde_json::json;
+
+use crate::episode::{Episode, SessionDir, read_episode};
+
+/// Rows per data file before another file is started (LeRobot's default aims at 100 MB files).
+const DATA_FILE_BYTES: usize = 100 << 20;
+
+/// What an export did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct ExportSummary {
+    pub episodes: usize,
+    pub frames: usize,
+    pub data_files: usize,
+    pub bytes: u64,
+    /// Episodes whose log had a torn tail (exported up to it).
+    pub recovered_episodes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Session(#[from] crate::episode::SessionError),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("cannot export: {0}")]
+    Invalid(String),
+}
+
+fn io_error(path: &Path, error: &dyn std::fmt::Display) -> ExportError {
+    ExportError::Io { path: path.display().to_string(), message: error.to_string() }
+}
+
+/// One dataset frame, assembled from an episode.
+struct Row {
+    timestamp: f32,
+    frame_index: i64,
+    episode_index: i64,
+    index: i64,
+    task_index: i64,
+    state: Vec<f32>,
+    action: Vec<f32>,
+    images: Vec<Vec<u8>>,
+    persistent: Vec<Language>,
+    events: Vec<Language>,
+}
+
+#[derive(Clone)]
+struct Language {
+    role: String,
+    content: String,
+    style: String,
+    timestamp: f32,
+    camera: Option<String>,
+}
+
+fn nearest<T>(items: &[T], time: Timestamp, at: impl Fn(&T) -> Timestamp) -> Option<&T> {
+    if items.is_empty() {
+        return None;
+    }
+    let index = items.partition_point(|item| at(item) < time);
+    let candidates = [index.checked_sub(1), (index < items.len()).then_some(index)];
+    candidates
+        .into_iter()
+        .flatten()
+        .min_by_key(|i| {
+            let t = at(&items[*i]);
+            if t > time { t.saturating_since(time) } else { time.saturating_since(t) }
+        })
+        .map(|i| &items[i])
+}
+
+/// Reasoning recorded in the episode, as per-frame language annotations.
+fn language(episode: &Episode, start: Timestamp) -> (Vec<Language>, Vec<(Timestamp, Language)>) {
+    let mut persistent = Vec::new();
+    let mut events = Vec::new();
+    let seconds = |t: Timestamp| t.saturating_since(start).as_secs_f64() as f32;
+    for (time, event) in &episode.events {
+        let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("");
+        let lines = |key: &str| -> Vec<String> {
+            event
+                .get(key)
+                .and_then(|v| v.as_array())
+                .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        };
+        match kind {
+            "reasoning" => {
+                let instruction = lines("instruction_level");
+                let stages = lines("action_level");
+                if !instruction.is_empty() {
+                    persistent.push(Language {
+                        role: "assistant".into(),
+                        content: instruction.join("; "),
+                        style: "motion".into(),
+                        timestamp: seconds(*time),
+                        camera: None,
+                    });
+                }
+                if !stages.is_empty() {
+                    persistent.push(Language {
+                        role: "assistant".into(),
+                        content: stages.join("; "),
+                        style: "plan".into(),
+                        timestamp: seconds(*time),
+                        camera: None,
+                    });
+                }
+            }
+            "instruction" => persistent.push(Language {
+                role: "user".into(),
+                content: event.get("text").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
+                style: "task_aug".into(),
+                timestamp: seconds(*time),
+                camera: None,
+            }),
+            _ => events.push((
+                *time,
+                Language {
+                    role: "system".into(),
+                    content: event.to_string(),
+                    style: "trace".into(),
+                    timestamp: seconds(*time),
+                    camera: None,
+                },
+            )),
+        }
+    }
+    (persistent, events)
+}
+
+fn rows_for(episode: &Episode, episode_index: i64, first_index: i64, task_index: i64) -> Vec<Row> {
+    let cameras = episode.meta.cameras.len().max(1);
+    let master: Vec<_> = episode.camera_frames(0).collect();
+    let others: Vec<Vec<_>> = (1..cameras).map(|c| episode.camera_frames(c as u16).cloned().collect()).collect();
+    let Some(start) = master.first().map(|f| f.time) else { return Vec::new() };
+    let (persistent, events) = language(episode, start);
+    let state_at = |time: Timestamp| -> Vec<f32> {
+        nearest(&episode.joints, time, |j| j.time).map_or_else(Vec::new, |j| {
+            j.positions.iter().map(|v| *v as f32).chain(std::iter::once(j.gripper as f32)).collect()
+        })
+    };
+    let dof = episode.meta.joint_names.len() + 1;
+    let fps = episode.meta.fps.max(1e-3);
+    let mut rows = Vec::with_capacity(master.len());
+    for (k, frame) in master.iter().enumerate() {
+        let mut state = state_at(frame.time);
+        state.resize(dof, 0.0);
+        let mut action = master.get(k + 1).map_or_else(|| state.clone(), |next| state_at(next.time));
+        action.resize(dof, 0.0);
+        let mut images = vec![frame.jpeg.clone()];
+        for frames in &others {
+            images.push(nearest(frames, frame.time, |f| f.time).map(|f| f.jpeg.clone()).unwrap_or_default());
+        }
+        let period = 1.0 / fps;
+        let now = k as f64 * period;
+        let frame_events = events
+            .iter()
+            .filter(|(t, _)| {
+                let s = t.saturating_since(start).as_secs_f64();
+                s >= now && s < now + period || (k == 0 && *t < start)
+            })
+            .map(|(_, l)| l.clone())
+            .collect();
+        rows.push(Row {
+            timestamp: now as f32,
+            frame_index: k as i64,
+            episode_index,
+            index: first_index + k as i64,
+            task_index,
+            state,
+            action,
+            images,
+            persistent: persistent.clone(),
+            events: frame_events,
+        });
+    }
+    rows
+}
+
+fn language_fields(with_timestamp: bool) -> Fields {
+    let mut fields = vec![
+        Field::new("role", DataType::Utf8, false),
+        Field::new("content", DataType::Utf8, false),
+        Field::new("style", DataType::Utf8, false),
+    ];
+    if with_timestamp {
+        fields.push(Field::new("timestamp", DataType::Float32, false));
+    }
+    fields.push(Field::new("camera", DataType::Utf8, true));
+    fields.push(Field::new("tool_calls", DataType::Utf8, true));
+    Fields::from(fields)
+}
+
+fn language_column(rows: &[Row], persistent: bool) -> Result<ArrayRef, ExportError> {
+    let items: Vec<&Language> =
+        rows.iter().flat_map(|r| if persistent { r.persistent.iter() } else { r.events.iter() }).collect();
+    let fields = language_fields(persistent);
+    let strings = |f: &dyn Fn(&Language) -> Option<String>| -> ArrayRef {
+        Arc::new(items.iter().map(|l| f(l)).collect::<StringArray>())
+    };
+    let mut columns: Vec<ArrayRef> = vec![
+        strings(&|l| Some(l.role.clone())),
+        strings(&|l| Some(l.content.clone())),
+        strings(&|l| Some(l.style.clone())),
+    ];
+    if persistent {
+        columns.push(Arc::new(items.iter().map(|l| l.timestamp).collect::<Float32Array>()));
+    }
+    columns.push(strings(&|l| l.camera.clone()));
+    columns.push(strings(&|_| None));
+    let values =
+        StructArray::try_new(fields.clone(), columns, None).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let mut offsets = vec![0i32];
+    for row in rows {
+        let n = if persistent { row.persistent.len() } else { row.events.len() };
+        offsets.push(offsets.last().copied().unwrap_or(0) + n as i32);
+    }
+    let field = Arc::new(Field::new("item", DataType::Struct(fields), false));
+    let list = ListArray::try_new(field, arrow_buffer::OffsetBuffer::new(offsets.into()), Arc::new(values), None)
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    Ok(Arc::new(list))
+}
+
+fn fixed_list(values: Vec<f32>, width: usize) -> Result<ArrayRef, ExportError> {
+    let field = Arc::new(Field::new("item", DataType::Float32, false));
+    let array = FixedSizeListArray::try_new(field, width as i32, Arc::new(Float32Array::from(values)), None)
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    Ok(Arc::new(array))
+}
+
+fn image_fields() -> Fields {
+    Fields::from(vec![Field::new("bytes", DataType::Binary, true), Field::new("path", DataType::Utf8, true)])
+}
+
+fn data_batch(rows: &[Row], cameras: &[String], dof: usize) -> Result<RecordBatch, ExportError> {
+    let float_list = |name: &str| {
+        Field::new(
+            name,
+            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, false)), dof as i32),
+            false,
+        )
+    };
+    let mut fields = vec![float_list("observation.state"), float_list("action")];
+    let mut columns: Vec<ArrayRef> = vec![
+        fixed_list(rows.iter().flat_map(|r| r.state.iter().copied()).collect(), dof)?,
+        fixed_list(rows.iter().flat_map(|r| r.action.iter().copied()).collect(), dof)?,
+    ];
+    for (c, camera) in cameras.iter().enumerate() {
+        let mut bytes = BinaryBuilder::new();
+        let mut paths = StringBuilder::new();
+        for row in rows {
+            bytes.append_value(row.images.get(c).map_or(&[][..], Vec::as_slice));
+            paths.append_value(format!("frame_{:06}.jpg", row.index));
+        }
+        let image =
+            StructArray::try_new(image_fields(), vec![Arc::new(bytes.finish()), Arc::new(paths.finish())], None)
+                .map_err(|e| ExportError::Invalid(e.to_string()))?;
+        fields.push(Field::new(format!("observation.images.{camera}"), DataType::Struct(image_fields()), false));
+        columns.push(Arc::new(image));
+    }
+    fields.push(Field::new("timestamp", DataType::Float32, false));
+    columns.push(Arc::new(rows.iter().map(|r| r.timestamp).collect::<Float32Array>()));
+    for (name, get) in [
+        ("frame_index", (|r: &Row| r.frame_index) as fn(&Row) -> i64),
+        ("episode_index", |r: &Row| r.episode_index),
+        ("index", |r: &Row| r.index),
+        ("task_index", |r: &Row| r.task_index),
+    ] {
+        fields.push(Field::new(name, DataType::Int64, false));
+        columns.push(Arc::new(rows.iter().map(get).collect::<Int64Array>()));
+    }
+    for (name, persistent) in [("language_persistent", true), ("language_events", false)] {
+        let item = Field::new("item", DataType::Struct(language_fields(persistent)), false);
+        fields.push(Field::new(name, DataType::List(Arc::new(item)), false));
+        columns.push(language_column(rows, persistent)?);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| ExportError::Invalid(e.to_string()))
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch, metadata: Option<(String, String)>) -> Result<u64, ExportError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
+    }
+    let file = File::create(path).map_err(|e| io_error(path, &e))?;
+    let mut schema = batch.schema().as_ref().clone();
+    if let Some((key, value)) = metadata {
+        schema = schema.with_metadata(std::collections::HashMap::from([(key, value)]));
+    }
+    let props = WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build();
+    let mut writer =
+        ArrowWriter::try_new(file, Arc::new(schema.clone()), Some(props)).map_err(|e| io_error(path, &e))?;
+    let batch = batch.clone().with_schema(Arc::new(schema)).map_err(|e| io_error(path, &e))?;
+    writer.write(&batch).map_err(|e| io_error(path, &e))?;
+    writer.close().map_err(|e| io_error(path, &e))?;
+    Ok(std::fs::metadata(path).map_err(|e| io_error(path, &e))?.len())
+}
+
+/// min / max / mean / std / count of vectors.
+fn vector_stats(values: &[&[f32]]) -> serde_json::Value {
+    let width = values.first().map_or(0, |v| v.len());
+    let mut min = vec![f64::INFINITY; width];
+    let mut max = vec![f64::NEG_INFINITY; width];
+    let mut sum = vec![0.0; width];
+    let mut sq = vec![0.0; width];
+    for v in values {
+        for (i, x) in v.iter().enumerate().take(width) {
+            let x = f64::from(*x);
+            min[i] = min[i].min(x);
+            max[i] = max[i].max(x);
+            sum[i] += x;
+            sq[i] += x * x;
+        }
+    }
+    let n = values.len().max(1) as f64;
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let std: Vec<f64> = sq.iter().zip(&mean).map(|(s, m)| (s / n - m * m).max(0.0).sqrt()).collect();
+    json!({"min": min, "max": max, "mean": mean, "std": std, "count": [values.len()]})
+}
+
+/// Per-channel image statistics in [0, 1] (shape [3, 1, 1]) from a sample of frames.
+fn image_stats(jpegs: &[&Vec<u8>]) -> serde_json::Value {
+    let mut min = [1.0f64; 3];
+    let mut max = [0.0f64; 3];
+    let mut sum = [0.0f64; 3];
+    let mut sq = [0.0f64; 3];
+    let mut n = 0.0;
+    let step = (jpegs.len() / 20).max(1);
+    for jpeg in jpegs.iter().step_by(step) {
+        let Ok(image) = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg) else { continue };
+        let rgb = image.to_rgb8();
+        for pixel in rgb.pixels().step_by(7) {
+            for c in 0..3 {
+                let v = f64::from(pixel.0[c]) / 255.0;
+                min[c] = min[c].min(v);
+                max[c] = max[c].max(v);
+                sum[c] += v;
+                sq[c] += v * v;
+            }
+            n += 1.0;
+        }
+    }
+    let n = f64::max(n, 1.0);
+    let shape = |v: [f64; 3]| v.iter().map(|x| json!([[x]])).collect::<Vec<_>>();
+    let mean = sum.map(|s| s / n);
+    let std = [0, 1, 2].map(|c| (sq[c] / n - mean[c] * mean[c]).max(0.0).sqrt());
+    json!({"min": shape(min), "max": shape(max), "mean": shape(mean), "std": shape(std), "count": [jpegs.len()]})
+}
+
+/// Exports every episode of `session` into the LeRobot v3.0 dataset folder `out` (which must not exist yet).
+pub fn export_lerobot_v3(
+    session: &Path,
+    out: &Path,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ExportSummary, ExportError> {
+    let dir = SessionDir::open(session)?;
+    if out.exists() {
+        return Err(ExportError::Invalid(format!("{} exists; choose a new folder", out.display())));
+    }
+    let paths = dir.episode_paths()?;
+    if paths.is_empty() {
+        return Err(ExportError::Invalid(format!("{} has no episodes", session.display())));
+    }
+    let mut summary = ExportSummary::default();
+    let mut tasks: BTreeMap<String, i64> = BTreeMap::new();
+    let mut pending: Vec<Row> = Vec::new();
+    let mut pending_bytes = 0usize;
+    let mut episodes_meta: Vec<serde_json::Value> = Vec::new();
+    let mut all_states: Vec<Vec<f32>> = Vec::new();
+    let mut all_actions: Vec<Vec<f32>> = Vec::new();
+    let mut image_samples: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut layout: Option<(Vec<String>, Vec<String>, f64, String)> = None;
+    let mut sizes: Vec<(u32, u32)> = Vec::new();
+    let mut index = 0i64;
+    let mut file_index = 0usize;
+    let data_path = |file: usize| out.join(format!("data/chunk-000/file-{file:03}.parquet"));
+    let flush = |rows: &mut Vec<Row>, file: &mut usize, cameras: &[String], dof: usize| -> Result<u64, ExportError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let batch = data_batch(rows, cameras, dof)?;
+        let bytes = write_parquet(&data_path(*file), &batch, None)?;
+        rows.clear();
+        *file += 1;
+        Ok(bytes)
+    };
+    for (episode_index, path) in paths.iter().enumerate() {
+        progress(episode_index, paths.len());
+        let episode = read_episode(path)?;
+        if episode.torn_tail.is_some() {
+            summary.recovered_episodes += 1;
+        }
+        let names: Vec<String> = episode.meta.cameras.iter().map(|c| c.replace(' ', "_")).collect();
+        match &layout {
+            None => {
+                image_samples = vec![Vec::new(); names.len()];
+                sizes = (0..names.len())
+                    .map(|c| episode.camera_frames(c as u16).next().map_or((0, 0), |f| (f.width, f.height)))
+                    .collect();
+                layout = Some((
+                    names.clone(),
+                    episode.meta.joint_names.clone(),
+                    episode.meta.fps,
+                    episode.meta.robot.clone(),
+                ));
+            }
+            Some((cameras, joints, _, _)) if *cameras != names || *joints != episode.meta.joint_names => {
+                return Err(ExportError::Invalid(format!(
+                    "{} has other cameras or joints than the first episode; export them separately",
+                    path.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        let next_task = tasks.len() as i64;
+        let task_index = *tasks.entry(episode.meta.task.clone()).or_insert(next_task);
+        let rows = rows_for(&episode, episode_index as i64, index, task_index);
+        if rows.is_empty() {
+            continue;
+        }
+        let length = rows.len() as i64;
+        let from = index;
+        index += length;
+        let states: Vec<&[f32]> = rows.iter().map(|r| r.state.as_slice()).collect();
+        let actions: Vec<&[f32]> = rows.iter().map(|r| r.action.as_slice()).collect();
+        let mut meta = json!({
+            "episode_index": episode_index,
+            "tasks": [episode.meta.task],
+            "length": length,
+            "data/chunk_index": 0,
+            "data/file_index": file_index,
+            "dataset_from_index": from,
+            "dataset_to_index": index,
+            "meta/episodes/chunk_index": 0,
+            "meta/episodes/file_index": 0,
+        });
+        for (name, stats) in [("observation.state", vector_stats(&states)), ("action", vector_stats(&actions))] {
+            for key in ["min", "max", "mean", "std", "count"] {
+                meta[format!("stats/{name}/{key}")] = stats[key].clone();
+            }
+        }
+        episodes_meta.push(meta);
+        all_states.extend(rows.iter().map(|r| r.state.clone()));
+        all_actions.extend(rows.iter().map(|r| r.action.clone()));
+        for row in rows.iter().step_by(10) {
+            for (c, image) in row.images.iter().enumerate() {
+                if let Some(samples) = image_samples.get_mut(c) {
+                    samples.push(image.clone());
+                }
+            }
+        }
+        pending_bytes += rows.iter().map(|r| r.images.iter().map(Vec::len).sum::<usize>() + 64).sum::<usize>();
+        summary.frames += rows.len();
+        summary.episodes += 1;
+        pending.extend(rows);
+        if pending_bytes > DATA_FILE_BYTES
+            && let Some((cameras, joints, _, _)) = &layout
+        {
+            summary.bytes += flush(&mut pending, &mut file_index, cameras, joints.len() + 1)?;
+            pending_bytes = 0;
+        }
+    }
+    let Some((cameras, joints, fps, robot)) = layout else {
+        return Err(ExportError::Invalid("no episode could be read".into()));
+    };
+    let dof = joints.len() + 1;
+    summary.bytes += flush(&mut pending, &mut file_index, &cameras, dof)?;
+    summary.data_files = file_index;
+    write_metadata(out, &summary, &tasks, &episodes_meta, &cameras, &sizes, &joints, fps, &robot)?;
+    let states: Vec<&[f32]> = all_states.iter().map(Vec::as_slice).collect();
+    let actions: Vec<&[f32]> = all_actions.iter().map(Vec::as_slice).collect();
+    let mut stats = json!({"observation.state": vector_stats(&states), "action": vector_stats(&actions)});
+    for (camera, samples) in cameras.iter().zip(&image_samples) {
+        let refs: Vec<&Vec<u8>> = samples.iter().collect();
+        stats[format!("observation.images.{camera}")] = image_stats(&refs);
+    }
+    let stats_path = out.join("meta/stats.json");
+    std::fs::write(&stats_path, serde_json::to_string_pretty(&stats).unwrap_or_default())
+        .map_err(|e| io_error(&stats_path, &e))?;
+    progress(paths.len(), paths.len());
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_metadata(
+    out: &Path,
+    summary: &ExportSummary,
+    tasks: &BTreeMap<String, i64>,
+    episodes: &[serde_json::Value],
+    cameras: &[String],
+    sizes: &[(u32, u32)],
+    joints: &[String],
+    fps: f64,
+    robot: &str,
+) -> Result<(), ExportError> {
+    let names: Vec<String> = joints.iter().cloned().chain(std::iter::once("gripper".into())).collect();
+    let scalar = |dtype: &str| json!({"dtype": dtype, "shape": [1], "names": null});
+    let mut features = json!({
+        "observation.state": {"dtype": "float32", "shape": [names.len()], "names": names},
+        "action": {"dtype": "float32", "shape": [names.len()], "names": names},
+        "timestamp": scalar("float32"),
+        "frame_index": scalar("int64"),
+        "episode_index": scalar("int64"),
+        "index": scalar("int64"),
+        "task_index": scalar("int64"),
+        "language_persistent": {"dtype": "language", "shape": [1], "names": null},
+        "language_events": {"dtype": "language", "shape": [1], "names": null},
+    });
+    for (camera, (width, height)) in cameras.iter().zip(sizes) {
+        features[format!("observation.images.{camera}")] =
+            json!({"dtype": "image", "shape": [height, width, 3], "names": ["height", "width", "channels"]});
+    }
+    let info = json!({
+        "codebase_version": "v3.0",
+        "robot_type": robot,
+        "total_episodes": summary.episodes,
+        "total_frames": summary.frames,
+        "total_tasks": tasks.len(),
+        "chunks_size": 1000,
+        "data_files_size_in_mb": 100,
+        "video_files_size_in_mb": 200,
+        "fps": fps.round() as i64,
+        "splits": {"train": format!("0:{}", summary.episodes)},
+        "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+        "video_path": null,
+        "features": features,
+    });
+    let meta = out.join("meta");
+    std::fs::create_dir_all(&meta).map_err(|e| io_error(&meta, &e))?;
+    let info_path = meta.join("info.json");
+    std::fs::write(&info_path, serde_json::to_string_pretty(&info).unwrap_or_default())
+        .map_err(|e| io_error(&info_path, &e))?;
+
+    // tasks.parquet: the task string is the (pandas) index, task_index the column.
+    let task_names: StringArray = tasks.keys().map(|t| Some(t.as_str())).collect();
+    let task_indices: Int64Array = tasks.values().copied().collect();
+    let schema =
+        Schema::new(vec![Field::new("task_index", DataType::Int64, false), Field::new("task", DataType::Utf8, false)]);
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(task_indices), Arc::new(task_names)])
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let pandas = json!({
+        "index_columns": ["task"],
+        "column_indexes": [],
+        "columns": [
+            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64", "metadata": null},
+            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": null}
+        ],
+        "creator": {"library": "kinedesk", "version": env!("CARGO_PKG_VERSION")},
+        "pandas_version": "2.2.3"
+    });
+    write_parquet(&meta.join("tasks.parquet"), &batch, Some(("pandas".into(), pandas.to_string())))?;
+
+    // Episodes metadata.
+    let column_i64 = |key: &str| -> ArrayRef {
+        Arc::new(episodes.iter().map(|e| e[key].as_i64().unwrap_or(0)).collect::<Int64Array>())
+    };
+    let mut fields = vec![Field::new("episode_index", DataType::Int64, false)];
+    let mut columns: Vec<ArrayRef> = vec![column_i64("episode_index")];
+    let mut task_lists = arrow_array::builder::ListBuilder::new(StringBuilder::new());
+    for episode in episodes {
+        for task in episode["tasks"].as_array().into_iter().flatten() {
+            task_lists.values().append_value(task.as_str().unwrap_or(""));
+        }
+        task_lists.append(true);
+    }
+    let tasks_column = task_lists.finish();
+    fields.push(Field::new("tasks", tasks_column.data_type().clone(), true));
+    columns.push(Arc::new(tasks_column));
+    for key in [
+        "length",
+        "data/chunk_index",
+        "data/file_index",
+        "dataset_from_index",
+        "dataset_to_index",
+        "meta/episodes/chunk_index",
+        "meta/episodes/file_index",
+    ] {
+        fields.push(Field::new(key, DataType::Int64, false));
+        columns.push(column_i64(key));
+    }
+    for feature in ["observation.state", "action"] {
+        for stat in ["min", "max", "mean", "std"] {
+            let key = format!("stats/{feature}/{stat}");
+            let mut builder = arrow_array::builder::ListBuilder::new(arrow_array::builder::Float64Builder::new());
+            for episode in episodes {
+                for v in episode[&key].as_array().into_iter().flatten() {
+                    builder.values().append_value(v.as_f64().unwrap_or(f64::NAN));
+                }
+                builder.append(true);
+            }
+            let column = builder.finish();
+            fields.push(Field::new(key, column.data_type().clone(), true));
+            columns.push(Arc::new(column));
+        }
+        let key = format!("stats/{feature}/count");
+        let mut builder = arrow_array::builder::ListBuilder::new(arrow_array::builder::Int64Builder::new());
+        for episode in episodes {
+            for v in episode[&key].as_array().into_iter().flatten() {
+                builder.values().append_value(v.as_i64().unwrap_or(0));
+            }
+            builder.append(true);
+        }
+        let column = builder.finish();
+        fields.push(Field::new(key, column.data_type().clone(), true));
+        columns.push(Arc::new(column));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    write_parquet(&meta.join("episodes/chunk-000/file-000.parquet"), &batch, None)?;
+    Ok(())
+}
