@@ -102,6 +102,8 @@ pub struct KineDeskApp {
     execution_offset: usize,
     /// Camera feeds and their textures.
     cameras: CameraFeeds,
+    /// The open session, the episode being recorded, exports.
+    session: crate::session_state::SessionState,
 }
 
 impl KineDeskApp {
@@ -201,7 +203,9 @@ impl KineDeskApp {
             execution_queue: VecDeque::new(),
             execution_offset: 0,
             cameras: CameraFeeds::default(),
+            session: crate::session_state::SessionState::default(),
         };
+        app.session.root_text = app.state.session_root.as_ref().map_or_else(String::new, |p| p.display().to_string());
         let specs = app.options.cameras.clone().unwrap_or_else(|| app.state.cameras.clone());
         for spec in specs {
             if let Err(error) = app.cameras.add(spec, &app.arm.robot, Some(repaint_waker(ctx))) {
@@ -250,6 +254,70 @@ impl KineDeskApp {
     #[must_use]
     pub fn policy(&self) -> &PolicyState {
         &self.policy
+    }
+
+    /// The session side: open folder, recording, episodes.
+    #[must_use]
+    pub fn session(&self) -> &crate::session_state::SessionState {
+        &self.session
+    }
+
+    fn recorder_state(&self) -> ConnectionState {
+        match (&self.session.session, &self.session.recording) {
+            (_, Some(recording)) => ConnectionState::Connected {
+                detail: format!("recording {:.0} s", recording.started.elapsed().as_secs_f64()),
+            },
+            (Some(session), None) => {
+                ConnectionState::Idle { detail: format!("{} (not recording)", session.root.display()) }
+            }
+            (None, None) => self.recorder.connection_state(),
+        }
+    }
+
+    fn start_recording(&mut self, ctx: &Context) {
+        let task = if self.session.task.trim().is_empty() {
+            self.policy.current.as_ref().map(|c| c.instruction.clone()).unwrap_or_default()
+        } else {
+            self.session.task.trim().to_owned()
+        };
+        let meta = kinedesk_sessions::recorder::EpisodeMeta {
+            task,
+            robot: self.arm.robot.name.clone(),
+            joint_names: self.arm.robot.joints.iter().map(|j| j.name.clone()).collect(),
+            cameras: self.cameras.feeds.iter().map(|f| f.spec.name().to_owned()).collect(),
+            fps: self
+                .cameras
+                .feeds
+                .first()
+                .map_or(30.0, |f| if f.stats.fps > 0.0 { f.stats.fps.round() } else { 30.0 }),
+            started_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        };
+        match self.session.start(&meta, &self.cameras) {
+            Ok(path) => self.log_event(ctx, LogLevel::Info, "session", format!("Recording {}.", path.display())),
+            Err(error) => self.log_event(ctx, LogLevel::Warn, "session", format!("Cannot record: {error}")),
+        }
+    }
+
+    fn stop_recording(&mut self, ctx: &Context, keep: bool) {
+        match self.session.stop(&self.cameras, keep) {
+            Ok(Some((path, stats))) => {
+                let what = if keep { "Saved" } else { "Discarded" };
+                let message = format!(
+                    "{what} {}: {} frames, {} records, {} dropped.",
+                    path.display(),
+                    stats.frames_written,
+                    stats.records_written,
+                    stats.frames_dropped + stats.records_dropped
+                );
+                self.log_event(ctx, LogLevel::Info, "session", message);
+            }
+            Ok(None) => self.log_event(ctx, LogLevel::Info, "session", "Not recording."),
+            Err(error) => {
+                self.log_event(ctx, LogLevel::Error, "session", format!("Recording did not end cleanly: {error}"));
+            }
+        }
     }
 
     /// The camera feeds.
@@ -333,7 +401,7 @@ impl KineDeskApp {
             .into_iter()
             .map(|device| {
                 let state = match device {
-                    DeviceKind::Recorder => self.recorder.connection_state(),
+                    DeviceKind::Recorder => self.recorder_state(),
                     DeviceKind::Robot => self.robot_state.clone(),
                     DeviceKind::Policy => self.policy_state.clone(),
                     DeviceKind::Cameras => self.cameras.connection_state(),
@@ -346,6 +414,12 @@ impl KineDeskApp {
     /// Writes to the operator log (and stderr); warnings and errors also pop up as toasts.
     pub fn log_event(&mut self, ctx: &Context, level: LogLevel, source: &str, message: impl Into<String>) {
         let message = message.into();
+        // Plans, approvals, sends, stops and robot events go on the episode's timeline too.
+        if let Some(recording) = &self.session.recording
+            && matches!(source, "policy" | "send" | "stop" | "robot" | "teleop" | "camera")
+        {
+            recording.recorder.event(Timestamp::now(), &serde_json::json!({"type": source, "message": message}));
+        }
         match level {
             LogLevel::Error => log::error!(target: "kinedesk", "[{source}] {message}"),
             LogLevel::Warn => log::warn!(target: "kinedesk", "[{source}] {message}"),
@@ -514,7 +588,12 @@ impl KineDeskApp {
                 self.robot_state = ConnectionState::Connected { detail: name.clone() };
                 self.log_event(ctx, LogLevel::Info, "robot", format!("Connected to {name} ({robot}, {dof} joints)."));
             }
-            DriverEvent::State(state) => self.arm.live = Some(state),
+            DriverEvent::State(state) => {
+                if let Some(recording) = &self.session.recording {
+                    recording.recorder.joint_state(state.at, &state.positions, &state.velocities, state.gripper);
+                }
+                self.arm.live = Some(state);
+            }
             DriverEvent::Progress { step, steps } => {
                 let total = self.arm.preview.as_ref().map_or(steps, |p| p.trajectory.joints.len()).max(steps);
                 self.arm.execution = Some(((self.execution_offset + step).min(total), total));
@@ -704,6 +783,30 @@ impl KineDeskApp {
                 }
             }
             Command::FindCameras => self.cameras.find_devices(Some(repaint_waker(ctx))),
+            Command::OpenSession(path) => match self.session.open(&expand_home(&path), &self.arm.robot.name) {
+                Ok(episodes) => {
+                    self.state.session_root = Some(path.clone());
+                    self.log_event(
+                        ctx,
+                        LogLevel::Info,
+                        "session",
+                        format!("Session {} open ({episodes} episodes).", path.display()),
+                    );
+                }
+                Err(error) => self.log_event(ctx, LogLevel::Error, "session", error),
+            },
+            Command::StartRecording => self.start_recording(ctx),
+            Command::FinishEpisode => self.stop_recording(ctx, true),
+            Command::DiscardEpisode => self.stop_recording(ctx, false),
+            Command::ExportSession(out) => match self.session.start_export(expand_home(&out), repaint_waker(ctx)) {
+                Ok(()) => self.log_event(
+                    ctx,
+                    LogLevel::Info,
+                    "session",
+                    format!("Exporting to {} (LeRobot v3).", out.display()),
+                ),
+                Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+            },
         }
     }
 
@@ -739,6 +842,7 @@ impl KineDeskApp {
                 arm: &mut self.arm,
                 policy: &mut self.policy,
                 cameras: &self.cameras,
+                session: &mut self.session,
                 commands: &mut commands,
             };
             self.state.layout.ui(&mut panes, ui);
@@ -981,6 +1085,14 @@ impl KineDeskApp {
 }
 
 /// A waker for worker channels: a worker's event asks egui for a new frame.
+/// `~/x` → `$HOME/x` (what an operator types in a path box).
+fn expand_home(path: &std::path::Path) -> std::path::PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => path.to_owned(),
+    }
+}
+
 fn repaint_waker(ctx: &Context) -> kinedesk_models::channel::Waker {
     let ctx = ctx.clone();
     std::sync::Arc::new(move || ctx.request_repaint())

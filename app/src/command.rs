@@ -107,6 +107,16 @@ pub enum Command {
     },
     /// List the cameras this computer has.
     FindCameras,
+    /// Open (or create) a session folder for recording.
+    OpenSession(PathBuf),
+    /// Start recording an episode (cameras, joint states, events) into the open session.
+    StartRecording,
+    /// Finish the episode being recorded and keep it.
+    FinishEpisode,
+    /// Stop recording and delete the episode (to record it again).
+    DiscardEpisode,
+    /// Export the open session as a LeRobot v3 dataset into this (new) folder.
+    ExportSession(PathBuf),
 }
 
 impl Command {
@@ -156,6 +166,11 @@ impl Command {
             }
             Self::SetCameraSetting { camera, setting, value } => format!("Camera {camera}: {setting} = {value}"),
             Self::FindCameras => "Find cameras".to_owned(),
+            Self::OpenSession(path) => format!("Open session {}", path.display()),
+            Self::StartRecording => "Start recording".to_owned(),
+            Self::FinishEpisode => "Finish episode".to_owned(),
+            Self::DiscardEpisode => "Discard episode".to_owned(),
+            Self::ExportSession(path) => format!("Export session to {}", path.display()),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod policy_state;
 pub mod robot_cli;
 pub mod robot_link_cli;
 pub mod session_cli;
+pub mod session_state;
 pub mod settings;
 pub mod shortcuts;
 pub mod teleop;

@@ -4,7 +4,7 @@ pub mod arm_pane;
 pub mod cameras_pane;
 pub mod instruction_pane;
 mod log_pane;
-mod session_pane;
+pub mod session_pane;
 pub mod trajectory_pane;
 
 use std::collections::VecDeque;
@@ -26,6 +26,7 @@ pub struct PaneContext<'a> {
     pub arm: &'a mut ArmState,
     pub policy: &'a mut crate::policy_state::PolicyState,
     pub cameras: &'a crate::camera_feeds::CameraFeeds,
+    pub session: &'a mut crate::session_state::SessionState,
     pub commands: &'a mut Vec<Command>,
 }
 
@@ -38,7 +39,7 @@ impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
                 Pane::Arm => arm_pane::arm_pane_ui(ui, self),
                 Pane::Instruction => instruction_pane::instruction_pane_ui(ui, self),
                 Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui, self),
-                Pane::Session => session_pane::session_pane_ui(ui),
+                Pane::Session => session_pane::session_pane_ui(ui, self),
                 Pane::Log => log_pane::log_pane_ui(ui, self),
             }
         });

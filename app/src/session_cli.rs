@@ -141,12 +141,13 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
             last_report = Instant::now();
             let s = recorder.stats();
             println!(
-                "t={:.1} s: {} frames written, {} durable, {} dropped; {} records",
+                "t={:.1} s: {} frames written, {} durable, {} dropped; {} records; rss {:.1} MB",
                 started.elapsed().as_secs_f64(),
                 s.frames_written,
                 s.frames_durable,
                 s.frames_dropped,
-                s.records_written
+                s.records_written,
+                resident_mb()
             );
             let _ = std::io::stdout().flush();
             if let Some(error) = recorder.error() {
@@ -257,4 +258,77 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         summary.bytes as f64 / 1e6
     );
     Ok(())
+}
+
+/// This process's resident memory (Linux), to show that recording does not grow.
+#[must_use]
+pub fn resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Result of `kinedesk bench crash`.
+#[derive(Debug, serde::Serialize)]
+pub struct CrashBench {
+    pub runs: usize,
+    /// Per run: (frames written when killed, frames reported durable, frames recovered).
+    pub per_run: Vec<(u64, u64, u64)>,
+    pub runs_with_torn_tail: usize,
+    pub lost_beyond_durable: u64,
+}
+
+/// Records with `exe` and kills it with SIGKILL at a varying moment, `runs` times; reads each episode back.
+pub fn bench_crash(exe: &std::path::Path, runs: usize) -> anyhow::Result<CrashBench> {
+    use std::io::BufRead as _;
+    let root = std::env::temp_dir().join(format!("kinedesk-bench-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut per_run = Vec::new();
+    let mut torn = 0;
+    for run in 0..runs {
+        let mut child = std::process::Command::new(exe)
+            .args(["record", "--synthetic", "--seconds", "60", "--cameras", "3"])
+            .arg("--out")
+            .arg(&root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let kill_after = 1.0 + (run % 5) as f64 * 0.5;
+        let (mut written, mut durable) = (0, 0);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            let Some(rest) = line.strip_prefix("t=") else { continue };
+            let t: f64 = rest.split_whitespace().next().unwrap_or("0").parse().unwrap_or(0.0);
+            let number = |suffix: &str| -> u64 {
+                line.split([',', ';'])
+                    .find_map(|p| p.trim().strip_suffix(suffix)?.split_whitespace().last()?.parse().ok())
+                    .unwrap_or(0)
+            };
+            written = number(" frames written");
+            durable = number(" durable");
+            if t >= kill_after {
+                // Kill a little after a report, in the middle of writing.
+                std::thread::sleep(Duration::from_millis(50 + (run as u64 * 37) % 400));
+                break;
+            }
+        }
+        child.kill()?;
+        child.wait()?;
+        let session = SessionDir::open(&root).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let path = session.episode_paths().map_err(|e| anyhow::anyhow!("{e}"))?.pop().context("no episode")?;
+        let episode = read_episode(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if episode.torn_tail.is_some() {
+            torn += 1;
+        }
+        per_run.push((written, durable, episode.frames.len() as u64));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let lost_beyond_durable = per_run.iter().map(|(_, d, r)| d.saturating_sub(*r)).sum();
+    Ok(CrashBench { runs, per_run, runs_with_torn_tail: torn, lost_beyond_durable })
 }

@@ -68,6 +68,8 @@ pub struct PersistedState {
     pub instruction_history: Vec<String>,
     /// The camera feeds (with per-device settings).
     pub cameras: Vec<crate::camera_feeds::CameraSpec>,
+    /// The session folder last opened.
+    pub session_root: Option<std::path::PathBuf>,
 }
 
 impl PersistedState {
@@ -88,6 +90,7 @@ impl Default for PersistedState {
             velocity_percent: crate::policy_state::DEFAULT_VELOCITY_PERCENT,
             instruction_history: Vec::new(),
             cameras: crate::camera_feeds::CameraSpec::defaults(),
+            session_root: None,
         }
     }
 }

@@ -57,6 +57,15 @@ pub const BINDINGS: &[Binding] = &[
         Command::SetTheme(crate::settings::ThemeChoice::System),
         true,
     ),
+    bind(Modifiers::COMMAND, Key::R, "Start recording an episode (Session pane)", Command::StartRecording, true),
+    bind(Modifiers::NONE, Key::ArrowRight, "While recording: finish the episode", Command::FinishEpisode, false),
+    bind(
+        Modifiers::NONE,
+        Key::ArrowLeft,
+        "While recording: discard the episode (re-record)",
+        Command::DiscardEpisode,
+        false,
+    ),
     bind(Modifiers::COMMAND, Key::Q, "Quit", Command::Quit, true),
 ];
 

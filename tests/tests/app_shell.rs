@@ -548,3 +548,45 @@ fn camera_feeds_stream_into_textures_and_an_unplugged_one_comes_back() {
     assert_eq!(harness.state().cameras().feeds.len(), 1);
     harness.get_by_label("Cameras: 1 feeds");
 }
+
+#[test]
+fn an_episode_is_recorded_from_the_session_pane_and_exported() {
+    use kinedesk::camera_feeds::CameraSpec;
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-session-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = AppOptions {
+        cameras: Some(vec![CameraSpec::TestPattern { name: "pattern".into(), width: 160, height: 120, fps: 30 }]),
+        connect_sim: true,
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::ShowPane(Pane::Session));
+    harness.state_mut().handle_command(&ctx, Command::OpenSession(root.join("session")));
+    harness.run_steps(2);
+    harness.get_by_label(kinedesk::panes::session_pane::TASK_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(kinedesk::panes::session_pane::TASK_LABEL).type_text("wave hello");
+    harness.run_steps(1);
+    harness.get_by_label(kinedesk::panes::session_pane::RECORD_LABEL).click();
+    run_until(&mut harness, "a second of recording", |app| {
+        app.session().recording.as_ref().is_some_and(|r| r.recorder.stats().frames_written >= 25)
+    });
+    harness.get_by_label("Recorder: recording 1 s");
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::FinishEpisode);
+    harness.run_steps(2);
+    let episodes = &harness.state().session().episodes;
+    assert_eq!(episodes.len(), 1);
+    assert!(episodes[0].finished && episodes[0].frames >= 25 && episodes[0].task == "wave hello", "{episodes:?}");
+    harness.get_by_label("complete");
+
+    harness.state_mut().handle_command(&ctx, Command::ExportSession(root.join("dataset")));
+    run_until(&mut harness, "the export", |app| {
+        app.session().export.as_ref().is_some_and(|job| job.result.lock().unwrap().is_some())
+    });
+    harness.get_by_label_contains("Exported 1 episodes");
+    assert!(root.join("dataset/meta/info.json").is_file());
+    std::fs::remove_dir_all(&root).unwrap();
+}

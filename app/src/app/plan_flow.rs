@@ -221,6 +221,21 @@ impl KineDeskApp {
                     if let PolicyChoice::Remote { url } = &self.policy.choice {
                         self.policy_state = ConnectionState::Connected { detail: url.clone() };
                     }
+                    if let (Some(recording), Some(current)) = (&self.session.recording, &self.policy.current) {
+                        let now = kinedesk_models::Timestamp::now();
+                        recording
+                            .recorder
+                            .event(now, &serde_json::json!({"type": "instruction", "text": current.instruction}));
+                        recording.recorder.event(
+                            now,
+                            &serde_json::json!({
+                                "type": "reasoning",
+                                "instruction_level": plan.output.instruction_level,
+                                "action_level": plan.output.action_level,
+                                "action_tokens": plan.output.chunks,
+                            }),
+                        );
+                    }
                     if let Some(current) = &mut self.policy.current {
                         current.instruction_level.clone_from(&plan.output.instruction_level);
                         current.action_level.clone_from(&plan.output.action_level);

@@ -64,7 +64,7 @@ fn instruction_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                     .desired_width((ui.available_width() - 70.0).max(120.0)),
             )
             .labelled_by(label.id)
-            .on_hover_text("Enter plans; ↑/↓ browse earlier instructions");
+            .on_hover_text("Enter plans; the Up and Down keys browse earlier instructions");
         let mut plan = false;
         if edit.has_focus() {
             if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::ArrowUp)) {

@@ -1,6 +1,139 @@
-use egui::Ui;
-use kinedesk_widgets::placeholder_ui;
+//! The Session pane: the session folder, recording controls (Record, → finish the episode, ← discard and re-record),
+//! the episode timer and counters, the episode list (a crash-recovered episode says so), and export to LeRobot v3.
 
-pub fn session_pane_ui(ui: &mut Ui) {
-    placeholder_ui(ui, "No session open", "Recorded episodes and their annotation timeline appear here.");
+use egui::{Color32, ProgressBar, RichText, Ui};
+use std::sync::atomic::Ordering;
+
+use super::PaneContext;
+use crate::command::Command;
+
+pub const SESSION_FOLDER_LABEL: &str = "Session folder";
+pub const TASK_LABEL: &str = "Task";
+pub const RECORD_LABEL: &str = "Record";
+pub const FINISH_LABEL: &str = "Finish episode (Right key)";
+pub const DISCARD_LABEL: &str = "Discard (Left key)";
+
+pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let session = &mut *context.session;
+    ui.horizontal(|ui| {
+        let label = ui.label(SESSION_FOLDER_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.root_text)
+                .desired_width(260.0)
+                .hint_text("~/kinedesk-sessions/demo"),
+        )
+        .labelled_by(label.id);
+        let ready = !session.root_text.trim().is_empty();
+        if ui
+            .add_enabled(ready, egui::Button::new("Open"))
+            .on_hover_text("Open the session folder, creating it if needed")
+            .clicked()
+        {
+            context.commands.push(Command::OpenSession(session.root_text.trim().into()));
+        }
+    });
+    if session.session.is_none() {
+        ui.label(RichText::new("No session open: choose a folder and press Open to record demonstrations.").weak());
+        return;
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label(TASK_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.task)
+                .desired_width(320.0)
+                .hint_text("the instruction of this episode"),
+        )
+        .labelled_by(label.id);
+    });
+    ui.horizontal(|ui| match &session.recording {
+        None => {
+            if ui.button(RichText::new(RECORD_LABEL).color(Color32::from_rgb(230, 70, 70))).clicked() {
+                context.commands.push(Command::StartRecording);
+            }
+        }
+        Some(recording) => {
+            if ui.button(FINISH_LABEL).clicked() {
+                context.commands.push(Command::FinishEpisode);
+            }
+            if ui.button(DISCARD_LABEL).on_hover_text("Delete this episode (to record it again)").clicked() {
+                context.commands.push(Command::DiscardEpisode);
+            }
+            let stats = recording.recorder.stats();
+            let seconds = recording.started.elapsed().as_secs_f64();
+            ui.label(
+                RichText::new(format!("REC {:02}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0))
+                    .color(Color32::from_rgb(230, 70, 70)),
+            );
+            let dropped = stats.frames_dropped + stats.records_dropped;
+            let text =
+                format!("{} frames ({} on disk), {} dropped", stats.frames_written, stats.frames_durable, dropped);
+            ui.label(if dropped > 0 {
+                RichText::new(text).color(Color32::from_rgb(240, 150, 60))
+            } else {
+                RichText::new(text)
+            });
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    });
+    ui.separator();
+    ui.label(RichText::new(format!("{} episodes", session.episodes.len())).strong());
+    egui::ScrollArea::vertical().id_salt("episodes").max_height(ui.available_height() - 60.0).show(ui, |ui| {
+        egui::Grid::new("episode_list").striped(true).show(ui, |ui| {
+            for row in &session.episodes {
+                ui.label(&row.name);
+                ui.label(&row.task);
+                ui.label(format!("{} frames", row.frames));
+                ui.label(format!("{:.1} s", row.duration_s));
+                match (&row.torn_tail, row.finished) {
+                    (Some(tail), _) => ui.label(
+                        RichText::new(format!("recovered after a crash ({tail})"))
+                            .color(Color32::from_rgb(240, 150, 60)),
+                    ),
+                    (None, false) => {
+                        ui.label(RichText::new("not finished (crash?)").color(Color32::from_rgb(240, 150, 60)))
+                    }
+                    (None, true) => ui.label("complete"),
+                };
+                ui.end_row();
+            }
+        });
+    });
+    ui.horizontal(|ui| {
+        ui.label("Export LeRobot v3 to");
+        ui.add(
+            egui::TextEdit::singleline(&mut session.export_text).desired_width(220.0).hint_text("/path/to/new/dataset"),
+        );
+        let running = session.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none()));
+        if ui
+            .add_enabled(
+                !running && !session.export_text.trim().is_empty() && !session.episodes.is_empty(),
+                egui::Button::new("Export"),
+            )
+            .clicked()
+        {
+            context.commands.push(Command::ExportSession(session.export_text.trim().into()));
+        }
+    });
+    if let Some(job) = &session.export {
+        let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+        match job.result.lock().ok().and_then(|r| r.clone()) {
+            None => {
+                ui.add(
+                    ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .text(format!("exporting episode {done} of {total}")),
+                );
+            }
+            Some(Ok(summary)) => {
+                ui.label(format!(
+                    "Exported {} episodes, {} frames to {}",
+                    summary.episodes,
+                    summary.frames,
+                    job.out.display()
+                ));
+            }
+            Some(Err(error)) => {
+                ui.label(RichText::new(format!("Export failed: {error}")).color(Color32::from_rgb(230, 70, 70)));
+            }
+        }
+    }
 }

@@ -82,6 +82,9 @@ pub enum CameraStatus {
     Stopped,
 }
 
+/// Called on the capture thread with every frame (the recorder's way to get all of them, not just the newest).
+pub type FrameTap = Box<dyn Fn(&Arc<Frame>) + Send>;
+
 /// A running capture thread.
 pub struct CaptureHandle {
     pub name: String,
@@ -94,6 +97,7 @@ pub struct CaptureHandle {
     /// Settings to apply on the capture thread between frames, and what the source offers.
     setting_requests: Arc<Mutex<Vec<(String, i64)>>>,
     settings: Arc<Mutex<Vec<super::device::DeviceSetting>>>,
+    tap: Arc<Mutex<Option<FrameTap>>>,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
 }
@@ -132,6 +136,13 @@ impl CaptureHandle {
     #[must_use]
     pub fn settings(&self) -> Vec<super::device::DeviceSetting> {
         self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Installs (or removes) a tap that sees every frame; when this returns, a removed tap is no longer running.
+    pub fn set_tap(&self, tap: Option<FrameTap>) {
+        if let Ok(mut slot) = self.tap.lock() {
+            *slot = tap;
+        }
     }
 
     /// Asks the thread to stop (it closes the device).
@@ -177,12 +188,13 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
     let stop = Arc::new(AtomicBool::new(false));
     let setting_requests: Arc<Mutex<Vec<(String, i64)>>> = Arc::new(Mutex::new(Vec::new()));
     let settings = Arc::new(Mutex::new(Vec::new()));
+    let tap: Arc<Mutex<Option<FrameTap>>> = Arc::new(Mutex::new(None));
     let thread_name: String = format!("kinedesk-camera-{name}").chars().take(60).collect();
     let source_name: Arc<str> = name.clone().into();
     let join = {
         let (slot, status, status_changes, reopened, stop) =
             (slot.clone(), status.clone(), status_changes.clone(), reopened.clone(), stop.clone());
-        let (setting_requests, settings) = (setting_requests.clone(), settings.clone());
+        let (setting_requests, settings, tap) = (setting_requests.clone(), settings.clone(), tap.clone());
         std::thread::Builder::new().name(thread_name).spawn(move || {
             let mut source = make();
             let mut sequence = 0u64;
@@ -213,7 +225,7 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
                             }
                             match source.next_frame() {
                                 Ok(image) => {
-                                    slot.publish(Arc::new(Frame {
+                                    let frame = Arc::new(Frame {
                                         source: source_name.clone(),
                                         sequence,
                                         captured: image.captured,
@@ -222,7 +234,13 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
                                         source_format: image.source_format,
                                         rgba: Arc::new(image.rgba),
                                         decode_us: image.decode_us,
-                                    }));
+                                    });
+                                    if let Ok(tap) = tap.lock()
+                                        && let Some(tap) = tap.as_ref()
+                                    {
+                                        tap(&frame);
+                                    }
+                                    slot.publish(frame);
                                     sequence += 1;
                                     if let Some(waker) = &waker {
                                         waker();
@@ -261,6 +279,7 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
         reopened,
         setting_requests,
         settings,
+        tap,
         stop,
         join: Some(join),
     })

@@ -1,0 +1,165 @@
+//! The session side of the app: which session folder is open, the episode being recorded (every camera frame via a
+//! capture tap, joint states from the driver, timeline events from the log), the episode list, and exports running
+//! on their own thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use kinedesk_sessions::episode::{SessionDir, read_episode};
+use kinedesk_sessions::lerobot::{ExportSummary, export_lerobot_v3};
+use kinedesk_sessions::recorder::{EpisodeMeta, Recorder, RecorderStats};
+
+use crate::camera_feeds::CameraFeeds;
+
+/// One line of the episode list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpisodeRow {
+    pub name: String,
+    pub task: String,
+    pub frames: usize,
+    pub duration_s: f64,
+    pub finished: bool,
+    /// What a crash cut off, if anything.
+    pub torn_tail: Option<String>,
+}
+
+/// The episode being recorded.
+pub struct Recording {
+    pub recorder: Arc<Recorder>,
+    pub started: Instant,
+    pub path: PathBuf,
+    pub task: String,
+}
+
+/// An export on its own thread.
+pub struct ExportJob {
+    pub out: PathBuf,
+    pub done: Arc<AtomicUsize>,
+    pub total: Arc<AtomicUsize>,
+    pub result: Arc<Mutex<Option<Result<ExportSummary, String>>>>,
+}
+
+#[derive(Default)]
+pub struct SessionState {
+    /// The folder typed in the Session pane.
+    pub root_text: String,
+    pub session: Option<SessionDir>,
+    pub task: String,
+    pub recording: Option<Recording>,
+    pub episodes: Vec<EpisodeRow>,
+    pub export: Option<ExportJob>,
+    pub export_text: String,
+}
+
+impl SessionState {
+    /// Opens (or creates) the session folder and lists its episodes.
+    pub fn open(&mut self, root: &Path, robot: &str) -> Result<usize, String> {
+        let session = SessionDir::open_or_create(root, robot).map_err(|e| e.to_string())?;
+        self.session = Some(session);
+        self.root_text = root.display().to_string();
+        self.refresh();
+        Ok(self.episodes.len())
+    }
+
+    /// Re-reads the episode list (a torn tail is shown, not hidden).
+    pub fn refresh(&mut self) {
+        let Some(session) = &self.session else { return };
+        let paths = session.episode_paths().unwrap_or_default();
+        self.episodes = paths
+            .iter()
+            .map(|path| {
+                let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                match read_episode(path) {
+                    Ok(episode) => {
+                        let (start, end) = episode.span();
+                        EpisodeRow {
+                            name,
+                            task: episode.meta.task.clone(),
+                            frames: episode.frames.len(),
+                            duration_s: end.saturating_since(start).as_secs_f64(),
+                            finished: episode.end.is_some(),
+                            torn_tail: episode.torn_tail.clone(),
+                        }
+                    }
+                    Err(error) => EpisodeRow {
+                        name,
+                        task: String::new(),
+                        frames: 0,
+                        duration_s: 0.0,
+                        finished: false,
+                        torn_tail: Some(error.to_string()),
+                    },
+                }
+            })
+            .collect();
+    }
+
+    /// Starts an episode: a new log in the session, every camera frame tapped from its capture thread.
+    pub fn start(&mut self, meta: &EpisodeMeta, cameras: &CameraFeeds) -> Result<PathBuf, String> {
+        let session = self.session.as_ref().ok_or("open a session folder first")?;
+        if self.recording.is_some() {
+            return Err("already recording".into());
+        }
+        let path = session.next_episode_path().map_err(|e| e.to_string())?;
+        let task = meta.task.clone();
+        let recorder = Arc::new(Recorder::start(&path, meta, 2).map_err(|e| format!("{}: {e}", path.display()))?);
+        for (index, feed) in cameras.feeds.iter().enumerate() {
+            let recorder = recorder.clone();
+            let camera = u16::try_from(index).unwrap_or(u16::MAX);
+            feed.handle.set_tap(Some(Box::new(move |frame| recorder.frame(camera, frame.clone()))));
+        }
+        self.recording = Some(Recording { recorder, started: Instant::now(), path: path.clone(), task });
+        Ok(path)
+    }
+
+    /// Ends the episode (taps removed first, then everything queued is written). `keep: false` deletes it.
+    pub fn stop(&mut self, cameras: &CameraFeeds, keep: bool) -> Result<Option<(PathBuf, RecorderStats)>, String> {
+        let Some(recording) = self.recording.take() else { return Ok(None) };
+        for feed in &cameras.feeds {
+            feed.handle.set_tap(None);
+        }
+        let recorder = Arc::try_unwrap(recording.recorder).map_err(|_| "the recorder is still in use".to_owned())?;
+        let outcome =
+            serde_json::json!({"type": "end", "kept": keep, "seconds": recording.started.elapsed().as_secs_f64()});
+        let stats = recorder.finish(&outcome).map_err(|e| e.to_string())?;
+        if !keep {
+            std::fs::remove_file(&recording.path).map_err(|e| format!("{}: {e}", recording.path.display()))?;
+        }
+        self.refresh();
+        Ok(Some((recording.path, stats)))
+    }
+
+    /// Starts exporting the session to a LeRobot v3 dataset at `out` on its own thread.
+    pub fn start_export(&mut self, out: PathBuf, waker: kinedesk_models::channel::Waker) -> Result<(), String> {
+        let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
+        if self.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none())) {
+            return Err("an export is already running".into());
+        }
+        let job = ExportJob {
+            out: out.clone(),
+            done: Arc::new(AtomicUsize::new(0)),
+            total: Arc::new(AtomicUsize::new(0)),
+            result: Arc::new(Mutex::new(None)),
+        };
+        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
+        std::thread::Builder::new()
+            .name("kinedesk-export".into())
+            .spawn(move || {
+                let summary = export_lerobot_v3(&session, &out, |d, t| {
+                    done.store(d, Ordering::Relaxed);
+                    total.store(t, Ordering::Relaxed);
+                    waker();
+                })
+                .map_err(|e| e.to_string());
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(summary);
+                }
+                waker();
+            })
+            .map_err(|e| e.to_string())?;
+        self.export = Some(job);
+        Ok(())
+    }
+}
