@@ -160,6 +160,9 @@ pub enum TokenizerCommand {
         /// Width of the encoder's and decoder's hidden layers.
         #[arg(long, default_value_t = 128)]
         hidden_dim: usize,
+        /// Recorded sessions whose episodes are added to the training data (repeat for several).
+        #[arg(long = "data", value_name = "SESSION")]
+        data: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -552,6 +555,7 @@ fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
             fine_levels,
             latent_dim,
             hidden_dim,
+            data,
             json,
         } => {
             let options =
@@ -563,7 +567,7 @@ fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
                 codebook_sizes: vec![codebook_size; 1 + fine_levels],
                 ..TokenizerConfig::default()
             };
-            run_fit(&out, &options, template, json)
+            run_fit(&out, &options, template, &data, json)
         }
         TokenizerCommand::Eval { weights, json } => {
             run_eval(&weights.unwrap_or_else(default_weights_dir), &FitOptions::default(), json)

@@ -77,8 +77,16 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
     };
-    let recorder = Recorder::start(&path, &meta, args.encoders)
-        .with_context(|| format!("cannot record into {}", path.display()))?;
+    let recorder = Arc::new(
+        Recorder::start(&path, &meta, args.encoders)
+            .with_context(|| format!("cannot record into {}", path.display()))?,
+    );
+    // Every frame goes to the recorder from its capture thread (the newest-frame slot is for displays).
+    for (index, camera) in cameras.iter().enumerate() {
+        let recorder = recorder.clone();
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        camera.set_tap(Some(Box::new(move |frame| recorder.frame(index, frame.clone()))));
+    }
     println!("recording episode {} for {:.1} s", path.display(), args.seconds);
 
     // The demonstration: plan the task once and execute it (back and forth) while recording.
@@ -106,7 +114,6 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let mut last_report = Instant::now();
-    let mut seen = vec![u64::MAX; cameras.len()];
     while started.elapsed().as_secs_f64() < args.seconds {
         while let Some(event) = arm.worker.events().recv_timeout(Duration::from_millis(1)) {
             match event {
@@ -129,14 +136,6 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
                 _ => {}
             }
         }
-        for (index, camera) in cameras.iter().enumerate() {
-            if let Some(frame) = camera.slot.take()
-                && frame.sequence != seen[index]
-            {
-                seen[index] = frame.sequence;
-                recorder.frame(index as u16, frame);
-            }
-        }
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             let s = recorder.stats();
@@ -156,13 +155,17 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         }
     }
     stop.trigger(kinedesk_models::StopReason::Button);
-    let source_gaps: u64 = cameras
-        .iter()
-        .map(|c| c.slot.dropped() + c.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed))
-        .sum();
+    for camera in &cameras {
+        camera.set_tap(None);
+    }
+    let delivered: u64 = cameras.iter().map(|c| c.slot.published()).sum();
+    let source_gaps: u64 =
+        cameras.iter().map(|c| c.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed)).sum();
+    let recorder = Arc::try_unwrap(recorder).map_err(|_| anyhow::anyhow!("the recorder is still in use"))?;
     let stats = recorder.finish(&serde_json::json!({"type": "end", "success": true}))?;
     println!(
-        "done: {} frames written ({} dropped by the recorder, {} missed by polling), {} records, {:.1} MB in {}",
+        "done: {} frames written of {delivered} delivered by the cameras ({} dropped by the recorder, {} skipped by \
+         the sources), {} records, {:.1} MB in {}",
         stats.frames_written,
         stats.frames_dropped,
         source_gaps,

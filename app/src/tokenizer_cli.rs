@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use kinedesk_models::policy::tokens::{PolicyOutput, parse, render};
-use kinedesk_models::tokenizer::fit::{EvalReport, FitOptions, evaluate, fit, held_out_chunks};
+use kinedesk_models::tokenizer::fit::{EvalReport, FitOptions, evaluate, fit_with, held_out_chunks};
 use kinedesk_models::tokenizer::{ActionTokenizer, TokenizerConfig};
 
 /// The shipped default weights (`assets/tokenizer` of the source tree), unless `KINEDESK_TOKENIZER` names others.
@@ -34,10 +34,69 @@ fn print_report(report: &EvalReport) {
     }
 }
 
-/// `tokenizer fit`: trains on synthetic demonstrations and writes config.json + model.safetensors to `out`.
-pub fn run_fit(out: &Path, options: &FitOptions, template: TokenizerConfig, json: bool) -> anyhow::Result<()> {
+/// Action chunks from recorded sessions: each episode's joint states resampled at the demonstrations' 20 Hz, turned
+/// into flange poses by forward kinematics and into LIBERO-format actions (delta position, delta rotation vector,
+/// gripper ±1), cut into chunks every 2 steps.
+pub fn chunks_from_sessions(sessions: &[PathBuf], chunk_len: usize) -> anyhow::Result<Vec<Vec<f32>>> {
+    use kinedesk_models::policy::motion::{PLAN_DT_S, action_between};
+    use kinedesk_models::robot::{BuiltinRobot, fk};
+    use kinedesk_sessions::episode::{SessionDir, read_episode};
+    let mut chunks = Vec::new();
+    for root in sessions {
+        let session = SessionDir::open(root).map_err(|e| anyhow::anyhow!("{e}"))?;
+        for path in session.episode_paths().map_err(|e| anyhow::anyhow!("{e}"))? {
+            let episode = read_episode(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let robot = episode
+                .meta
+                .robot
+                .parse::<BuiltinRobot>()
+                .map_err(|_| {
+                    anyhow::anyhow!("{}: robot {:?} is not a built-in one", path.display(), episode.meta.robot)
+                })?
+                .robot();
+            let (Some(first), Some(last)) = (episode.joints.first(), episode.joints.last()) else { continue };
+            let steps = (last.time.saturating_since(first.time).as_secs_f64() / PLAN_DT_S) as usize;
+            let mut poses = Vec::with_capacity(steps + 1);
+            let mut cursor = 0;
+            for k in 0..=steps {
+                let t = first.time.as_nanos() + (k as f64 * PLAN_DT_S * 1e9) as u64;
+                while cursor + 1 < episode.joints.len() && episode.joints[cursor + 1].time.as_nanos() <= t {
+                    cursor += 1;
+                }
+                let sample = &episode.joints[cursor];
+                let pose = fk(&robot, &sample.positions).with_context(|| format!("{}", path.display()))?;
+                poses.push((pose, if sample.gripper < 0.5 { 1.0 } else { -1.0 }));
+            }
+            let actions: Vec<[f64; 7]> = poses.windows(2).map(|w| action_between(&w[0].0, &w[1].0, w[1].1)).collect();
+            let mut start = 0;
+            while start + chunk_len <= actions.len() {
+                chunks.push(actions[start..start + chunk_len].iter().flatten().map(|v| *v as f32).collect());
+                start += 2;
+            }
+        }
+    }
+    Ok(chunks)
+}
+
+/// `tokenizer fit`: trains on synthetic demonstrations (plus chunks from recorded sessions) and writes
+/// config.json + model.safetensors to `out`.
+pub fn run_fit(
+    out: &Path,
+    options: &FitOptions,
+    template: TokenizerConfig,
+    sessions: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (tokenizer, report) = fit(template, options, |step, loss| {
+    let recorded = chunks_from_sessions(sessions, template.chunk_len)?;
+    if !sessions.is_empty() {
+        eprintln!(
+            "{} chunks from {} recorded session(s), besides the synthetic demonstrations",
+            recorded.len(),
+            sessions.len()
+        );
+    }
+    let (tokenizer, report) = fit_with(template, options, recorded, |step, loss| {
         eprintln!("step {step:>6} / {}  loss {loss:.5}  ({:.0} s)", options.steps, started.elapsed().as_secs_f64());
     })?;
     tokenizer.save(out)?;

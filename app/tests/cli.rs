@@ -338,3 +338,37 @@ fn a_recorded_session_exports_to_lerobot_v3_that_peer_tools_read() {
     assert_eq!(found["language_styles"], serde_json::json!(["motion", "plan", "task_aug"]));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn the_tokenizer_trains_on_a_recorded_session_too() {
+    let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&session);
+    let record = kinedesk()
+        .args(["record", "--synthetic", "--seconds", "2", "--cameras", "1", "--width", "64", "--height", "48"])
+        .arg("--out")
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    let out = session.join("weights");
+    let fit = kinedesk()
+        .args(["tokenizer", "fit", "--steps", "30", "--episodes", "40", "--batch", "64", "--codebook-size", "16"])
+        .arg("--out")
+        .arg(&out)
+        .arg("--data")
+        .arg(&session)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&fit.stderr);
+    assert!(fit.status.success(), "{stderr}");
+    let count: usize = stderr
+        .lines()
+        .find_map(|l| l.strip_suffix(" recorded session(s), besides the synthetic demonstrations"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    // 2 s at 20 Hz, chunks of 5 every 2 steps.
+    assert!(count >= 12, "{count} chunks: {stderr}");
+    assert!(out.join("model.safetensors").is_file());
+    std::fs::remove_dir_all(&session).unwrap();
+}

@@ -130,9 +130,27 @@ pub fn held_out_chunks(config: &TokenizerConfig, options: &FitOptions) -> Vec<Ve
 pub fn fit(
     template: TokenizerConfig,
     options: &FitOptions,
+    progress: impl FnMut(usize, f32),
+) -> Result<(ActionTokenizer, EvalReport), TokenizerError> {
+    fit_with(template, options, Vec::new(), progress)
+}
+
+/// Fits on synthetic demonstrations plus `recorded` chunks (e.g. from recorded sessions), each `chunk_len × 7`.
+pub fn fit_with(
+    template: TokenizerConfig,
+    options: &FitOptions,
+    recorded: Vec<Vec<f32>>,
     mut progress: impl FnMut(usize, f32),
 ) -> Result<(ActionTokenizer, EvalReport), TokenizerError> {
-    let train = synthetic_chunks(options.train_episodes, template.chunk_len, 2, options.seed);
+    let width = template.chunk_len * template.action_dim;
+    if let Some(bad) = recorded.iter().position(|c| c.len() != width) {
+        return Err(TokenizerError::Input(format!(
+            "recorded chunk {bad} has {} numbers; expected {width}",
+            recorded[bad].len()
+        )));
+    }
+    let mut train = synthetic_chunks(options.train_episodes, template.chunk_len, 2, options.seed);
+    train.extend(recorded);
     if train.len() < options.batch {
         return Err(TokenizerError::Config(format!(
             "only {} training chunks for a batch of {}",
