@@ -36,6 +36,26 @@ impl Pacer {
     }
 }
 
+/// Stamps the capture time, renders, and reports how long rendering took (the synthetic sources' "decode").
+fn timed_render(
+    width: u32,
+    height: u32,
+    format: &str,
+    render: impl FnOnce(Timestamp) -> Result<Vec<u8>, CameraError>,
+) -> Result<CapturedImage, CameraError> {
+    let captured = Timestamp::now();
+    let started = Instant::now();
+    let rgba = render(captured)?;
+    Ok(CapturedImage {
+        captured,
+        width,
+        height,
+        rgba,
+        source_format: format.into(),
+        decode_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
+    })
+}
+
 /// 5×7 glyphs for the burned-in text.
 fn glyph(c: char) -> [u8; 7] {
     match c {
@@ -171,18 +191,9 @@ impl FrameSource for TestPattern {
 
     fn next_frame(&mut self) -> Result<CapturedImage, CameraError> {
         self.pacer.wait();
-        let captured = Timestamp::now();
-        let started = Instant::now();
-        let rgba = self.render(self.frame, captured);
+        let frame = self.frame;
         self.frame += 1;
-        Ok(CapturedImage {
-            captured,
-            width: self.width,
-            height: self.height,
-            rgba,
-            source_format: "RGBA (synthetic)".into(),
-            decode_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
-        })
+        timed_render(self.width, self.height, "RGBA (synthetic)", |captured| Ok(self.render(frame, captured)))
     }
 
     fn close(&mut self) {}
@@ -392,18 +403,10 @@ impl FrameSource for ArmCamera {
 
     fn next_frame(&mut self) -> Result<CapturedImage, CameraError> {
         self.pacer.wait();
-        let captured = Timestamp::now();
-        let started = Instant::now();
-        let joints = self.joints.lock().map_or_else(|_| self.robot.rest_pose.clone(), |j| j.clone());
-        let joints = if joints.len() == self.robot.dof() { joints } else { self.robot.rest_pose.clone() };
-        let rgba = self.render(&joints)?;
-        Ok(CapturedImage {
-            captured,
-            width: self.width,
-            height: self.height,
-            rgba,
-            source_format: "RGBA (rendered)".into(),
-            decode_us: started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32,
+        timed_render(self.width, self.height, "RGBA (rendered)", |_| {
+            let joints = self.joints.lock().map_or_else(|_| self.robot.rest_pose.clone(), |j| j.clone());
+            let joints = if joints.len() == self.robot.dof() { joints } else { self.robot.rest_pose.clone() };
+            self.render(&joints)
         })
     }
 
