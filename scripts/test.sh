@@ -21,6 +21,32 @@ export KINEDESK_PYTHON="$PWD/$venv/bin/python"
 export KINEDESK_REQUIRE_PYBULLET=1
 export KINEDESK_REQUIRE_PYTHON_PEERS=1
 
+# The real `lerobot` package (it needs Python >= 3.12 and pulls torch, ~3 GB) loads our LeRobot exports in the tests.
+# The machines this runs on have Python 3.11 as python3 and further CPython versions under pyenv.
+lerobot_venv=target/lerobot-venv
+find_python312() {
+  for candidate in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3 \
+    "$HOME"/.pyenv/versions/3.1[23]*/bin/python3 /usr/bin/python3.1[23]; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+if [ ! -x "$lerobot_venv/bin/python" ] && python312=$(find_python312); then
+  "$python312" -m venv "$lerobot_venv"
+fi
+if [ -x "$lerobot_venv/bin/python" ]; then
+  "$lerobot_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/lerobot-requirements.txt
+  export KINEDESK_LEROBOT_PYTHON="$PWD/$lerobot_venv/bin/python"
+  export KINEDESK_REQUIRE_LEROBOT=1
+else
+  echo "WARNING: no Python >= 3.12 on this machine: the tests that load exports with the real lerobot package will" \
+    "say SKIPPED" >&2
+fi
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
 # winit/wgpu complain when this is unset; the tests need no session bus.

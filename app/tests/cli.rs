@@ -339,6 +339,92 @@ fn a_recorded_session_exports_to_lerobot_v3_that_peer_tools_read() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// The Python that has the real `lerobot` package (scripts/test.sh installs it into a Python 3.12 venv), if any.
+fn lerobot_python() -> Option<String> {
+    let python = std::env::var("KINEDESK_LEROBOT_PYTHON").ok()?;
+    let found = Command::new(&python)
+        .args(["-c", "import lerobot.datasets.lerobot_dataset"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    found.then_some(python)
+}
+
+#[test]
+fn an_annotated_and_trimmed_episode_loads_in_the_real_lerobot_package() {
+    use kinedesk_sessions::annotation::{EpisodeAnnotation, Outcome, save_annotation};
+
+    let root = std::env::temp_dir().join(format!("kinedesk-lerobot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    let dataset = root.join("dataset");
+    let record = kinedesk()
+        .args(["record", "--synthetic", "--seconds", "3", "--cameras", "2", "--width", "160", "--height", "120"])
+        .arg("--out")
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    let log = session.join("episodes/episode_000000.kdlog");
+    let episode = kinedesk_sessions::episode::read_episode(&log).unwrap();
+    let origin = episode.span().0;
+    let mut annotation = EpisodeAnnotation {
+        instruction: "lift the mug by its handle".into(),
+        outcome: Outcome::Success,
+        trim: Some((0.5, 2.5)),
+        ..EpisodeAnnotation::default()
+    };
+    annotation.constraints.object_part = "handle".into();
+    annotation.constraints.direction = "up".into();
+    annotation.label_span("approach", 0.0, 1.2);
+    annotation.label_span("grasp", 1.2, 1.8);
+    annotation.label_span("lift", 1.8, 3.0);
+    save_annotation(&log, &annotation).unwrap();
+    let kept: Vec<f64> = episode
+        .camera_frames(0)
+        .map(|f| f.time.saturating_since(origin).as_secs_f64())
+        .filter(|s| (0.5..=2.5).contains(s))
+        .collect();
+    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&dataset).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+
+    let Some(python) = lerobot_python() else {
+        assert!(
+            std::env::var("KINEDESK_REQUIRE_LEROBOT").as_deref() != Ok("1"),
+            "the lerobot package is required (KINEDESK_REQUIRE_LEROBOT=1) but KINEDESK_LEROBOT_PYTHON cannot import it"
+        );
+        eprintln!("SKIPPED: no Python with lerobot (scripts/test.sh installs it) — the real-lerobot check did not run");
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/check_with_lerobot.py");
+    let checked = Command::new(&python).arg(script).arg(&dataset).output().unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    let found: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert_eq!(found["frames"].as_u64().unwrap(), kept.len() as u64, "only the trimmed span is exported");
+    assert_eq!(found["episodes"], 1);
+    assert_eq!(found["task"], "lift the mug by its handle");
+    assert_eq!(found["image_shapes"]["observation.images.arm"], serde_json::json!([3, 120, 160]));
+    assert_eq!(found["persistent_styles"], serde_json::json!(["motion", "plan", "subtask", "task_aug"]));
+    assert_eq!(found["motion"], serde_json::json!(["direction: up; object part: handle"]));
+    // lerobot's own resolver finds the stage the annotation gives at every frame's time.
+    let stages = found["stages"].as_array().unwrap();
+    let timestamps = found["timestamps"].as_array().unwrap();
+    assert_eq!(stages.len(), kept.len());
+    let mut checked_frames = 0;
+    for (stage, timestamp) in stages.iter().zip(timestamps) {
+        // The export's clock starts at the first kept frame.
+        let source_s = kept[0] + timestamp.as_f64().unwrap();
+        if annotation.stages.iter().any(|s| (s.start_s - source_s).abs() < 0.04) {
+            continue; // within a frame of a boundary: either side is right
+        }
+        let expected = annotation.stages.iter().find(|s| s.start_s <= source_s && source_s < s.end_s);
+        assert_eq!(stage.as_str(), expected.map(|s| s.stage.as_str()), "frame at {source_s} s");
+        checked_frames += 1;
+    }
+    assert!(checked_frames > kept.len() / 2, "{checked_frames} of {} frames checked", kept.len());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn the_tokenizer_trains_on_a_recorded_session_too() {
     let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));

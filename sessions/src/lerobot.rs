@@ -23,6 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
 
+use crate::annotation::{EpisodeAnnotation, load_annotation};
 use crate::episode::{Episode, SessionDir, read_episode};
 
 /// Rows per data file before another file is started (LeRobot's default aims at 100 MB files).
@@ -92,11 +93,42 @@ fn nearest<T>(items: &[T], time: Timestamp, at: impl Fn(&T) -> Timestamp) -> Opt
         .map(|i| &items[i])
 }
 
-/// Reasoning recorded in the episode, as per-frame language annotations.
-fn language(episode: &Episode, start: Timestamp) -> (Vec<Language>, Vec<(Timestamp, Language)>) {
+/// The language annotations of an episode: the operator's annotation when there is one (constraints as a `motion`
+/// row, the stage list as a `plan` row, each stage segment as a `subtask` row from its start), otherwise the
+/// reasoning the policy gave while recording; instructions as `task_aug`; operator actions and other timeline
+/// events as `interjection` events on the frame where they happened.
+fn language(
+    episode: &Episode,
+    start: Timestamp,
+    annotation: Option<&EpisodeAnnotation>,
+) -> (Vec<Language>, Vec<(Timestamp, Language)>) {
     let mut persistent = Vec::new();
     let mut events = Vec::new();
     let seconds = |t: Timestamp| t.saturating_since(start).as_secs_f64() as f32;
+    let row = |role: &str, content: String, style: &str, timestamp: f32| Language {
+        role: role.into(),
+        content,
+        style: style.into(),
+        timestamp,
+        camera: None,
+    };
+    if let Some(annotation) = annotation {
+        let origin = episode.span().0;
+        // Annotation times count from the episode's first record; the export counts from its first kept frame.
+        let offset = origin.as_nanos() as f64 / 1e9 - start.as_nanos() as f64 / 1e9;
+        let constraints = annotation.constraints.lines();
+        if !constraints.is_empty() {
+            persistent.push(row("assistant", constraints.join("; "), "motion", 0.0));
+        }
+        if !annotation.stages.is_empty() {
+            let plan: Vec<&str> = annotation.stages.iter().map(|s| s.stage.as_str()).collect();
+            persistent.push(row("assistant", plan.join(", "), "plan", 0.0));
+        }
+        for stage in &annotation.stages {
+            let at = (stage.start_s + offset).max(0.0) as f32;
+            persistent.push(row("assistant", stage.stage.clone(), "subtask", at));
+        }
+    }
     for (time, event) in &episode.events {
         let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("");
         let lines = |key: &str| -> Vec<String> {
@@ -106,56 +138,49 @@ fn language(episode: &Episode, start: Timestamp) -> (Vec<Language>, Vec<(Timesta
                 .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
         };
         match kind {
-            "reasoning" => {
+            "reasoning" if annotation.is_none() => {
                 let instruction = lines("instruction_level");
                 let stages = lines("action_level");
                 if !instruction.is_empty() {
-                    persistent.push(Language {
-                        role: "assistant".into(),
-                        content: instruction.join("; "),
-                        style: "motion".into(),
-                        timestamp: seconds(*time),
-                        camera: None,
-                    });
+                    persistent.push(row("assistant", instruction.join("; "), "motion", seconds(*time)));
                 }
                 if !stages.is_empty() {
-                    persistent.push(Language {
-                        role: "assistant".into(),
-                        content: stages.join("; "),
-                        style: "plan".into(),
-                        timestamp: seconds(*time),
-                        camera: None,
-                    });
+                    persistent.push(row("assistant", stages.join("; "), "plan", seconds(*time)));
                 }
             }
-            "instruction" => persistent.push(Language {
-                role: "user".into(),
-                content: event.get("text").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
-                style: "task_aug".into(),
-                timestamp: seconds(*time),
-                camera: None,
-            }),
-            _ => events.push((
-                *time,
-                Language {
-                    role: "system".into(),
-                    content: event.to_string(),
-                    style: "trace".into(),
-                    timestamp: seconds(*time),
-                    camera: None,
-                },
+            "reasoning" => {}
+            "instruction" => persistent.push(row(
+                "user",
+                event.get("text").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
+                "task_aug",
+                seconds(*time),
             )),
+            _ => events.push((*time, row("user", event.to_string(), "interjection", seconds(*time)))),
         }
     }
     (persistent, events)
 }
 
-fn rows_for(episode: &Episode, episode_index: i64, first_index: i64, task_index: i64) -> Vec<Row> {
+/// The dataset frames of an episode (only those inside the annotation's trim, if it has one).
+fn rows_for(
+    episode: &Episode,
+    annotation: Option<&EpisodeAnnotation>,
+    episode_index: i64,
+    first_index: i64,
+    task_index: i64,
+) -> Vec<Row> {
     let cameras = episode.meta.cameras.len().max(1);
-    let master: Vec<_> = episode.camera_frames(0).collect();
+    let origin = episode.span().0;
+    let kept = |time: Timestamp| {
+        annotation.and_then(|a| a.trim).is_none_or(|(from, to)| {
+            let s = time.saturating_since(origin).as_secs_f64();
+            s >= from && s <= to
+        })
+    };
+    let master: Vec<_> = episode.camera_frames(0).filter(|f| kept(f.time)).collect();
     let others: Vec<Vec<_>> = (1..cameras).map(|c| episode.camera_frames(c as u16).cloned().collect()).collect();
     let Some(start) = master.first().map(|f| f.time) else { return Vec::new() };
-    let (persistent, events) = language(episode, start);
+    let (persistent, events) = language(episode, start, annotation);
     let state_at = |time: Timestamp| -> Vec<f32> {
         nearest(&episode.joints, time, |j| j.time).map_or_else(Vec::new, |j| {
             j.positions.iter().map(|v| *v as f32).chain(std::iter::once(j.gripper as f32)).collect()
@@ -209,8 +234,13 @@ fn language_fields(with_timestamp: bool) -> Fields {
         fields.push(Field::new("timestamp", DataType::Float32, false));
     }
     fields.push(Field::new("camera", DataType::Utf8, true));
-    fields.push(Field::new("tool_calls", DataType::Utf8, true));
+    fields.push(Field::new("tool_calls", tool_calls_type(), true));
     Fields::from(fields)
+}
+
+/// `tool_calls`: a list of JSON strings (always null here: KineDesk records no tool calls).
+fn tool_calls_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
 
 fn language_column(rows: &[Row], persistent: bool) -> Result<ArrayRef, ExportError> {
@@ -229,7 +259,7 @@ fn language_column(rows: &[Row], persistent: bool) -> Result<ArrayRef, ExportErr
         columns.push(Arc::new(items.iter().map(|l| l.timestamp).collect::<Float32Array>()));
     }
     columns.push(strings(&|l| l.camera.clone()));
-    columns.push(strings(&|_| None));
+    columns.push(arrow_array::new_null_array(&tool_calls_type(), items.len()));
     let values =
         StructArray::try_new(fields.clone(), columns, None).map_err(|e| ExportError::Invalid(e.to_string()))?;
     let mut offsets = vec![0i32];
@@ -405,8 +435,8 @@ pub fn export_lerobot_v3(
         *file += 1;
         Ok(bytes)
     };
-    for (episode_index, path) in paths.iter().enumerate() {
-        progress(episode_index, paths.len());
+    for (position, path) in paths.iter().enumerate() {
+        progress(position, paths.len());
         let episode = read_episode(path)?;
         if episode.torn_tail.is_some() {
             summary.recovered_episodes += 1;
@@ -433,9 +463,16 @@ pub fn export_lerobot_v3(
             }
             Some(_) => {}
         }
+        // An annotation that cannot be read stops the export: exporting without it would lose the operator's work.
+        let annotation = load_annotation(path).map_err(|e| ExportError::Invalid(e.to_string()))?;
+        let task = annotation
+            .as_ref()
+            .map(|a| a.instruction.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| episode.meta.task.clone());
         let next_task = tasks.len() as i64;
-        let task_index = *tasks.entry(episode.meta.task.clone()).or_insert(next_task);
-        let rows = rows_for(&episode, episode_index as i64, index, task_index);
+        let task_index = *tasks.entry(task.clone()).or_insert(next_task);
+        let rows = rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
         if rows.is_empty() {
             continue;
         }
@@ -445,8 +482,8 @@ pub fn export_lerobot_v3(
         let states: Vec<&[f32]> = rows.iter().map(|r| r.state.as_slice()).collect();
         let actions: Vec<&[f32]> = rows.iter().map(|r| r.action.as_slice()).collect();
         let mut meta = json!({
-            "episode_index": episode_index,
-            "tasks": [episode.meta.task],
+            "episode_index": summary.episodes,
+            "tasks": [task],
             "length": length,
             "data/chunk_index": 0,
             "data/file_index": file_index,

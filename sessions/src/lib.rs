@@ -1,11 +1,13 @@
 //! `kinedesk-sessions`: recording, crash-safe episode storage, annotations, import/export and replay. No UI.
 //!
 //! - [`episode_log`]: the crash-safe on-disk episode format (append-only, checksummed records, torn tails trimmed).
-
 //! - [`recorder`]: recording an episode (JPEG pool, writer thread, sync at least every 0.5 s, drops counted).
 //! - [`episode`]: reading episodes back, and the session folder.
+//! - [`annotation`]: per-episode annotations (instruction, constraints, stage segments, outcome, flag, trim), undo/redo,
+//!   atomic saves, the trash.
 //! - [`lerobot`]: LeRobot v3.0 dataset export (Parquet), with the bi-level reasoning as language annotations.
 
+pub mod annotation;
 pub mod episode;
 pub mod episode_log;
 pub mod lerobot;

@@ -1,0 +1,57 @@
+"""Loads a LeRobot v3.0 dataset written by KineDesk with the real `lerobot` package (LeRobotDataset, from PyPI) and
+prints what it found as JSON: frame and episode counts, values compared with the Parquet columns read by pyarrow,
+image shapes, tasks, and the annotated stage active at each frame as lerobot's own language resolver sees it.
+
+Usage: python check_with_lerobot.py DATASET
+"""
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+logging.disable(logging.WARNING)  # torchcodec's fallback notice is not our business here
+
+from lerobot.datasets.language_render import active_at  # noqa: E402
+from lerobot.datasets.lerobot_dataset import LeRobotDataset  # noqa: E402
+
+root = Path(sys.argv[1])
+dataset = LeRobotDataset("kinedesk/export", root=root)
+table = pq.read_table(sorted(str(p) for p in (root / "data").rglob("*.parquet")))
+states = np.stack(table.column("observation.state").to_numpy(zero_copy_only=False))
+actions = np.stack(table.column("action").to_numpy(zero_copy_only=False))
+assert len(dataset) == table.num_rows, (len(dataset), table.num_rows)
+
+image_keys = [k for k, ft in dataset.meta.features.items() if ft["dtype"] == "image"]
+stages = []
+for i in range(len(dataset)):
+    item = dataset[i]
+    assert int(item["index"]) == i
+    assert np.allclose(item["observation.state"].numpy(), states[i]), i
+    assert np.allclose(item["action"].numpy(), actions[i]), i
+    for key in image_keys:
+        image = item[key]
+        assert image.ndim == 3 and image.shape[0] == 3, (key, image.shape)
+        assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    row = active_at(float(item["timestamp"]), persistent=item["language_persistent"], style="subtask")
+    stages.append(row["content"] if row else None)
+
+first = dataset[0]
+print(
+    json.dumps(
+        {
+            "frames": len(dataset),
+            "episodes": dataset.num_episodes,
+            "fps": dataset.fps,
+            "task": first["task"],
+            "image_shapes": {k: list(first[k].shape) for k in image_keys},
+            "persistent_styles": sorted({r["style"] for r in first["language_persistent"]}),
+            "motion": [r["content"] for r in first["language_persistent"] if r["style"] == "motion"],
+            "stages": stages,
+            "timestamps": [float(dataset[i]["timestamp"]) for i in range(len(dataset))],
+        }
+    )
+)
