@@ -31,6 +31,9 @@ mod plan_flow;
 pub use plan_flow::{ExecutionItem, split_at_gripper_changes};
 
 /// Printed on stdout when the first frame has been presented (used by `kinedesk bench startup`).
+/// The button that leaves a maximised pane.
+pub const RESTORE_LAYOUT_LABEL: &str = "Restore layout";
+
 pub const FIRST_FRAME_MARKER: &str = "KINEDESK_FIRST_FRAME_PRESENTED";
 
 /// Time per frame the UI spends taking worker results.
@@ -59,6 +62,10 @@ pub struct AppOptions {
     pub plan: Option<String>,
     /// Camera feeds to start with instead of the saved ones (`Some(vec![])`: none).
     pub cameras: Option<Vec<crate::camera_feeds::CameraSpec>>,
+    /// A session folder to open at start-up.
+    pub session: Option<std::path::PathBuf>,
+    /// An episode of that session to open on the timeline.
+    pub annotate: Option<String>,
 }
 
 pub struct KineDeskApp {
@@ -104,6 +111,8 @@ pub struct KineDeskApp {
     cameras: CameraFeeds,
     /// The open session, the episode being recorded, exports.
     session: crate::session_state::SessionState,
+    /// A pane shown over the whole window (the layout is kept as it was).
+    maximised_pane: Option<Pane>,
 }
 
 impl KineDeskApp {
@@ -204,6 +213,7 @@ impl KineDeskApp {
             execution_offset: 0,
             cameras: CameraFeeds::default(),
             session: crate::session_state::SessionState::default(),
+            maximised_pane: None,
         };
         app.session.root_text = app.state.session_root.as_ref().map_or_else(String::new, |p| p.display().to_string());
         let specs = app.options.cameras.clone().unwrap_or_else(|| app.state.cameras.clone());
@@ -240,6 +250,14 @@ impl KineDeskApp {
         if let Some(instruction) = app.options.plan.clone() {
             app.policy.instruction.clone_from(&instruction);
             app.pending_commands.push(Command::Plan(instruction));
+        }
+        if let Some(path) = app.options.session.clone() {
+            app.pending_commands.push(Command::OpenSession(path));
+            app.pending_commands.push(Command::ShowPane(crate::layout::Pane::Session));
+            if let Some(name) = app.options.annotate.clone() {
+                app.pending_commands.push(Command::Timeline(crate::annotator::TimelineCommand::Open(name)));
+                app.pending_commands.push(Command::MaximisePane(Some(Pane::Session)));
+            }
         }
         app
     }
@@ -718,6 +736,10 @@ impl KineDeskApp {
             Command::ShowPane(pane) => {
                 self.state.layout.make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));
             }
+            // Maximising the pane that is already maximised restores the layout (so one key toggles).
+            Command::MaximisePane(pane) => {
+                self.maximised_pane = if pane == self.maximised_pane { None } else { pane };
+            }
             Command::ResetLayout => {
                 self.state.layout = default_layout();
                 self.log_event(ctx, LogLevel::Info, "layout", "Layout reset to the default.");
@@ -798,6 +820,11 @@ impl KineDeskApp {
             Command::StartRecording => self.start_recording(ctx),
             Command::FinishEpisode => self.stop_recording(ctx, true),
             Command::DiscardEpisode => self.stop_recording(ctx, false),
+            Command::Timeline(command) => match self.session.timeline(ctx, command) {
+                Ok(Some(message)) => self.log_event(ctx, LogLevel::Info, "timeline", message),
+                Ok(None) => {}
+                Err(error) => self.log_event(ctx, LogLevel::Warn, "timeline", error),
+            },
             Command::ExportSession(out) => match self.session.start_export(expand_home(&out), repaint_waker(ctx)) {
                 Ok(()) => self.log_event(
                     ctx,
@@ -823,6 +850,10 @@ impl KineDeskApp {
         self.update_cameras(&ctx);
         self.update_highlight();
         self.teleop_frame(&ctx);
+        self.session.annotator.tick(&ctx);
+        for (level, message) in std::mem::take(&mut self.session.annotator.messages) {
+            self.log_event(&ctx, level, "timeline", message);
+        }
 
         // Quitting while a robot is connected needs a confirmation (and then stops the arm first).
         if ctx.input(|input| input.viewport().close_requested()) && self.robot.is_some() && !self.quit_confirmed() {
@@ -830,7 +861,11 @@ impl KineDeskApp {
             self.confirm_quit = true;
         }
         let mut commands = std::mem::take(&mut self.pending_commands);
-        commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme));
+        let scopes = shortcuts::ActiveScopes {
+            recording: self.session.recording.is_some(),
+            annotating: self.session.annotator.open.is_some() && self.session.recording.is_none() && !self.teleop.armed,
+        };
+        commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme, scopes));
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut commands));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui, &mut commands));
         egui::CentralPanel::default().show(ui, |ui| {
@@ -844,8 +879,22 @@ impl KineDeskApp {
                 cameras: &self.cameras,
                 session: &mut self.session,
                 commands: &mut commands,
+                maximised: self.maximised_pane,
             };
-            self.state.layout.ui(&mut panes, ui);
+            match self.maximised_pane.and_then(|pane| Some((pane, self.state.layout.tiles.find_pane(&pane)?))) {
+                Some((mut pane, tile)) => {
+                    use egui_tiles::Behavior as _;
+                    ui.horizontal(|ui| {
+                        ui.label(egui::RichText::new(pane.title()).strong());
+                        if ui.button(RESTORE_LAYOUT_LABEL).on_hover_text("Ctrl+M").clicked() {
+                            panes.commands.push(Command::MaximisePane(None));
+                        }
+                    });
+                    ui.separator();
+                    let _ = panes.pane_ui(ui, tile, &mut pane);
+                }
+                None => self.state.layout.ui(&mut panes, ui),
+            }
         });
         egui::Window::new("Keyboard shortcuts")
             .open(&mut self.show_help)
@@ -945,6 +994,12 @@ impl KineDeskApp {
     /// A quit was confirmed (the robot is already disconnected then, so this is only true in between).
     fn quit_confirmed(&self) -> bool {
         self.robot.is_none()
+    }
+
+    /// The pane shown over the whole window, if any.
+    #[must_use]
+    pub fn maximised_pane(&self) -> Option<Pane> {
+        self.maximised_pane
     }
 
     /// Whether the quit confirmation is showing.
@@ -1104,6 +1159,8 @@ impl eframe::App for KineDeskApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // Annotations are saved by their own writer while editing; this catches the last edit before quitting.
+        self.session.annotator.flush_blocking();
         self.state.instruction_history.clone_from(&self.policy.history);
         self.state.cameras = self.cameras.specs();
         match serde_json::to_string(&self.state) {

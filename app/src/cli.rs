@@ -42,6 +42,12 @@ pub struct Cli {
     /// Plan this instruction at start-up (with the saved policy; the built-in planner by default).
     #[arg(long, value_name = "INSTRUCTION")]
     pub plan: Option<String>,
+    /// Open this session folder at start-up (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub session: Option<PathBuf>,
+    /// With --session: open this episode (e.g. episode_000000) on the timeline.
+    #[arg(long, value_name = "EPISODE", requires = "session")]
+    pub annotate: Option<String>,
     /// With --urdf: the link used as the flange.
     #[arg(long, value_name = "LINK", requires = "urdf")]
     pub urdf_tip: Option<String>,
@@ -332,6 +338,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         connect_sim: cli.connect_sim,
         plan: cli.plan.clone(),
         cameras,
+        session: cli.session.clone(),
+        annotate: cli.annotate.clone(),
     };
     match cli.command {
         None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),

@@ -37,6 +37,9 @@ pub enum Command {
     ShowPane(Pane),
     /// Put every pane back where the default layout has it.
     ResetLayout,
+    /// Show one pane over the whole window (`None`, or the pane already maximised: back to the layout). The layout
+    /// itself is not changed.
+    MaximisePane(Option<Pane>),
     SetTheme(ThemeChoice),
     /// Empty the operator log view (the entries are gone from the view, not from any recording).
     ClearLog,
@@ -117,6 +120,8 @@ pub enum Command {
     DiscardEpisode,
     /// Export the open session as a LeRobot v3 dataset into this (new) folder.
     ExportSession(PathBuf),
+    /// Browse, annotate and edit recorded episodes on the timeline.
+    Timeline(crate::annotator::TimelineCommand),
 }
 
 impl Command {
@@ -128,6 +133,10 @@ impl Command {
             Self::ToggleShortcutHelp => "Toggle shortcut help".to_owned(),
             Self::ShowPane(pane) => format!("Show pane {}", pane.title()),
             Self::ResetLayout => "Reset layout".to_owned(),
+            Self::MaximisePane(pane) => match pane {
+                Some(pane) => format!("Maximise pane {}", pane.title()),
+                None => "Restore the layout".to_owned(),
+            },
             Self::SetTheme(theme) => format!("Theme: {}", theme.label()),
             Self::ClearLog => "Clear log".to_owned(),
             Self::Quit => "Quit".to_owned(),
@@ -171,6 +180,7 @@ impl Command {
             Self::FinishEpisode => "Finish episode".to_owned(),
             Self::DiscardEpisode => "Discard episode".to_owned(),
             Self::ExportSession(path) => format!("Export session to {}", path.display()),
+            Self::Timeline(command) => command.describe(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin command line over this library, so whole-app tests in `tests/` can build the
 //! real [`KineDeskApp`].
 
+pub mod annotator;
 pub mod app;
 pub mod arm_state;
 pub mod bench;

@@ -1,5 +1,6 @@
 //! The panes of the main window, one module each, and the `egui_tiles` behaviour that draws them.
 
+pub mod annotate_ui;
 pub mod arm_pane;
 pub mod cameras_pane;
 pub mod instruction_pane;
@@ -28,6 +29,8 @@ pub struct PaneContext<'a> {
     pub cameras: &'a crate::camera_feeds::CameraFeeds,
     pub session: &'a mut crate::session_state::SessionState,
     pub commands: &'a mut Vec<Command>,
+    /// The pane shown over the whole window, if any.
+    pub maximised: Option<Pane>,
 }
 
 impl egui_tiles::Behavior<Pane> for PaneContext<'_> {

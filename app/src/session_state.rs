@@ -23,6 +23,10 @@ pub struct EpisodeRow {
     pub finished: bool,
     /// What a crash cut off, if anything.
     pub torn_tail: Option<String>,
+    pub path: PathBuf,
+    /// The episode's annotation, if it has one (an unreadable one is reported in `annotation_error`).
+    pub annotation: Option<kinedesk_sessions::annotation::EpisodeAnnotation>,
+    pub annotation_error: Option<String>,
 }
 
 /// The episode being recorded.
@@ -51,6 +55,8 @@ pub struct SessionState {
     pub episodes: Vec<EpisodeRow>,
     pub export: Option<ExportJob>,
     pub export_text: String,
+    /// The timeline editor and episode browser.
+    pub annotator: crate::annotator::Annotator,
 }
 
 impl SessionState {
@@ -71,6 +77,15 @@ impl SessionState {
             .iter()
             .map(|path| {
                 let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                // Listing never renames anything: a corrupt annotation is only reported here.
+                let annotation_path = kinedesk_sessions::annotation::annotation_path(path);
+                let (annotation, annotation_error) = match std::fs::read_to_string(&annotation_path) {
+                    Ok(text) => match serde_json::from_str(&text) {
+                        Ok(annotation) => (Some(annotation), None),
+                        Err(error) => (None, Some(format!("unreadable annotation: {error}"))),
+                    },
+                    Err(_) => (None, None),
+                };
                 match read_episode(path) {
                     Ok(episode) => {
                         let (start, end) = episode.span();
@@ -81,6 +96,9 @@ impl SessionState {
                             duration_s: end.saturating_since(start).as_secs_f64(),
                             finished: episode.end.is_some(),
                             torn_tail: episode.torn_tail.clone(),
+                            path: path.clone(),
+                            annotation,
+                            annotation_error,
                         }
                     }
                     Err(error) => EpisodeRow {
@@ -90,6 +108,9 @@ impl SessionState {
                         duration_s: 0.0,
                         finished: false,
                         torn_tail: Some(error.to_string()),
+                        path: path.clone(),
+                        annotation,
+                        annotation_error,
                     },
                 }
             })
@@ -129,6 +150,80 @@ impl SessionState {
         }
         self.refresh();
         Ok(Some((recording.path, stats)))
+    }
+
+    /// Timeline commands that concern the session (open, next/previous, delete, restore) are handled here; the
+    /// rest go to the open episode. Returns what to tell the operator.
+    pub fn timeline(
+        &mut self,
+        ctx: &egui::Context,
+        command: crate::annotator::TimelineCommand,
+    ) -> Result<Option<String>, String> {
+        use crate::annotator::TimelineCommand as C;
+        match command {
+            C::Open(name) => {
+                let row = self.episodes.iter().find(|r| r.name == name).ok_or_else(|| format!("no episode {name}"))?;
+                let path = row.path.clone();
+                self.annotator.open_episode(ctx, path, name);
+                Ok(None)
+            }
+            C::OpenAdjacent(step) => {
+                let rows = crate::annotator::filtered(&self.episodes, &self.annotator.filter);
+                let current = self.annotator.open.as_ref().and_then(|o| rows.iter().position(|r| r.name == o.name));
+                let next = match current {
+                    Some(i) => i.checked_add_signed(step as isize).filter(|n| *n < rows.len()),
+                    None => (!rows.is_empty()).then_some(0),
+                };
+                let row = next.map(|n| rows[n]).ok_or("no more episodes that way")?;
+                let (path, name) = (row.path.clone(), row.name.clone());
+                self.annotator.open_episode(ctx, path, name);
+                Ok(None)
+            }
+            C::Delete(name) => {
+                if self.recording.as_ref().is_some_and(|r| r.path.file_stem().is_some_and(|s| *s == *name)) {
+                    return Err("that episode is being recorded".into());
+                }
+                let session = self.session.as_ref().ok_or("no session open")?;
+                let row = self.episodes.iter().find(|r| r.name == name).ok_or_else(|| format!("no episode {name}"))?;
+                if self.annotator.open.as_ref().is_some_and(|o| o.name == name) {
+                    self.annotator.flush_blocking();
+                    self.annotator.open = None;
+                }
+                let moved = kinedesk_sessions::annotation::trash_episode(&session.root, &row.path)
+                    .map_err(|e| e.to_string())?;
+                self.annotator.last_deleted = moved.file_name().map(|n| n.to_string_lossy().into_owned());
+                self.refresh();
+                Ok(Some(format!("Moved {name} to {} (Restore puts it back)", moved.display())))
+            }
+            C::RestoreDeleted => {
+                let session = self.session.as_ref().ok_or("no session open")?;
+                let name = self.annotator.last_deleted.take().ok_or("nothing was deleted")?;
+                let back =
+                    kinedesk_sessions::annotation::restore_episode(&session.root, &name).map_err(|e| e.to_string())?;
+                self.refresh();
+                Ok(Some(format!("Restored {}", back.display())))
+            }
+            other => {
+                let refresh = matches!(
+                    other,
+                    C::ToggleFlag | C::SetOutcome(_) | C::TrimToSelection | C::ClearTrim | C::Undo | C::Redo
+                );
+                self.annotator.apply(other)?;
+                if refresh {
+                    self.sync_open_row();
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Shows the open episode's annotation in its list row (without re-reading the session).
+    pub fn sync_open_row(&mut self) {
+        if let Some(open) = &self.annotator.open
+            && let Some(row) = self.episodes.iter_mut().find(|r| r.name == open.name)
+        {
+            row.annotation = Some(open.history.current.clone());
+        }
     }
 
     /// Starts exporting the session to a LeRobot v3 dataset at `out` on its own thread.

@@ -590,3 +590,98 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     assert!(root.join("dataset/meta/info.json").is_file());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() {
+    use kinedesk::annotator::TimelineCommand as T;
+    use kinedesk::panes::annotate_ui::{CLOSE_EPISODE_LABEL, NOTES_LABEL};
+    use kinedesk_sessions::annotation::{Outcome, annotation_path, load_annotation};
+
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-annotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    kinedesk::session_cli::run_record(&kinedesk::session_cli::RecordArgs {
+        synthetic: true,
+        seconds: 2.0,
+        out: root.clone(),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: "move 10 cm left".into(),
+        encoders: 1,
+    })
+    .unwrap();
+    let log = root.join("episodes/episode_000000.kdlog");
+    let options = AppOptions { session: Some(root.clone()), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    run_until(&mut harness, "the session", |app| app.session().episodes.len() == 1);
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the episode on the timeline", |app| app.session().annotator.open.is_some());
+    assert_eq!(harness.state().maximised_pane(), Some(Pane::Session), "annotating gets the whole window");
+    harness.get_by_label(kinedesk_widgets::timeline::TIMELINE_LABEL);
+    let open = |app: &KineDeskApp| {
+        let open = app.session().annotator.open.as_ref().unwrap();
+        (open.cursor_s, open.history.current.clone())
+    };
+    // Seeded from what was recorded: the task as the instruction, the reasoning as constraints.
+    let (_, seeded) = open(harness.state());
+    assert_eq!(seeded.instruction, "move 10 cm left");
+    assert!(seeded.constraints.direction.contains("left"), "{seeded:?}");
+
+    // Keyboard-first: the arrows step frames here (they finish/discard only while recording).
+    harness.key_press(Key::ArrowRight);
+    harness.run_steps(2);
+    let (cursor, _) = open(harness.state());
+    assert!((cursor - 1.0 / 30.0).abs() < 1e-6, "{cursor}");
+    assert!(harness.state().session().recording.is_none());
+    let ctx = harness.ctx.clone();
+    // Key presses are handled in the next frame, so each gets one.
+    harness.state_mut().handle_command(&ctx, Command::Timeline(T::SeekMs(500)));
+    harness.key_press(Key::I);
+    harness.run_steps(1);
+    harness.state_mut().handle_command(&ctx, Command::Timeline(T::SeekMs(1200)));
+    for key in [Key::O, Key::Num2, Key::Y] {
+        harness.key_press(key);
+        harness.run_steps(1);
+    }
+    let (_, annotation) = open(harness.state());
+    let grasp = annotation.stages.iter().find(|s| s.stage == "grasp").expect("a grasp stage");
+    assert!((grasp.start_s - 0.5).abs() < 1e-9 && (grasp.end_s - 1.2).abs() < 1e-9, "{grasp:?}");
+    assert_eq!(annotation.outcome, Outcome::Success);
+
+    harness.get_by_label(NOTES_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(NOTES_LABEL).type_text("slipped once");
+    harness.run_steps(2);
+    harness.key_press(Key::Escape); // leaves the text box (and is the Stop key: nothing moves here)
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "slipped once");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "", "the typed text is one undo step");
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "slipped once");
+
+    // Autosave: the file on disk follows without any save command.
+    run_until(&mut harness, "the autosave", |_| {
+        load_annotation(&log).ok().flatten().is_some_and(|a| a.notes == "slipped once" && a.outcome == Outcome::Success)
+    });
+
+    // Deleting moves the episode to the trash; Restore puts it back with its annotation.
+    harness.get_by_label(CLOSE_EPISODE_LABEL).click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().maximised_pane(), None);
+    harness.get_by_label("Delete episode_000000").click();
+    harness.run_steps(3);
+    let messages: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(!log.exists() && root.join("trash/episode_000000.kdlog").exists(), "{messages:#?}");
+    assert!(harness.state().session().episodes.is_empty());
+    harness.get_by_label("Restore episode_000000.kdlog").click();
+    harness.run_steps(3);
+    assert!(log.exists() && annotation_path(&log).exists());
+    assert_eq!(harness.state().session().episodes.len(), 1);
+    let row = &harness.state().session().episodes[0];
+    assert_eq!(row.annotation.as_ref().map(|a| a.outcome), Some(Outcome::Success));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -10,6 +10,7 @@ pub mod reasoning_view;
 pub mod shortcut_table;
 pub mod status_bar;
 pub mod stop_button;
+pub mod timeline;
 pub mod toasts;
 pub mod trajectory_plots;
 

@@ -1,5 +1,6 @@
 //! The Session pane: the session folder, recording controls (Record, → finish the episode, ← discard and re-record),
-//! the episode timer and counters, the episode list (a crash-recovered episode says so), and export to LeRobot v3.
+//! the episode timer and counters, the episode browser (a crash-recovered episode says so), the timeline editor of
+//! the episode opened from it (`annotate_ui`), and export to LeRobot v3.
 
 use egui::{Color32, ProgressBar, RichText, Ui};
 use std::sync::atomic::Ordering;
@@ -76,28 +77,11 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         }
     });
     ui.separator();
-    ui.label(RichText::new(format!("{} episodes", session.episodes.len())).strong());
-    egui::ScrollArea::vertical().id_salt("episodes").max_height(ui.available_height() - 60.0).show(ui, |ui| {
-        egui::Grid::new("episode_list").striped(true).show(ui, |ui| {
-            for row in &session.episodes {
-                ui.label(&row.name);
-                ui.label(&row.task);
-                ui.label(format!("{} frames", row.frames));
-                ui.label(format!("{:.1} s", row.duration_s));
-                match (&row.torn_tail, row.finished) {
-                    (Some(tail), _) => ui.label(
-                        RichText::new(format!("recovered after a crash ({tail})"))
-                            .color(Color32::from_rgb(240, 150, 60)),
-                    ),
-                    (None, false) => {
-                        ui.label(RichText::new("not finished (crash?)").color(Color32::from_rgb(240, 150, 60)))
-                    }
-                    (None, true) => ui.label("complete"),
-                };
-                ui.end_row();
-            }
-        });
-    });
+    if let Some(open) = &session.annotator.open {
+        super::annotate_ui::timeline_editor_ui(ui, open, context.maximised.is_some(), context.commands);
+        return;
+    }
+    super::annotate_ui::episode_browser_ui(ui, session, context.maximised, context.commands);
     ui.horizontal(|ui| {
         ui.label("Export LeRobot v3 to");
         ui.add(
