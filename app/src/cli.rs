@@ -280,6 +280,18 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Export speed: KineDesk's LeRobot v3 export of SESSION, and (with --lerobot-python) the lerobot package writing
+    /// the same episodes.
+    Export {
+        session: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// A Python that has the `lerobot` package (scripts/test.sh makes target/lerobot-venv).
+        #[arg(long, value_name = "PYTHON")]
+        lerobot_python: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Built-in planner: instruction to first reasoning and to full preview, and kinematic faithfulness.
     Planner {
         /// Plans per instruction of the faithfulness suite.
@@ -473,6 +485,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&result)?);
             } else {
                 crate::camera_bench::print_cameras(&result);
+            }
+            Ok(())
+        }
+        Some(CliCommand::Bench(BenchCommand::Export { session, runs, lerobot_python, json })) => {
+            let result = crate::session_cli::bench_export(&session, runs, lerobot_python.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            } else {
+                println!(
+                    "LeRobot v3 export of {} episodes, {} frames x {} cameras (median of {} runs):",
+                    result.episodes, result.frames, result.cameras, result.runs
+                );
+                println!("  KineDesk, JPEG frames as recorded: {:.2} s", result.kinedesk_jpeg_s);
+                println!(
+                    "  KineDesk, frames re-encoded as PNG: {:.2} s ({:.1} MB)",
+                    result.kinedesk_png_s,
+                    result.kinedesk_png_bytes as f64 / 1e6
+                );
+                match (result.lerobot_write_s, result.speedup_same_format) {
+                    (Some(write), Some(speedup)) => println!(
+                        "  lerobot writing the same frames as PNG: {write:.2} s ({:.1} MB): KineDesk is {speedup:.1}x faster",
+                        result.lerobot_bytes.unwrap_or(0) as f64 / 1e6
+                    ),
+                    _ => println!("  (give --lerobot-python to time the lerobot package on the same episodes)"),
+                }
             }
             Ok(())
         }

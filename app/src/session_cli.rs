@@ -223,21 +223,37 @@ pub fn run_session_info(args: &SessionInfoArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// lerobot-v3 (Parquet, images embedded).
+    /// lerobot-v3 (Parquet, many episodes a file, language annotations) or lerobot-v2.1 (a Parquet file per
+    /// episode, JSON-lines metadata).
     #[arg(long, default_value = "lerobot-v3")]
     pub format: String,
+    /// jpeg: the frames as recorded; png: re-encoded losslessly (what the lerobot package writes).
+    #[arg(long, default_value = "jpeg")]
+    pub images: String,
     pub session: PathBuf,
     /// The dataset folder to create.
     pub out: PathBuf,
 }
 
+/// Parses `--format` and `--images`.
+pub fn export_options(format: &str, images: &str) -> anyhow::Result<kinedesk_sessions::lerobot::ExportOptions> {
+    use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding};
+    let version = match format {
+        "lerobot-v3" | "lerobot-v3.0" => DatasetVersion::V30,
+        "lerobot-v2.1" => DatasetVersion::V21,
+        other => anyhow::bail!("unknown format {other:?}: choose lerobot-v3, lerobot-v2.1 or rrd"),
+    };
+    let images = match images {
+        "jpeg" | "jpg" => ImageEncoding::AsRecorded,
+        "png" => ImageEncoding::Png,
+        other => anyhow::bail!("unknown image encoding {other:?}: choose jpeg or png"),
+    };
+    Ok(ExportOptions { version, images })
+}
+
 /// Exports a session with a progress bar.
 pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.format == "lerobot-v3",
-        "unknown format {:?}: this build exports lerobot-v3 (LeRobot v2.1 and Rerun .rrd are not implemented yet)",
-        args.format
-    );
+    let options = export_options(&args.format, &args.images)?;
     let started = Instant::now();
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -245,7 +261,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message("exporting");
-    let summary = kinedesk_sessions::lerobot::export_lerobot_v3(&args.session, &args.out, |done, total| {
+    let summary = kinedesk_sessions::lerobot::export_lerobot(&args.session, &args.out, options, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -334,4 +350,116 @@ pub fn bench_crash(exe: &std::path::Path, runs: usize) -> anyhow::Result<CrashBe
     let _ = std::fs::remove_dir_all(&root);
     let lost_beyond_durable = per_run.iter().map(|(_, d, r)| d.saturating_sub(*r)).sum();
     Ok(CrashBench { runs, per_run, runs_with_torn_tail: torn, lost_beyond_durable })
+}
+
+/// Export speed: KineDesk's LeRobot v3 export (frames as recorded, and re-encoded to PNG) and, given a Python with
+/// the `lerobot` package, lerobot writing the same episodes through its own recording API (PNG image features).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportBench {
+    pub frames: usize,
+    pub episodes: usize,
+    pub cameras: usize,
+    pub runs: usize,
+    pub kinedesk_jpeg_s: f64,
+    pub kinedesk_png_s: f64,
+    pub kinedesk_png_bytes: u64,
+    /// lerobot's time writing (decoding the source frames to arrays is excluded), if it was run.
+    pub lerobot_write_s: Option<f64>,
+    pub lerobot_bytes: Option<u64>,
+    /// lerobot time / KineDesk PNG time.
+    pub speedup_same_format: Option<f64>,
+}
+
+const LEROBOT_WRITER: &str = include_str!("../../sessions/tests/python/lerobot_write_same_episodes.py");
+
+fn folder_bytes(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() { folder_bytes(&p) } else { e.metadata().map_or(0, |m| m.len()) }
+            })
+            .sum()
+    })
+}
+
+/// Runs the export-speed comparison on the episodes of `session`.
+pub fn bench_export(session: &std::path::Path, runs: usize, python: Option<&str>) -> anyhow::Result<ExportBench> {
+    use kinedesk_sessions::lerobot::{ExportOptions, ImageEncoding, export_lerobot};
+    let scratch = std::env::temp_dir().join(format!("kinedesk-bench-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let timed =
+        |images: ImageEncoding, keep: bool| -> anyhow::Result<(f64, kinedesk_sessions::lerobot::ExportSummary, u64)> {
+            let mut times = Vec::new();
+            let mut last = None;
+            for run in 0..runs.max(1) {
+                let out = scratch.join(format!("{images:?}-{run}"));
+                let started = Instant::now();
+                let summary =
+                    export_lerobot(session, &out, ExportOptions { images, ..ExportOptions::default() }, |_, _| {})
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                times.push(started.elapsed().as_secs_f64());
+                let bytes = folder_bytes(&out);
+                if !(keep && run == 0) {
+                    std::fs::remove_dir_all(&out)?;
+                }
+                last = Some((summary, bytes));
+            }
+            let (summary, bytes) = last.context("no run")?;
+            Ok((median(times), summary, bytes))
+        };
+    let (jpeg_s, summary, _) = timed(ImageEncoding::AsRecorded, true)?;
+    let (png_s, _, png_bytes) = timed(ImageEncoding::Png, false)?;
+    let cameras = std::fs::read_to_string(scratch.join("AsRecorded-0/meta/info.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|info| info["features"].as_object().map(|f| f.values().filter(|v| v["dtype"] == "image").count()))
+        .unwrap_or(0);
+    let mut result = ExportBench {
+        frames: summary.frames,
+        episodes: summary.episodes,
+        cameras,
+        runs: runs.max(1),
+        kinedesk_jpeg_s: jpeg_s,
+        kinedesk_png_s: png_s,
+        kinedesk_png_bytes: png_bytes,
+        lerobot_write_s: None,
+        lerobot_bytes: None,
+        speedup_same_format: None,
+    };
+    if let Some(python) = python {
+        let script = scratch.join("lerobot_write_same_episodes.py");
+        std::fs::write(&script, LEROBOT_WRITER)?;
+        let output = std::process::Command::new(python)
+            .arg(&script)
+            .arg(scratch.join("AsRecorded-0"))
+            .arg(scratch.join("lerobot"))
+            .output()
+            .with_context(|| format!("cannot run {python}"))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "lerobot failed to write the episodes: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let found: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .with_context(|| format!("unexpected output: {}", String::from_utf8_lossy(&output.stdout)))?;
+        anyhow::ensure!(
+            found["frames"].as_u64() == Some(summary.frames as u64),
+            "lerobot wrote {} frames, KineDesk {}",
+            found["frames"],
+            summary.frames
+        );
+        let write_s = found["write_seconds"].as_f64().context("no write_seconds")?;
+        result.lerobot_write_s = Some(write_s);
+        result.lerobot_bytes = found["bytes"].as_u64();
+        result.speedup_same_format = Some(write_s / png_s.max(1e-9));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(result)
 }

@@ -29,6 +29,34 @@ use crate::episode::{Episode, SessionDir, read_episode};
 /// Rows per data file before another file is started (LeRobot's default aims at 100 MB files).
 const DATA_FILE_BYTES: usize = 100 << 20;
 
+/// Which LeRobot dataset layout to write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DatasetVersion {
+    /// v3.0: many episodes per Parquet file, episode metadata in Parquet, language columns.
+    #[default]
+    V30,
+    /// v2.1: one Parquet file per episode, JSON-lines metadata. It has no language columns, so the annotations go
+    /// into `meta/episodes.jsonl` (`language_persistent` of each episode).
+    V21,
+}
+
+/// How camera frames are stored in the dataset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ImageEncoding {
+    /// The JPEG bytes as recorded (no re-encoding: fastest, smallest).
+    #[default]
+    AsRecorded,
+    /// Lossless PNG (what `lerobot` writes for image features), re-encoded on all cores.
+    Png,
+}
+
+/// What to write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportOptions {
+    pub version: DatasetVersion,
+    pub images: ImageEncoding,
+}
+
 /// What an export did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct ExportSummary {
@@ -284,7 +312,13 @@ fn image_fields() -> Fields {
     Fields::from(vec![Field::new("bytes", DataType::Binary, true), Field::new("path", DataType::Utf8, true)])
 }
 
-fn data_batch(rows: &[Row], cameras: &[String], dof: usize) -> Result<RecordBatch, ExportError> {
+fn data_batch(
+    rows: &[Row],
+    cameras: &[String],
+    dof: usize,
+    options: ExportOptions,
+) -> Result<RecordBatch, ExportError> {
+    let extension = if options.images == ImageEncoding::Png { "png" } else { "jpg" };
     let float_list = |name: &str| {
         Field::new(
             name,
@@ -302,7 +336,7 @@ fn data_batch(rows: &[Row], cameras: &[String], dof: usize) -> Result<RecordBatc
         let mut paths = StringBuilder::new();
         for row in rows {
             bytes.append_value(row.images.get(c).map_or(&[][..], Vec::as_slice));
-            paths.append_value(format!("frame_{:06}.jpg", row.index));
+            paths.append_value(format!("frame_{:06}.{extension}", row.index));
         }
         let image =
             StructArray::try_new(image_fields(), vec![Arc::new(bytes.finish()), Arc::new(paths.finish())], None)
@@ -321,7 +355,12 @@ fn data_batch(rows: &[Row], cameras: &[String], dof: usize) -> Result<RecordBatc
         fields.push(Field::new(name, DataType::Int64, false));
         columns.push(Arc::new(rows.iter().map(get).collect::<Int64Array>()));
     }
-    for (name, persistent) in [("language_persistent", true), ("language_events", false)] {
+    let language = if options.version == DatasetVersion::V30 {
+        &[("language_persistent", true), ("language_events", false)][..]
+    } else {
+        &[]
+    };
+    for (name, persistent) in language.iter().copied() {
         let item = Field::new("item", DataType::Struct(language_fields(persistent)), false);
         fields.push(Field::new(name, DataType::List(Arc::new(item)), false));
         columns.push(language_column(rows, persistent)?);
@@ -345,6 +384,51 @@ fn write_parquet(path: &Path, batch: &RecordBatch, metadata: Option<(String, Str
     writer.write(&batch).map_err(|e| io_error(path, &e))?;
     writer.close().map_err(|e| io_error(path, &e))?;
     Ok(std::fs::metadata(path).map_err(|e| io_error(path, &e))?.len())
+}
+
+/// Re-encodes every frame of `rows` as PNG at zlib level 1 (what `lerobot`'s image writer uses), on all cores.
+fn transcode_png(rows: &mut [Row]) -> Result<(), ExportError> {
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    let per_thread = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = rows
+            .chunks_mut(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || -> Result<(), String> {
+                    for row in chunk {
+                        for image in &mut row.images {
+                            if image.is_empty() {
+                                continue;
+                            }
+                            let rgb = image::load_from_memory(image).map_err(|e| e.to_string())?.to_rgb8();
+                            let mut png = Vec::with_capacity(image.len() * 4);
+                            image::ImageEncoder::write_image(
+                                image::codecs::png::PngEncoder::new_with_quality(
+                                    &mut png,
+                                    image::codecs::png::CompressionType::Level(1),
+                                    image::codecs::png::FilterType::Adaptive,
+                                ),
+                                rgb.as_raw(),
+                                rgb.width(),
+                                rgb.height(),
+                                image::ExtendedColorType::Rgb8,
+                            )
+                            .map_err(|e| e.to_string())?;
+                            *image = png;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| ExportError::Invalid("an image encoder thread panicked".into()))?
+                .map_err(|e| ExportError::Invalid(format!("cannot re-encode a frame as PNG: {e}")))?;
+        }
+        Ok(())
+    })
 }
 
 /// min / max / mean / std / count of vectors.
@@ -378,7 +462,7 @@ fn image_stats(jpegs: &[&Vec<u8>]) -> serde_json::Value {
     let mut n = 0.0;
     let step = (jpegs.len() / 20).max(1);
     for jpeg in jpegs.iter().step_by(step) {
-        let Ok(image) = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg) else { continue };
+        let Ok(image) = image::load_from_memory(jpeg) else { continue };
         let rgb = image.to_rgb8();
         for pixel in rgb.pixels().step_by(7) {
             for c in 0..3 {
@@ -398,10 +482,31 @@ fn image_stats(jpegs: &[&Vec<u8>]) -> serde_json::Value {
     json!({"min": shape(min), "max": shape(max), "mean": shape(mean), "std": shape(std), "count": [jpegs.len()]})
 }
 
-/// Exports every episode of `session` into the LeRobot v3.0 dataset folder `out` (which must not exist yet).
+/// Exports every episode of `session` into the LeRobot v3.0 dataset folder `out` (which must not exist yet), with
+/// the JPEG frames as recorded.
 pub fn export_lerobot_v3(
     session: &Path,
     out: &Path,
+    progress: impl FnMut(usize, usize),
+) -> Result<ExportSummary, ExportError> {
+    export_lerobot(session, out, ExportOptions::default(), progress)
+}
+
+/// The layout of the first episode, which every other episode must share.
+struct Layout {
+    cameras: Vec<String>,
+    joints: Vec<String>,
+    fps: f64,
+    robot: String,
+    sizes: Vec<(u32, u32)>,
+}
+
+/// Exports every episode of `session` into the LeRobot dataset folder `out` (which must not exist yet). Episodes
+/// are read one at a time; a trimmed or annotated episode is exported as its annotation says.
+pub fn export_lerobot(
+    session: &Path,
+    out: &Path,
+    options: ExportOptions,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ExportSummary, ExportError> {
     let dir = SessionDir::open(session)?;
@@ -420,16 +525,15 @@ pub fn export_lerobot_v3(
     let mut all_states: Vec<Vec<f32>> = Vec::new();
     let mut all_actions: Vec<Vec<f32>> = Vec::new();
     let mut image_samples: Vec<Vec<Vec<u8>>> = Vec::new();
-    let mut layout: Option<(Vec<String>, Vec<String>, f64, String)> = None;
-    let mut sizes: Vec<(u32, u32)> = Vec::new();
+    let mut layout: Option<Layout> = None;
     let mut index = 0i64;
     let mut file_index = 0usize;
     let data_path = |file: usize| out.join(format!("data/chunk-000/file-{file:03}.parquet"));
-    let flush = |rows: &mut Vec<Row>, file: &mut usize, cameras: &[String], dof: usize| -> Result<u64, ExportError> {
+    let flush = |rows: &mut Vec<Row>, file: &mut usize, layout: &Layout| -> Result<u64, ExportError> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let batch = data_batch(rows, cameras, dof)?;
+        let batch = data_batch(rows, &layout.cameras, layout.joints.len() + 1, options)?;
         let bytes = write_parquet(&data_path(*file), &batch, None)?;
         rows.clear();
         *file += 1;
@@ -445,17 +549,18 @@ pub fn export_lerobot_v3(
         match &layout {
             None => {
                 image_samples = vec![Vec::new(); names.len()];
-                sizes = (0..names.len())
+                let sizes = (0..names.len())
                     .map(|c| episode.camera_frames(c as u16).next().map_or((0, 0), |f| (f.width, f.height)))
                     .collect();
-                layout = Some((
-                    names.clone(),
-                    episode.meta.joint_names.clone(),
-                    episode.meta.fps,
-                    episode.meta.robot.clone(),
-                ));
+                layout = Some(Layout {
+                    cameras: names.clone(),
+                    joints: episode.meta.joint_names.clone(),
+                    fps: episode.meta.fps,
+                    robot: episode.meta.robot.clone(),
+                    sizes,
+                });
             }
-            Some((cameras, joints, _, _)) if *cameras != names || *joints != episode.meta.joint_names => {
+            Some(first) if first.cameras != names || first.joints != episode.meta.joint_names => {
                 return Err(ExportError::Invalid(format!(
                     "{} has other cameras or joints than the first episode; export them separately",
                     path.display()
@@ -472,17 +577,21 @@ pub fn export_lerobot_v3(
             .unwrap_or_else(|| episode.meta.task.clone());
         let next_task = tasks.len() as i64;
         let task_index = *tasks.entry(task.clone()).or_insert(next_task);
-        let rows = rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
+        let mut rows = rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
         if rows.is_empty() {
             continue;
         }
+        if options.images == ImageEncoding::Png {
+            transcode_png(&mut rows)?;
+        }
+        let episode_index = summary.episodes;
         let length = rows.len() as i64;
         let from = index;
         index += length;
         let states: Vec<&[f32]> = rows.iter().map(|r| r.state.as_slice()).collect();
         let actions: Vec<&[f32]> = rows.iter().map(|r| r.action.as_slice()).collect();
         let mut meta = json!({
-            "episode_index": summary.episodes,
+            "episode_index": episode_index,
             "tasks": [task],
             "length": length,
             "data/chunk_index": 0,
@@ -492,43 +601,81 @@ pub fn export_lerobot_v3(
             "meta/episodes/chunk_index": 0,
             "meta/episodes/file_index": 0,
         });
+        let mut episode_stats = json!({});
         for (name, stats) in [("observation.state", vector_stats(&states)), ("action", vector_stats(&actions))] {
             for key in ["min", "max", "mean", "std", "count"] {
                 meta[format!("stats/{name}/{key}")] = stats[key].clone();
             }
+            episode_stats[name] = stats;
         }
-        episodes_meta.push(meta);
         all_states.extend(rows.iter().map(|r| r.state.clone()));
         all_actions.extend(rows.iter().map(|r| r.action.clone()));
+        let mut episode_images: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); image_samples.len()];
         for row in rows.iter().step_by(10) {
             for (c, image) in row.images.iter().enumerate() {
                 if let Some(samples) = image_samples.get_mut(c) {
                     samples.push(image.clone());
                 }
+                if let Some(samples) = episode_images.get_mut(c) {
+                    samples.push(image);
+                }
             }
         }
-        pending_bytes += rows.iter().map(|r| r.images.iter().map(Vec::len).sum::<usize>() + 64).sum::<usize>();
         summary.frames += rows.len();
         summary.episodes += 1;
-        pending.extend(rows);
-        if pending_bytes > DATA_FILE_BYTES
-            && let Some((cameras, joints, _, _)) = &layout
-        {
-            summary.bytes += flush(&mut pending, &mut file_index, cameras, joints.len() + 1)?;
-            pending_bytes = 0;
+        let Some(current) = &layout else { continue };
+        match options.version {
+            DatasetVersion::V30 => {
+                pending_bytes += rows.iter().map(|r| r.images.iter().map(Vec::len).sum::<usize>() + 64).sum::<usize>();
+                episodes_meta.push(meta);
+                pending.extend(rows);
+                if pending_bytes > DATA_FILE_BYTES {
+                    summary.bytes += flush(&mut pending, &mut file_index, current)?;
+                    pending_bytes = 0;
+                }
+            }
+            DatasetVersion::V21 => {
+                for (camera, samples) in current.cameras.iter().zip(&episode_images) {
+                    episode_stats[format!("observation.images.{camera}")] = image_stats(samples);
+                }
+                let persistent: Vec<serde_json::Value> = rows[0]
+                    .persistent
+                    .iter()
+                    .map(|l| json!({"role": l.role, "content": l.content, "style": l.style, "timestamp": l.timestamp}))
+                    .collect();
+                let batch = data_batch(&rows, &current.cameras, current.joints.len() + 1, options)?;
+                let file = out
+                    .join(format!("data/chunk-{:03}/episode_{episode_index:06}.parquet", episode_index / CHUNK_SIZE));
+                summary.bytes += write_parquet(&file, &batch, None)?;
+                summary.data_files += 1;
+                episodes_meta.push(json!({
+                    "episode_index": episode_index,
+                    "tasks": [task],
+                    "length": length,
+                    "language_persistent": persistent,
+                    "stats": episode_stats,
+                }));
+            }
         }
     }
-    let Some((cameras, joints, fps, robot)) = layout else {
+    let Some(layout) = layout else {
         return Err(ExportError::Invalid("no episode could be read".into()));
     };
-    let dof = joints.len() + 1;
-    summary.bytes += flush(&mut pending, &mut file_index, &cameras, dof)?;
-    summary.data_files = file_index;
-    write_metadata(out, &summary, &tasks, &episodes_meta, &cameras, &sizes, &joints, fps, &robot)?;
+    if summary.episodes == 0 {
+        return Err(ExportError::Invalid("every episode is empty after trimming".into()));
+    }
+    match options.version {
+        DatasetVersion::V30 => {
+            summary.bytes += flush(&mut pending, &mut file_index, &layout)?;
+            summary.data_files = file_index;
+            write_metadata(out, &summary, &tasks, &episodes_meta, &layout, options)?;
+        }
+        DatasetVersion::V21 => write_metadata_v21(out, &summary, &tasks, &episodes_meta, &layout, options)?,
+    }
     let states: Vec<&[f32]> = all_states.iter().map(Vec::as_slice).collect();
     let actions: Vec<&[f32]> = all_actions.iter().map(Vec::as_slice).collect();
     let mut stats = json!({"observation.state": vector_stats(&states), "action": vector_stats(&actions)});
-    for (camera, samples) in cameras.iter().zip(&image_samples) {
+    for (camera, samples) in layout.cameras.iter().zip(&image_samples) {
         let refs: Vec<&Vec<u8>> = samples.iter().collect();
         stats[format!("observation.images.{camera}")] = image_stats(&refs);
     }
@@ -539,19 +686,12 @@ pub fn export_lerobot_v3(
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_metadata(
-    out: &Path,
-    summary: &ExportSummary,
-    tasks: &BTreeMap<String, i64>,
-    episodes: &[serde_json::Value],
-    cameras: &[String],
-    sizes: &[(u32, u32)],
-    joints: &[String],
-    fps: f64,
-    robot: &str,
-) -> Result<(), ExportError> {
-    let names: Vec<String> = joints.iter().cloned().chain(std::iter::once("gripper".into())).collect();
+/// Episodes per chunk folder (LeRobot's default).
+const CHUNK_SIZE: usize = 1000;
+
+/// The features of `info.json`.
+fn features_json(layout: &Layout, language: bool) -> serde_json::Value {
+    let names: Vec<String> = layout.joints.iter().cloned().chain(std::iter::once("gripper".into())).collect();
     let scalar = |dtype: &str| json!({"dtype": dtype, "shape": [1], "names": null});
     let mut features = json!({
         "observation.state": {"dtype": "float32", "shape": [names.len()], "names": names},
@@ -561,33 +701,100 @@ fn write_metadata(
         "episode_index": scalar("int64"),
         "index": scalar("int64"),
         "task_index": scalar("int64"),
-        "language_persistent": {"dtype": "language", "shape": [1], "names": null},
-        "language_events": {"dtype": "language", "shape": [1], "names": null},
     });
-    for (camera, (width, height)) in cameras.iter().zip(sizes) {
+    if language {
+        features["language_persistent"] = json!({"dtype": "language", "shape": [1], "names": null});
+        features["language_events"] = json!({"dtype": "language", "shape": [1], "names": null});
+    }
+    for (camera, (width, height)) in layout.cameras.iter().zip(&layout.sizes) {
         features[format!("observation.images.{camera}")] =
             json!({"dtype": "image", "shape": [height, width, 3], "names": ["height", "width", "channels"]});
     }
+    features
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ExportError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value).unwrap_or_default()).map_err(|e| io_error(path, &e))
+}
+
+fn write_json_lines(path: &Path, values: impl Iterator<Item = serde_json::Value>) -> Result<(), ExportError> {
+    let text: String = values.map(|v| format!("{v}\n")).collect();
+    std::fs::write(path, text).map_err(|e| io_error(path, &e))
+}
+
+/// LeRobot v2.1 metadata: info.json, episodes.jsonl, tasks.jsonl, episodes_stats.jsonl.
+fn write_metadata_v21(
+    out: &Path,
+    summary: &ExportSummary,
+    tasks: &BTreeMap<String, i64>,
+    episodes: &[serde_json::Value],
+    layout: &Layout,
+    _options: ExportOptions,
+) -> Result<(), ExportError> {
     let info = json!({
-        "codebase_version": "v3.0",
-        "robot_type": robot,
+        "codebase_version": "v2.1",
+        "robot_type": layout.robot,
         "total_episodes": summary.episodes,
         "total_frames": summary.frames,
         "total_tasks": tasks.len(),
-        "chunks_size": 1000,
+        "total_videos": 0,
+        "total_chunks": summary.episodes.div_ceil(CHUNK_SIZE),
+        "chunks_size": CHUNK_SIZE,
+        "fps": layout.fps.round() as i64,
+        "splits": {"train": format!("0:{}", summary.episodes)},
+        "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+        "video_path": null,
+        "features": features_json(layout, false),
+    });
+    let meta = out.join("meta");
+    write_json(&meta.join("info.json"), &info)?;
+    let mut by_index: Vec<(&String, &i64)> = tasks.iter().collect();
+    by_index.sort_by_key(|(_, index)| **index);
+    write_json_lines(
+        &meta.join("tasks.jsonl"),
+        by_index.into_iter().map(|(task, index)| json!({"task_index": index, "task": task})),
+    )?;
+    write_json_lines(
+        &meta.join("episodes.jsonl"),
+        episodes.iter().map(|e| {
+            json!({"episode_index": e["episode_index"], "tasks": e["tasks"], "length": e["length"],
+                   "language_persistent": e["language_persistent"]})
+        }),
+    )?;
+    write_json_lines(
+        &meta.join("episodes_stats.jsonl"),
+        episodes.iter().map(|e| json!({"episode_index": e["episode_index"], "stats": e["stats"]})),
+    )
+}
+
+fn write_metadata(
+    out: &Path,
+    summary: &ExportSummary,
+    tasks: &BTreeMap<String, i64>,
+    episodes: &[serde_json::Value],
+    layout: &Layout,
+    _options: ExportOptions,
+) -> Result<(), ExportError> {
+    let info = json!({
+        "codebase_version": "v3.0",
+        "robot_type": layout.robot,
+        "total_episodes": summary.episodes,
+        "total_frames": summary.frames,
+        "total_tasks": tasks.len(),
+        "chunks_size": CHUNK_SIZE,
         "data_files_size_in_mb": 100,
         "video_files_size_in_mb": 200,
-        "fps": fps.round() as i64,
+        "fps": layout.fps.round() as i64,
         "splits": {"train": format!("0:{}", summary.episodes)},
         "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
         "video_path": null,
-        "features": features,
+        "features": features_json(layout, true),
     });
     let meta = out.join("meta");
-    std::fs::create_dir_all(&meta).map_err(|e| io_error(&meta, &e))?;
-    let info_path = meta.join("info.json");
-    std::fs::write(&info_path, serde_json::to_string_pretty(&info).unwrap_or_default())
-        .map_err(|e| io_error(&info_path, &e))?;
+    write_json(&meta.join("info.json"), &info)?;
 
     // tasks.parquet: the task string is the (pandas) index, task_index the column.
     let task_names: StringArray = tasks.keys().map(|t| Some(t.as_str())).collect();
