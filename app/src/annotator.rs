@@ -224,14 +224,14 @@ impl Default for Annotator {
 }
 
 fn decode_thumbnail(frame: &StoredFrame) -> Option<ColorImage> {
-    let image = image::load_from_memory_with_format(&frame.jpeg, image::ImageFormat::Jpeg).ok()?.to_rgb8();
+    let image = image::load_from_memory(&frame.jpeg).ok()?.to_rgb8();
     let height = (THUMB_WIDTH * image.height() / image.width().max(1)).max(1);
     let small = image::imageops::thumbnail(&image, THUMB_WIDTH, height);
     Some(ColorImage::from_rgb([small.width() as usize, small.height() as usize], small.as_raw()))
 }
 
 fn decode_frame(frame: &StoredFrame) -> Option<ColorImage> {
-    let image = image::load_from_memory_with_format(&frame.jpeg, image::ImageFormat::Jpeg).ok()?.to_rgb8();
+    let image = image::load_from_memory(&frame.jpeg).ok()?.to_rgb8();
     Some(ColorImage::from_rgb([image.width() as usize, image.height() as usize], image.as_raw()))
 }
 

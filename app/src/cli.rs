@@ -56,6 +56,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A LeRobot dataset folder (v3.0, v2.1 or v2.0; image features, not video).
+    Lerobot {
+        dataset: PathBuf,
+        /// The session folder to add the episodes to (created if needed).
+        session: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Open the desk window (the default when no subcommand is given).
     Gui,
@@ -125,6 +137,9 @@ pub enum CliCommand {
     Session(SessionCommand),
     /// Export a session as a dataset: `kinedesk export --format lerobot-v3 SESSION OUT`.
     Export(crate::session_cli::ExportArgs),
+    /// Import a dataset into a session for annotation: `kinedesk import lerobot DATASET SESSION`.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
@@ -370,6 +385,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(CliCommand::Plan(args)) => crate::policy_cli::run_plan(&args),
         Some(CliCommand::Record(args)) => crate::session_cli::run_record(&args),
         Some(CliCommand::Export(args)) => crate::session_cli::run_export(&args),
+        Some(CliCommand::Import(ImportCommand::Lerobot { dataset, session, json })) => {
+            crate::session_cli::run_import(&dataset, &session, json)
+        }
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::session_cli::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::policy_cli::run_serve(&args),
         Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),

@@ -279,6 +279,44 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `kinedesk import lerobot DATASET SESSION`, with a progress bar.
+pub fn run_import(dataset: &std::path::Path, session: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} data files")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("importing");
+    let summary = kinedesk_sessions::lerobot_import::import_lerobot(dataset, session, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "imported {} episodes, {} frames (LeRobot {}, cameras: {}; {} with annotations) into {} in {:.2} s",
+            summary.episodes,
+            summary.frames,
+            summary.version,
+            if summary.cameras.is_empty() { "none".to_owned() } else { summary.cameras.join(", ") },
+            summary.annotated,
+            session.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !summary.skipped_videos.is_empty() {
+        eprintln!(
+            "note: video features are not imported (KineDesk imports image features): {}",
+            summary.skipped_videos.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// This process's resident memory (Linux), to show that recording does not grow.
 #[must_use]
 pub fn resident_mb() -> f64 {

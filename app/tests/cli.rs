@@ -497,6 +497,87 @@ fn a_two_episode_session_exports_to_lerobot_v2_1_that_lerobot_converts_and_loads
 }
 
 #[test]
+fn import_round_trips_both_exports_and_reads_what_lerobot_itself_wrote() {
+    use kinedesk_sessions::annotation::{EpisodeAnnotation, load_annotation, save_annotation};
+    use kinedesk_sessions::episode::read_episode;
+
+    let root = std::env::temp_dir().join(format!("kinedesk-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    let record = kinedesk()
+        .args(["record", "--synthetic", "--seconds", "2", "--cameras", "2", "--width", "96", "--height", "72"])
+        .arg("--out")
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    let log = session.join("episodes/episode_000000.kdlog");
+    let original = read_episode(&log).unwrap();
+    let mut annotation = EpisodeAnnotation { instruction: "push the block left".into(), ..Default::default() };
+    annotation.constraints.direction = "left".into();
+    annotation.label_span("approach", 0.0, 0.9);
+    annotation.label_span("move", 0.9, 2.0);
+    save_annotation(&log, &annotation).unwrap();
+
+    for format in ["lerobot-v3", "lerobot-v2.1"] {
+        let dataset = root.join(format!("export-{format}"));
+        let imported = root.join(format!("imported-{format}"));
+        let export = kinedesk().args(["export", "--format", format]).arg(&session).arg(&dataset).output().unwrap();
+        assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+        let import = kinedesk().args(["import", "lerobot"]).arg(&dataset).arg(&imported).output().unwrap();
+        assert!(import.status.success(), "{format}: {}", String::from_utf8_lossy(&import.stderr));
+        let back = read_episode(&imported.join("episodes/episode_000000.kdlog")).unwrap();
+        assert_eq!(back.meta.cameras, original.meta.cameras, "{format}");
+        assert_eq!(back.meta.joint_names, original.meta.joint_names, "{format}");
+        let frames = original.camera_frames(0).count();
+        assert_eq!(back.camera_frames(0).count(), frames, "{format}: one dataset frame per master frame");
+        assert_eq!(back.camera_frames(1).count(), frames, "{format}");
+        assert_eq!(back.camera_frames(0).next().unwrap().jpeg, original.camera_frames(0).next().unwrap().jpeg);
+        let first = &back.joints[0];
+        assert_eq!(first.positions.len(), 7);
+        assert!(back.end.is_some() && back.torn_tail.is_none());
+        let note = load_annotation(&imported.join("episodes/episode_000000.kdlog")).unwrap().expect("annotation");
+        assert_eq!(note.instruction, "push the block left", "{format}");
+        assert_eq!(note.constraints.direction, "left", "{format}");
+        let stages: Vec<&str> = note.stages.iter().map(|s| s.stage.as_str()).collect();
+        assert_eq!(stages, vec!["approach", "move"], "{format}");
+        // Stage boundaries come back to within a frame (the export counts from the first frame).
+        assert!((note.stages[1].start_s - 0.9).abs() < 0.1, "{format}: {:?}", note.stages);
+    }
+
+    // Bad input gets a clear error.
+    let missing =
+        kinedesk().args(["import", "lerobot"]).arg(root.join("nothing")).arg(root.join("x")).output().unwrap();
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("no meta/info.json"));
+    let broken = root.join("broken");
+    std::fs::create_dir_all(broken.join("meta")).unwrap();
+    std::fs::write(broken.join("meta/info.json"), "{\"codebase_version\": \"v1.6\"}").unwrap();
+    let old = kinedesk().args(["import", "lerobot"]).arg(&broken).arg(root.join("y")).output().unwrap();
+    assert!(!old.status.success() && String::from_utf8_lossy(&old.stderr).contains("v1.6"));
+
+    // A dataset written by the lerobot package itself (PNG frames, its own metadata) imports too.
+    if let Some(python) = lerobot_python() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/lerobot_write_same_episodes.py");
+        let written = root.join("written-by-lerobot");
+        let run = Command::new(&python).arg(script).arg(root.join("export-lerobot-v3")).arg(&written).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let imported = root.join("imported-from-lerobot");
+        let import = kinedesk().args(["import", "lerobot"]).arg(&written).arg(&imported).output().unwrap();
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        let back = read_episode(&imported.join("episodes/episode_000000.kdlog")).unwrap();
+        assert_eq!(back.camera_frames(0).count(), original.camera_frames(0).count());
+        assert_eq!(back.meta.task, "push the block left");
+        let png = &back.camera_frames(0).next().unwrap().jpeg;
+        assert_eq!(&png[1..4], b"PNG", "lerobot stores PNG; the frame is kept as it is");
+        assert_eq!(image::load_from_memory(png).unwrap().width(), 96);
+    } else {
+        assert!(std::env::var("KINEDESK_REQUIRE_LEROBOT").as_deref() != Ok("1"), "lerobot is required");
+        eprintln!("SKIPPED: no Python with lerobot — importing a dataset lerobot wrote was not checked");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
 fn the_tokenizer_trains_on_a_recorded_session_too() {
     let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&session);

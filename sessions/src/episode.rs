@@ -23,7 +23,7 @@ fn io(path: &Path, error: &dyn std::fmt::Display) -> SessionError {
     SessionError::Io { path: path.display().to_string(), message: error.to_string() }
 }
 
-/// A camera frame as stored (JPEG).
+/// A camera frame as stored: JPEG as recorded, or the PNG/JPEG bytes of an imported dataset, kept as they were.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredFrame {
     pub camera: u16,

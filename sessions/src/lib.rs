@@ -5,12 +5,14 @@
 //! - [`episode`]: reading episodes back, and the session folder.
 //! - [`annotation`]: per-episode annotations (instruction, constraints, stage segments, outcome, flag, trim), undo/redo,
 //!   atomic saves, the trash.
-//! - [`lerobot`]: LeRobot v3.0 dataset export (Parquet), with the bi-level reasoning as language annotations.
+//! - [`lerobot`]: LeRobot v3.0 / v2.1 dataset export (Parquet), with the bi-level reasoning as language annotations.
+//! - [`lerobot_import`]: importing a LeRobot dataset into a session for annotation.
 
 pub mod annotation;
 pub mod episode;
 pub mod episode_log;
 pub mod lerobot;
+pub mod lerobot_import;
 pub mod recorder;
 
 use kinedesk_models::ConnectionState;

@@ -86,12 +86,18 @@ fn encode_jpeg(frame: &Frame) -> Result<Vec<u8>, String> {
 /// The payload of a camera-frame record.
 #[must_use]
 pub fn frame_payload(camera: u16, frame: &Frame, jpeg: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(18 + jpeg.len());
+    encoded_frame_payload(camera, frame.width, frame.height, frame.sequence, jpeg)
+}
+
+/// The payload of a camera-frame record from its parts (`encoded`: JPEG as recorded, or PNG when imported).
+#[must_use]
+pub fn encoded_frame_payload(camera: u16, width: u32, height: u32, sequence: u64, encoded: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(18 + encoded.len());
     payload.extend_from_slice(&camera.to_le_bytes());
-    payload.extend_from_slice(&frame.width.to_le_bytes());
-    payload.extend_from_slice(&frame.height.to_le_bytes());
-    payload.extend_from_slice(&frame.sequence.to_le_bytes());
-    payload.extend_from_slice(jpeg);
+    payload.extend_from_slice(&width.to_le_bytes());
+    payload.extend_from_slice(&height.to_le_bytes());
+    payload.extend_from_slice(&sequence.to_le_bytes());
+    payload.extend_from_slice(encoded);
     payload
 }
 
