@@ -594,6 +594,14 @@ impl KineDeskApp {
                 preview.duration_s(),
                 if gripper_moves > 0 { format!(", {gripper_moves} gripper moves") } else { String::new() }
             );
+            // The trajectory itself goes on the recording's timeline (Rerun exports draw it as the planned path).
+            if let Some(recording) = &self.session.recording {
+                recording.recorder.event(
+                    Timestamp::now(),
+                    &serde_json::json!({"type": "trajectory", "source": preview.source, "dt_s": preview.trajectory.dt_s,
+                                        "joints": preview.trajectory.joints}),
+                );
+            }
             self.log_event(ctx, LogLevel::Info, "send", message);
             self.advance_execution(ctx);
         }

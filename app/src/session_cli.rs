@@ -109,6 +109,10 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         &serde_json::json!({"type": "reasoning", "instruction_level": plan.output.instruction_level, "action_level": plan.output.action_level}),
     );
     recorder.event(Timestamp::now(), &serde_json::json!({"type": "send", "samples": forward.joints.len()}));
+    recorder.event(
+        Timestamp::now(),
+        &serde_json::json!({"type": "trajectory", "source": "built-in planner", "dt_s": forward.dt_s, "joints": forward.joints}),
+    );
     arm.worker.send(DriverCommand::Execute(forward.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut going_forward = true;
 
@@ -223,16 +227,21 @@ pub fn run_session_info(args: &SessionInfoArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// lerobot-v3 (Parquet, many episodes a file, language annotations) or lerobot-v2.1 (a Parquet file per
-    /// episode, JSON-lines metadata).
+    /// lerobot-v3 (Parquet, many episodes a file, language annotations), lerobot-v2.1 (a Parquet file per
+    /// episode, JSON-lines metadata) or rrd (a Rerun recording: cameras, arm transforms, trajectories, reasoning).
     #[arg(long, default_value = "lerobot-v3")]
     pub format: String,
     /// jpeg: the frames as recorded; png: re-encoded losslessly (what the lerobot package writes).
     #[arg(long, default_value = "jpeg")]
     pub images: String,
+    /// With --format rrd: stream to a running Rerun viewer instead of a file (e.g.
+    /// rerun+http://127.0.0.1:9876/proxy).
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
     pub session: PathBuf,
-    /// The dataset folder to create.
-    pub out: PathBuf,
+    /// The dataset folder (or .rrd file) to create.
+    #[arg(required_unless_present = "connect")]
+    pub out: Option<PathBuf>,
 }
 
 /// Parses `--format` and `--images`.
@@ -253,6 +262,11 @@ pub fn export_options(format: &str, images: &str) -> anyhow::Result<kinedesk_ses
 
 /// Exports a session with a progress bar.
 pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
+    if args.format == "rrd" {
+        return run_export_rerun(args);
+    }
+    anyhow::ensure!(args.connect.is_none(), "--connect streams to a Rerun viewer: use it with --format rrd");
+    let out = args.out.clone().context("name the dataset folder to create")?;
     let options = export_options(&args.format, &args.images)?;
     let started = Instant::now();
     let bar = indicatif::ProgressBar::new(0);
@@ -261,7 +275,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message("exporting");
-    let summary = kinedesk_sessions::lerobot::export_lerobot(&args.session, &args.out, options, |done, total| {
+    let summary = kinedesk_sessions::lerobot::export_lerobot(&args.session, &out, options, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -272,9 +286,49 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         summary.episodes,
         summary.frames,
         summary.recovered_episodes,
-        args.out.display(),
+        out.display(),
         started.elapsed().as_secs_f64(),
         summary.bytes as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// `kinedesk export --format rrd SESSION OUT.rrd` (or `--connect URL`), with a progress bar.
+fn run_export_rerun(args: &ExportArgs) -> anyhow::Result<()> {
+    use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
+    let target = match (&args.connect, &args.out) {
+        (Some(url), _) => RerunTarget::Viewer(url),
+        (None, Some(out)) => RerunTarget::File(out),
+        (None, None) => anyhow::bail!("name the .rrd file to create, or --connect a running viewer"),
+    };
+    let started = Instant::now();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} episodes")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("logging to Rerun");
+    let summary = export_rerun(&args.session, &target, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    let whereto = match target {
+        RerunTarget::File(out) => out.display().to_string(),
+        RerunTarget::Viewer(url) => url.to_owned(),
+    };
+    println!(
+        "logged {} episodes to {whereto} in {:.2} s: {} camera frames, {} joint states{}, {} text entries",
+        summary.episodes,
+        started.elapsed().as_secs_f64(),
+        summary.frames,
+        summary.joint_states,
+        summary.arm.map_or_else(
+            || " (no built-in arm: joints as scalars only)".to_owned(),
+            |arm| format!(" with {arm} transforms")
+        ),
+        summary.text_entries
     );
     Ok(())
 }

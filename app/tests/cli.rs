@@ -577,6 +577,119 @@ fn import_round_trips_both_exports_and_reads_what_lerobot_itself_wrote() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// The `rerun` CLI (from the rerun-sdk package that scripts/test.sh installs), if any.
+fn rerun_cli() -> Option<String> {
+    let rerun = std::env::var("KINEDESK_RERUN").ok()?;
+    let found = Command::new(&rerun).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    found.is_ok_and(|s| s.success()).then_some(rerun)
+}
+
+fn rerun_stats(rerun: &str, file: &std::path::Path) -> String {
+    let stats = Command::new(rerun).args(["rrd", "stats"]).arg(file).output().unwrap();
+    assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    String::from_utf8_lossy(&stats.stdout).into_owned()
+}
+
+#[test]
+fn a_session_exports_to_a_rerun_recording_that_rerun_verifies_and_streams_live() {
+    use kinedesk_sessions::annotation::{EpisodeAnnotation, save_annotation};
+
+    let root = std::env::temp_dir().join(format!("kinedesk-rrd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    let record = kinedesk()
+        .args(["record", "--synthetic", "--seconds", "1.5", "--cameras", "2", "--width", "96", "--height", "72"])
+        .arg("--out")
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    let mut annotation = EpisodeAnnotation { instruction: "move left".into(), ..Default::default() };
+    annotation.label_span("move", 0.2, 1.4);
+    save_annotation(&session.join("episodes/episode_000000.kdlog"), &annotation).unwrap();
+    let rrd = root.join("session.rrd");
+    let export = kinedesk().args(["export", "--format", "rrd"]).arg(&session).arg(&rrd).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let said = String::from_utf8_lossy(&export.stdout);
+    assert!(said.contains("logged 1 episodes") && said.contains("with panda transforms"), "{said}");
+    assert!(rrd.metadata().unwrap().len() > 10_000);
+    let again = kinedesk().args(["export", "--format", "rrd"]).arg(&session).arg(&rrd).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists"));
+
+    let Some(rerun) = rerun_cli() else {
+        assert!(
+            std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
+            "the rerun CLI is required (KINEDESK_REQUIRE_PYTHON_PEERS=1): run scripts/test.sh"
+        );
+        eprintln!("SKIPPED: no rerun CLI — `rerun rrd verify` did not run");
+        return;
+    };
+    let verify = Command::new(&rerun).args(["rrd", "verify"]).arg(&rrd).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let stats = rerun_stats(&rerun, &rrd);
+    for entity in [
+        "/cameras/arm",
+        "/cameras/pattern1",
+        "/arm/joint_1",
+        "/arm/joint_7",
+        "/arm/flange",
+        "/arm/skeleton",
+        "/arm/flange_path",
+        "/arm/trajectory_1",
+        "/joints/q1",
+        "/reasoning",
+        "/events",
+        "/annotation/stage",
+        "/annotation/summary",
+    ] {
+        assert!(stats.contains(&format!("{entity}:")), "{entity} missing from:\n{stats}");
+    }
+
+    // Live: a headless Rerun server saving what it receives, and the same session streamed to it.
+    let port = 19_876 + (std::process::id() % 1000) as u16;
+    let live = root.join("live.rrd");
+    let mut server = Command::new(&rerun)
+        .args(["--port", &port.to_string(), "--save"])
+        .arg(&live)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("rerun+http://127.0.0.1:{port}/proxy");
+    let mut streamed = false;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let sent =
+                kinedesk().args(["export", "--format", "rrd", "--connect", &url]).arg(&session).output().unwrap();
+            assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+            streamed = true;
+            break;
+        }
+    }
+    assert!(streamed, "the Rerun server did not start");
+    let mut received = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        if live.exists() {
+            received = rerun_stats(&rerun, &live);
+            if received.contains("/annotation/stage:") {
+                break;
+            }
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let rows = |text: &str| text.lines().find(|l| l.starts_with("num_rows =")).map(str::to_owned);
+    assert_eq!(rows(&received), rows(&stats), "the viewer received everything the file holds:\n{received}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn the_tokenizer_trains_on_a_recorded_session_too() {
     let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));

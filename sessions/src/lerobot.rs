@@ -176,7 +176,8 @@ fn language(
                     persistent.push(row("assistant", stages.join("; "), "plan", seconds(*time)));
                 }
             }
-            "reasoning" => {}
+            // Not language: the reasoning when an annotation replaces it, and sent trajectories (joint arrays).
+            "reasoning" | "trajectory" => {}
             "instruction" => persistent.push(row(
                 "user",
                 event.get("text").and_then(|v| v.as_str()).unwrap_or("").to_owned(),

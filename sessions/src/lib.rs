@@ -6,6 +6,7 @@
 //! - [`annotation`]: per-episode annotations (instruction, constraints, stage segments, outcome, flag, trim), undo/redo,
 //!   atomic saves, the trash.
 //! - [`lerobot`]: LeRobot v3.0 / v2.1 dataset export (Parquet), with the bi-level reasoning as language annotations.
+//! - [`rerun_export`]: a session as a Rerun `.rrd` recording, or streamed live to a running viewer.
 //! - [`lerobot_import`]: importing a LeRobot dataset into a session for annotation.
 
 pub mod annotation;
@@ -14,6 +15,7 @@ pub mod episode_log;
 pub mod lerobot;
 pub mod lerobot_import;
 pub mod recorder;
+pub mod rerun_export;
 
 use kinedesk_models::ConnectionState;
 
