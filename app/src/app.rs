@@ -436,7 +436,11 @@ impl KineDeskApp {
         if let Some(recording) = &self.session.recording
             && matches!(source, "policy" | "send" | "stop" | "robot" | "teleop" | "camera")
         {
-            recording.recorder.event(Timestamp::now(), &serde_json::json!({"type": source, "message": message}));
+            let event = serde_json::json!({"type": source, "message": message});
+            recording.recorder.event(Timestamp::now(), &event);
+            if let Some(live) = &recording.live {
+                live.event(Timestamp::now(), &event);
+            }
         }
         match level {
             LogLevel::Error => log::error!(target: "kinedesk", "[{source}] {message}"),
@@ -617,6 +621,9 @@ impl KineDeskApp {
             DriverEvent::State(state) => {
                 if let Some(recording) = &self.session.recording {
                     recording.recorder.joint_state(state.at, &state.positions, &state.velocities, state.gripper);
+                    if let Some(live) = &recording.live {
+                        live.joint_state(state.at, &state.positions, state.gripper);
+                    }
                 }
                 self.arm.live = Some(state);
             }
@@ -833,15 +840,26 @@ impl KineDeskApp {
                 Ok(None) => {}
                 Err(error) => self.log_event(ctx, LogLevel::Warn, "timeline", error),
             },
-            Command::ExportSession(out) => match self.session.start_export(expand_home(&out), repaint_waker(ctx)) {
-                Ok(()) => self.log_event(
-                    ctx,
-                    LogLevel::Info,
-                    "session",
-                    format!("Exporting to {} (LeRobot v3).", out.display()),
-                ),
-                Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
-            },
+            Command::SetRerunLive(url) => {
+                self.session.rerun_live = url.is_some();
+                if let Some(url) = url {
+                    self.session.rerun_url = url;
+                }
+                if self.session.recording.is_some() {
+                    self.log_event(ctx, LogLevel::Info, "session", "Rerun live logging applies from the next episode.");
+                }
+            }
+            Command::ExportSession { out, format } => {
+                match self.session.start_export(expand_home(&out), format, repaint_waker(ctx)) {
+                    Ok(()) => self.log_event(
+                        ctx,
+                        LogLevel::Info,
+                        "session",
+                        format!("Exporting to {} (LeRobot v3).", out.display()),
+                    ),
+                    Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+                }
+            }
         }
     }
 

@@ -118,8 +118,13 @@ pub enum Command {
     FinishEpisode,
     /// Stop recording and delete the episode (to record it again).
     DiscardEpisode,
-    /// Export the open session as a LeRobot v3 dataset into this (new) folder.
-    ExportSession(PathBuf),
+    /// Export the open session into this (new) folder or file.
+    ExportSession {
+        out: PathBuf,
+        format: crate::session_state::ExportFormat,
+    },
+    /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
+    SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.
     Timeline(crate::annotator::TimelineCommand),
 }
@@ -179,7 +184,11 @@ impl Command {
             Self::StartRecording => "Start recording".to_owned(),
             Self::FinishEpisode => "Finish episode".to_owned(),
             Self::DiscardEpisode => "Discard episode".to_owned(),
-            Self::ExportSession(path) => format!("Export session to {}", path.display()),
+            Self::ExportSession { out, format } => format!("Export session as {} to {}", format.label(), out.display()),
+            Self::SetRerunLive(url) => match url {
+                Some(url) => format!("Stream recordings to Rerun at {url}"),
+                None => "Stop streaming recordings to Rerun".to_owned(),
+            },
             Self::Timeline(command) => command.describe(),
         }
     }

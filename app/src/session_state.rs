@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kinedesk_sessions::episode::{SessionDir, read_episode};
-use kinedesk_sessions::lerobot::{ExportSummary, export_lerobot_v3};
 use kinedesk_sessions::recorder::{EpisodeMeta, Recorder, RecorderStats};
 
 use crate::camera_feeds::CameraFeeds;
@@ -29,9 +28,40 @@ pub struct EpisodeRow {
     pub annotation_error: Option<String>,
 }
 
+/// What the Session pane exports to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExportFormat {
+    #[default]
+    LeRobotV3,
+    /// LeRobot v3 with the frames re-encoded as PNG (what the lerobot package writes).
+    LeRobotV3Png,
+    LeRobotV21,
+    /// A Rerun `.rrd` file.
+    Rerun,
+}
+
+impl ExportFormat {
+    pub const ALL: [Self; 4] = [Self::LeRobotV3, Self::LeRobotV3Png, Self::LeRobotV21, Self::Rerun];
+
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::LeRobotV3 => "LeRobot v3 (JPEG as recorded)",
+            Self::LeRobotV3Png => "LeRobot v3 (PNG)",
+            Self::LeRobotV21 => "LeRobot v2.1",
+            Self::Rerun => "Rerun .rrd",
+        }
+    }
+}
+
+/// Where live Rerun logging goes by default (the viewer's own default address).
+pub const DEFAULT_RERUN_URL: &str = "rerun+http://127.0.0.1:9876/proxy";
+
 /// The episode being recorded.
 pub struct Recording {
     pub recorder: Arc<Recorder>,
+    /// Live logging to a Rerun viewer, when it was switched on.
+    pub live: Option<Arc<kinedesk_sessions::rerun_export::LiveLogger>>,
     pub started: Instant,
     pub path: PathBuf,
     pub task: String,
@@ -42,7 +72,14 @@ pub struct ExportJob {
     pub out: PathBuf,
     pub done: Arc<AtomicUsize>,
     pub total: Arc<AtomicUsize>,
-    pub result: Arc<Mutex<Option<Result<ExportSummary, String>>>>,
+    pub result: Arc<Mutex<Option<Result<ExportDone, String>>>>,
+}
+
+/// What a finished export did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportDone {
+    pub episodes: usize,
+    pub frames: usize,
 }
 
 #[derive(Default)]
@@ -57,6 +94,10 @@ pub struct SessionState {
     pub export_text: String,
     /// The timeline editor and episode browser.
     pub annotator: crate::annotator::Annotator,
+    pub export_format: ExportFormat,
+    /// Stream recordings to a Rerun viewer as they are recorded.
+    pub rerun_live: bool,
+    pub rerun_url: String,
 }
 
 impl SessionState {
@@ -126,12 +167,30 @@ impl SessionState {
         let path = session.next_episode_path().map_err(|e| e.to_string())?;
         let task = meta.task.clone();
         let recorder = Arc::new(Recorder::start(&path, meta, 2).map_err(|e| format!("{}: {e}", path.display()))?);
+        let live = if self.rerun_live {
+            let url = if self.rerun_url.trim().is_empty() { DEFAULT_RERUN_URL } else { self.rerun_url.trim() };
+            let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            // Every third frame (10 fps of a 30 fps camera) keeps a remote viewer's link light.
+            Some(Arc::new(
+                kinedesk_sessions::rerun_export::LiveLogger::connect(url, &name, &meta.robot, 3)
+                    .map_err(|e| format!("Rerun live logging: {e}"))?,
+            ))
+        } else {
+            None
+        };
         for (index, feed) in cameras.feeds.iter().enumerate() {
             let recorder = recorder.clone();
             let camera = u16::try_from(index).unwrap_or(u16::MAX);
-            feed.handle.set_tap(Some(Box::new(move |frame| recorder.frame(camera, frame.clone()))));
+            let live = live.clone();
+            let name = feed.spec.name().to_owned();
+            feed.handle.set_tap(Some(Box::new(move |frame| {
+                recorder.frame(camera, frame.clone());
+                if let Some(live) = &live {
+                    live.frame(&name, frame);
+                }
+            })));
         }
-        self.recording = Some(Recording { recorder, started: Instant::now(), path: path.clone(), task });
+        self.recording = Some(Recording { recorder, live, started: Instant::now(), path: path.clone(), task });
         Ok(path)
     }
 
@@ -140,6 +199,14 @@ impl SessionState {
         let Some(recording) = self.recording.take() else { return Ok(None) };
         for feed in &cameras.feeds {
             feed.handle.set_tap(None);
+        }
+        if let Some(live) = recording.live.clone() {
+            // Flushing waits for the network: on its own thread, never the UI's.
+            let _ = std::thread::Builder::new().name("kinedesk-rerun-flush".into()).spawn(move || {
+                if let Err(error) = live.flush() {
+                    log::warn!(target: "kinedesk", "Rerun live logging: {error}");
+                }
+            });
         }
         let recorder = Arc::try_unwrap(recording.recorder).map_err(|_| "the recorder is still in use".to_owned())?;
         let outcome =
@@ -227,7 +294,12 @@ impl SessionState {
     }
 
     /// Starts exporting the session to a LeRobot v3 dataset at `out` on its own thread.
-    pub fn start_export(&mut self, out: PathBuf, waker: kinedesk_models::channel::Waker) -> Result<(), String> {
+    pub fn start_export(
+        &mut self,
+        out: PathBuf,
+        format: ExportFormat,
+        waker: kinedesk_models::channel::Waker,
+    ) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
         if self.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none())) {
             return Err("an export is already running".into());
@@ -242,12 +314,28 @@ impl SessionState {
         std::thread::Builder::new()
             .name("kinedesk-export".into())
             .spawn(move || {
-                let summary = export_lerobot_v3(&session, &out, |d, t| {
+                use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
+                let progress = |d, t| {
                     done.store(d, Ordering::Relaxed);
                     total.store(t, Ordering::Relaxed);
                     waker();
-                })
-                .map_err(|e| e.to_string());
+                };
+                let lerobot = |version, images| {
+                    export_lerobot(&session, &out, ExportOptions { version, images }, progress)
+                        .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                        .map_err(|e| e.to_string())
+                };
+                let summary = match format {
+                    ExportFormat::LeRobotV3 => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded),
+                    ExportFormat::LeRobotV3Png => lerobot(DatasetVersion::V30, ImageEncoding::Png),
+                    ExportFormat::LeRobotV21 => lerobot(DatasetVersion::V21, ImageEncoding::AsRecorded),
+                    ExportFormat::Rerun => {
+                        use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
+                        export_rerun(&session, &RerunTarget::File(&out), progress)
+                            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                            .map_err(|e| e.to_string())
+                    }
+                };
                 if let Ok(mut slot) = result.lock() {
                     *slot = Some(summary);
                 }

@@ -290,3 +290,76 @@ pub fn log_episode(
     }
     Ok(())
 }
+
+/// Live logging of a recording to a running Rerun viewer: camera frames (every `frame_stride`-th, as RGBA images),
+/// joint states (scalars and, for a built-in arm, joint transforms) and timeline events, on the `time` timeline
+/// (seconds since the recording started). The SDK batches and sends on its own threads; a viewer that is not
+/// running costs nothing but a warning from the SDK.
+pub struct LiveLogger {
+    stream: RecordingStream,
+    origin: Timestamp,
+    arm: Option<Robot>,
+    frame_stride: u64,
+}
+
+impl LiveLogger {
+    /// Connects to `url` (e.g. `rerun+http://127.0.0.1:9876/proxy`); the connection itself is made in the
+    /// background.
+    pub fn connect(url: &str, name: &str, robot: &str, frame_stride: u64) -> Result<Self, RerunError> {
+        let stream = RecordingStreamBuilder::new(APPLICATION_ID)
+            .recording_name(name.to_owned())
+            .connect_grpc_opts(url.to_owned())
+            .map_err(rerun_error)?;
+        stream.log_static("/", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP()).map_err(rerun_error)?;
+        Ok(Self {
+            stream,
+            origin: Timestamp::now(),
+            arm: robot.parse::<BuiltinRobot>().ok().map(BuiltinRobot::robot),
+            frame_stride: frame_stride.max(1),
+        })
+    }
+
+    fn at(&self, time: Timestamp) {
+        self.stream.set_duration_secs("time", time.saturating_since(self.origin).as_secs_f64());
+    }
+
+    /// A camera frame (only every `frame_stride`-th of each camera is sent).
+    pub fn frame(&self, camera: &str, frame: &kinedesk_models::camera::Frame) {
+        if !frame.sequence.is_multiple_of(self.frame_stride) {
+            return;
+        }
+        self.at(frame.captured);
+        let image = rerun::Image::from_rgba32(frame.rgba.as_ref().clone(), [frame.width, frame.height]);
+        let _ = self.stream.log(format!("cameras/{}", camera.replace(' ', "_")), &image);
+    }
+
+    /// A joint state.
+    pub fn joint_state(&self, time: Timestamp, positions: &[f64], gripper: f64) {
+        self.at(time);
+        for (i, q) in positions.iter().enumerate() {
+            let _ = self.stream.log(format!("joints/q{}", i + 1), &rerun::Scalars::single(*q));
+        }
+        let _ = self.stream.log("joints/gripper", &rerun::Scalars::single(gripper));
+        if let Some(robot) = &self.arm
+            && let Ok(frames) = fk_frames(robot, positions)
+        {
+            let mut chain: Vec<[f32; 3]> = vec![point(robot.base.translation)];
+            chain.extend(frames.iter().map(|f| point(f.translation)));
+            let _ = self.stream.log("arm/skeleton", &rerun::LineStrips3D::new([chain]));
+        }
+    }
+
+    /// A timeline event (instruction, reasoning, send, stop, …) as text.
+    pub fn event(&self, time: Timestamp, event: &serde_json::Value) {
+        self.at(time);
+        let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("event");
+        let entity = if matches!(kind, "reasoning" | "instruction" | "policy") { "reasoning" } else { "events" };
+        let level = if kind == "stop" { "WARN" } else { "INFO" };
+        let _ = self.stream.log(entity, &rerun::TextLog::new(event.to_string()).with_level(level));
+    }
+
+    /// Sends what is buffered (waits at most a few seconds).
+    pub fn flush(&self) -> Result<(), RerunError> {
+        self.stream.flush_with_timeout(std::time::Duration::from_secs(3)).map_err(rerun_error)
+    }
+}

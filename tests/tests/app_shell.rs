@@ -569,6 +569,32 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     harness.run_steps(1);
     harness.get_by_label(kinedesk::panes::session_pane::TASK_LABEL).type_text("wave hello");
     harness.run_steps(1);
+    // With the rerun CLI at hand (scripts/test.sh), the episode also streams live to a headless Rerun server.
+    let rerun = std::env::var("KINEDESK_RERUN").ok().filter(|r| std::path::Path::new(r).is_file());
+    let live = root.join("live.rrd");
+    let port = 20_876 + (std::process::id() % 1000) as u16;
+    let mut server = rerun.as_ref().map(|rerun| {
+        std::fs::create_dir_all(&root).unwrap();
+        let child = std::process::Command::new(rerun)
+            .args(["--port", &port.to_string(), "--save"])
+            .arg(&live)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        harness.get_by_label(kinedesk::panes::session_pane::RERUN_LIVE_LABEL);
+        let ctx = harness.ctx.clone();
+        harness
+            .state_mut()
+            .handle_command(&ctx, Command::SetRerunLive(Some(format!("rerun+http://127.0.0.1:{port}/proxy"))));
+        child
+    });
     harness.get_by_label(kinedesk::panes::session_pane::RECORD_LABEL).click();
     run_until(&mut harness, "a second of recording", |app| {
         app.session().recording.as_ref().is_some_and(|r| r.recorder.stats().frames_written >= 25)
@@ -582,12 +608,42 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     assert!(episodes[0].finished && episodes[0].frames >= 25 && episodes[0].task == "wave hello", "{episodes:?}");
     harness.get_by_label("complete");
 
-    harness.state_mut().handle_command(&ctx, Command::ExportSession(root.join("dataset")));
+    harness.state_mut().handle_command(
+        &ctx,
+        Command::ExportSession { out: root.join("dataset"), format: kinedesk::session_state::ExportFormat::LeRobotV3 },
+    );
     run_until(&mut harness, "the export", |app| {
         app.session().export.as_ref().is_some_and(|job| job.result.lock().unwrap().is_some())
     });
     harness.get_by_label_contains("Exported 1 episodes");
     assert!(root.join("dataset/meta/info.json").is_file());
+    harness.state_mut().handle_command(
+        &ctx,
+        Command::ExportSession { out: root.join("session.rrd"), format: kinedesk::session_state::ExportFormat::Rerun },
+    );
+    run_until(&mut harness, "the Rerun export", |app| {
+        app.session().export.as_ref().is_some_and(|job| job.result.lock().unwrap().is_some())
+    });
+    harness.get_by_label_contains("Exported 1 episodes");
+    assert!(root.join("session.rrd").metadata().unwrap().len() > 1000);
+    if let (Some(rerun), Some(server)) = (&rerun, server.as_mut()) {
+        let mut received = String::new();
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let stats = std::process::Command::new(rerun).args(["rrd", "stats"]).arg(&live).output().unwrap();
+            received = String::from_utf8_lossy(&stats.stdout).into_owned();
+            if received.contains("/cameras/pattern:") && received.contains("/joints/q1:") {
+                break;
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        for entity in ["/cameras/pattern:", "/joints/q1:", "/arm/skeleton:"] {
+            assert!(received.contains(entity), "live logging did not deliver {entity}:\n{received}");
+        }
+    } else {
+        eprintln!("SKIPPED: no rerun CLI (KINEDESK_RERUN) — live logging was not checked");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 

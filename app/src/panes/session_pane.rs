@@ -13,6 +13,7 @@ pub const TASK_LABEL: &str = "Task";
 pub const RECORD_LABEL: &str = "Record";
 pub const FINISH_LABEL: &str = "Finish episode (Right key)";
 pub const DISCARD_LABEL: &str = "Discard (Left key)";
+pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
 
 pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let session = &mut *context.session;
@@ -83,10 +84,19 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     }
     super::annotate_ui::episode_browser_ui(ui, session, context.maximised, context.commands);
     ui.horizontal(|ui| {
-        ui.label("Export LeRobot v3 to");
+        ui.label("Export as");
+        egui::ComboBox::from_id_salt("export_format").selected_text(session.export_format.label()).show_ui(ui, |ui| {
+            for format in crate::session_state::ExportFormat::ALL {
+                ui.selectable_value(&mut session.export_format, format, format.label());
+            }
+        });
+        let label = ui.label("to");
         ui.add(
-            egui::TextEdit::singleline(&mut session.export_text).desired_width(220.0).hint_text("/path/to/new/dataset"),
-        );
+            egui::TextEdit::singleline(&mut session.export_text)
+                .desired_width(220.0)
+                .hint_text("/path/to/new/dataset (or file.rrd)"),
+        )
+        .labelled_by(label.id);
         let running = session.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none()));
         if ui
             .add_enabled(
@@ -95,8 +105,30 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             )
             .clicked()
         {
-            context.commands.push(Command::ExportSession(session.export_text.trim().into()));
+            context
+                .commands
+                .push(Command::ExportSession { out: session.export_text.trim().into(), format: session.export_format });
         }
+    });
+    ui.horizontal(|ui| {
+        let mut live = session.rerun_live;
+        if ui
+            .checkbox(&mut live, RERUN_LIVE_LABEL)
+            .on_hover_text("Cameras (10 fps), joints and events of each new episode go to a running Rerun viewer too")
+            .changed()
+        {
+            let url = if session.rerun_url.trim().is_empty() {
+                crate::session_state::DEFAULT_RERUN_URL.to_owned()
+            } else {
+                session.rerun_url.trim().to_owned()
+            };
+            context.commands.push(Command::SetRerunLive(live.then_some(url)));
+        }
+        ui.add(
+            egui::TextEdit::singleline(&mut session.rerun_url)
+                .desired_width(260.0)
+                .hint_text(crate::session_state::DEFAULT_RERUN_URL),
+        );
     });
     if let Some(job) = &session.export {
         let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
