@@ -12,8 +12,9 @@ set -euo pipefail
 # the V4L2 bindings nokhwa uses for cameras).
 common=(ca-certificates pkg-config libudev-dev libclang-dev)
 run_pkgs=(libvulkan1 mesa-vulkan-drivers libegl1 libegl-mesa0 libgl1-mesa-dri libx11-6 libx11-xcb1 libxcursor1 libxi6
-  libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 xvfb xauth imagemagick)
-test_pkgs=(libvulkan1 mesa-vulkan-drivers python3 python3-venv)
+  libxkbcommon0 libxkbcommon-x11-0 libwayland-client0 xvfb xauth imagemagick ffmpeg)
+# ffmpeg: MP4 video in LeRobot exports (optional for running the app; the tests export video).
+test_pkgs=(libvulkan1 mesa-vulkan-drivers python3 python3-venv ffmpeg)
 
 case "${1:-}" in
   run) wanted=("${common[@]}" "${run_pkgs[@]}") ;;

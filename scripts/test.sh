@@ -21,6 +21,7 @@ export KINEDESK_PYTHON="$PWD/$venv/bin/python"
 export KINEDESK_REQUIRE_PYBULLET=1
 export KINEDESK_REQUIRE_PYTHON_PEERS=1
 export KINEDESK_RERUN="$PWD/$venv/bin/rerun"
+export KINEDESK_REQUIRE_FFMPEG=1
 "$KINEDESK_RERUN" analytics disable >/dev/null 2>&1 || true
 
 # The real `lerobot` package (it needs Python >= 3.12 and pulls torch, ~3 GB) loads our LeRobot exports in the tests.

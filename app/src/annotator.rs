@@ -63,6 +63,8 @@ pub enum TimelineCommand {
     ShowCamera(usize),
     /// Move an episode into the session's trash.
     Delete(String),
+    /// Flag or unflag an episode from the browser.
+    ToggleFlagEpisode(String),
     /// Put the last deleted episode back.
     RestoreDeleted,
 }
@@ -506,7 +508,7 @@ impl Annotator {
         let open = self.open.as_mut().ok_or("open an episode first (double-click it in the list)")?;
         let seconds = |ms: i64| ms as f64 / 1000.0;
         match command {
-            C::Open(_) | C::OpenAdjacent(_) | C::Delete(_) | C::RestoreDeleted => {
+            C::Open(_) | C::OpenAdjacent(_) | C::Delete(_) | C::RestoreDeleted | C::ToggleFlagEpisode(_) => {
                 return Err("handled by the session".into());
             }
             C::Close => {

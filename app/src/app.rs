@@ -293,6 +293,7 @@ impl KineDeskApp {
     }
 
     fn start_recording(&mut self, ctx: &Context) {
+        self.session.reset_started = None;
         let task = if self.session.task.trim().is_empty() {
             self.policy.current.as_ref().map(|c| c.instruction.clone()).unwrap_or_default()
         } else {
@@ -330,6 +331,9 @@ impl KineDeskApp {
                     stats.frames_dropped + stats.records_dropped
                 );
                 self.log_event(ctx, LogLevel::Info, "session", message);
+                if self.session.reset_s > 0.0 {
+                    self.session.reset_started = Some(Instant::now());
+                }
             }
             Ok(None) => self.log_event(ctx, LogLevel::Info, "session", "Not recording."),
             Err(error) => {
@@ -840,6 +844,17 @@ impl KineDeskApp {
                 Ok(None) => {}
                 Err(error) => self.log_event(ctx, LogLevel::Warn, "timeline", error),
             },
+            Command::SetEpisodeTimers { limit_s, reset_s, record_after_reset } => {
+                self.session.episode_limit_s = f64::from(limit_s);
+                self.session.reset_s = f64::from(reset_s);
+                self.session.record_after_reset = record_after_reset;
+            }
+            Command::SkipReset => {
+                if let Some(started) = self.session.reset_started {
+                    self.session.reset_started =
+                        Some(started.checked_sub(Duration::from_secs_f64(self.session.reset_s)).unwrap_or(started));
+                }
+            }
             Command::SetRerunLive(url) => {
                 self.session.rerun_live = url.is_some();
                 if let Some(url) = url {
@@ -877,6 +892,7 @@ impl KineDeskApp {
         self.update_highlight();
         self.teleop_frame(&ctx);
         self.session.annotator.tick(&ctx);
+        self.episode_timers(&ctx);
         for (level, message) in std::mem::take(&mut self.session.annotator.messages) {
             self.log_event(&ctx, level, "timeline", message);
         }
@@ -1020,6 +1036,28 @@ impl KineDeskApp {
     /// A quit was confirmed (the robot is already disconnected then, so this is only true in between).
     fn quit_confirmed(&self) -> bool {
         self.robot.is_none()
+    }
+
+    /// The episode length limit and the reset countdown between episodes.
+    fn episode_timers(&mut self, ctx: &Context) {
+        let limit = self.session.episode_limit_s;
+        if limit > 0.0 && self.session.recording.as_ref().is_some_and(|r| r.started.elapsed().as_secs_f64() >= limit) {
+            self.log_event(ctx, LogLevel::Info, "session", format!("Episode time ({limit:.0} s) is up."));
+            self.pending_commands.push(Command::FinishEpisode);
+        }
+        if let Some(started) = self.session.reset_started {
+            if started.elapsed().as_secs_f64() >= self.session.reset_s {
+                self.session.reset_started = None;
+                if self.session.record_after_reset {
+                    self.log_event(ctx, LogLevel::Info, "session", "Reset time is over: recording the next episode.");
+                    self.pending_commands.push(Command::StartRecording);
+                } else {
+                    self.log_event(ctx, LogLevel::Info, "session", "Reset time is over: press Record (Ctrl+R).");
+                }
+            } else {
+                ctx.request_repaint_after(Duration::from_millis(100));
+            }
+        }
     }
 
     /// The pane shown over the whole window, if any.

@@ -123,6 +123,14 @@ pub enum Command {
         out: PathBuf,
         format: crate::session_state::ExportFormat,
     },
+    /// Episode length limit and reset time in seconds (0: none), and whether to record again after the reset.
+    SetEpisodeTimers {
+        limit_s: u32,
+        reset_s: u32,
+        record_after_reset: bool,
+    },
+    /// End the reset countdown now.
+    SkipReset,
     /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
     SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.
@@ -185,6 +193,11 @@ impl Command {
             Self::FinishEpisode => "Finish episode".to_owned(),
             Self::DiscardEpisode => "Discard episode".to_owned(),
             Self::ExportSession { out, format } => format!("Export session as {} to {}", format.label(), out.display()),
+            Self::SetEpisodeTimers { limit_s, reset_s, record_after_reset } => format!(
+                "Episode limit {limit_s} s, reset {reset_s} s{}",
+                if *record_after_reset { ", then record" } else { "" }
+            ),
+            Self::SkipReset => "Skip the reset time".to_owned(),
             Self::SetRerunLive(url) => match url {
                 Some(url) => format!("Stream recordings to Rerun at {url}"),
                 None => "Stop streaming recordings to Rerun".to_owned(),

@@ -234,6 +234,9 @@ pub struct ExportArgs {
     /// jpeg: the frames as recorded; png: re-encoded losslessly (what the lerobot package writes).
     #[arg(long, default_value = "jpeg")]
     pub images: String,
+    /// Cameras as MP4 video (H.264 through the system's ffmpeg) instead of images in the Parquet files.
+    #[arg(long)]
+    pub video: bool,
     /// With --format rrd: stream to a running Rerun viewer instead of a file (e.g.
     /// rerun+http://127.0.0.1:9876/proxy).
     #[arg(long, value_name = "URL")]
@@ -245,7 +248,11 @@ pub struct ExportArgs {
 }
 
 /// Parses `--format` and `--images`.
-pub fn export_options(format: &str, images: &str) -> anyhow::Result<kinedesk_sessions::lerobot::ExportOptions> {
+pub fn export_options(
+    format: &str,
+    images: &str,
+    video: bool,
+) -> anyhow::Result<kinedesk_sessions::lerobot::ExportOptions> {
     use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding};
     let version = match format {
         "lerobot-v3" | "lerobot-v3.0" => DatasetVersion::V30,
@@ -257,7 +264,7 @@ pub fn export_options(format: &str, images: &str) -> anyhow::Result<kinedesk_ses
         "png" => ImageEncoding::Png,
         other => anyhow::bail!("unknown image encoding {other:?}: choose jpeg or png"),
     };
-    Ok(ExportOptions { version, images })
+    Ok(ExportOptions { version, images, video })
 }
 
 /// Exports a session with a progress bar.
@@ -267,7 +274,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.connect.is_none(), "--connect streams to a Rerun viewer: use it with --format rrd");
     let out = args.out.clone().context("name the dataset folder to create")?;
-    let options = export_options(&args.format, &args.images)?;
+    let options = export_options(&args.format, &args.images, args.video)?;
     let started = Instant::now();
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

@@ -35,19 +35,23 @@ pub enum ExportFormat {
     LeRobotV3,
     /// LeRobot v3 with the frames re-encoded as PNG (what the lerobot package writes).
     LeRobotV3Png,
+    /// LeRobot v3 with the cameras as MP4 video (needs ffmpeg).
+    LeRobotV3Video,
     LeRobotV21,
     /// A Rerun `.rrd` file.
     Rerun,
 }
 
 impl ExportFormat {
-    pub const ALL: [Self; 4] = [Self::LeRobotV3, Self::LeRobotV3Png, Self::LeRobotV21, Self::Rerun];
+    pub const ALL: [Self; 5] =
+        [Self::LeRobotV3, Self::LeRobotV3Png, Self::LeRobotV3Video, Self::LeRobotV21, Self::Rerun];
 
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Self::LeRobotV3 => "LeRobot v3 (JPEG as recorded)",
             Self::LeRobotV3Png => "LeRobot v3 (PNG)",
+            Self::LeRobotV3Video => "LeRobot v3 (MP4 video, ffmpeg)",
             Self::LeRobotV21 => "LeRobot v2.1",
             Self::Rerun => "Rerun .rrd",
         }
@@ -95,6 +99,13 @@ pub struct SessionState {
     /// The timeline editor and episode browser.
     pub annotator: crate::annotator::Annotator,
     pub export_format: ExportFormat,
+    /// An episode is finished by itself after this long (0: no limit), like lerobot-record's episode time.
+    pub episode_limit_s: f64,
+    /// Time to reset the scene after an episode (0: none); the pane counts it down.
+    pub reset_s: f64,
+    pub reset_started: Option<Instant>,
+    /// Start the next episode by itself when the reset time is over.
+    pub record_after_reset: bool,
     /// Stream recordings to a Rerun viewer as they are recorded.
     pub rerun_live: bool,
     pub rerun_url: String,
@@ -262,6 +273,24 @@ impl SessionState {
                 self.refresh();
                 Ok(Some(format!("Moved {name} to {} (Restore puts it back)", moved.display())))
             }
+            C::ToggleFlagEpisode(name) => {
+                if self.annotator.open.as_ref().is_some_and(|o| o.name == name) {
+                    self.annotator.apply(C::ToggleFlag)?;
+                    self.sync_open_row();
+                    return Ok(None);
+                }
+                let row =
+                    self.episodes.iter_mut().find(|r| r.name == name).ok_or_else(|| format!("no episode {name}"))?;
+                let mut annotation =
+                    row.annotation.clone().unwrap_or_else(|| kinedesk_sessions::annotation::EpisodeAnnotation {
+                        instruction: row.task.clone(),
+                        ..Default::default()
+                    });
+                annotation.flagged = !annotation.flagged;
+                kinedesk_sessions::annotation::save_annotation(&row.path, &annotation).map_err(|e| e.to_string())?;
+                row.annotation = Some(annotation);
+                Ok(None)
+            }
             C::RestoreDeleted => {
                 let session = self.session.as_ref().ok_or("no session open")?;
                 let name = self.annotator.last_deleted.take().ok_or("nothing was deleted")?;
@@ -320,15 +349,16 @@ impl SessionState {
                     total.store(t, Ordering::Relaxed);
                     waker();
                 };
-                let lerobot = |version, images| {
-                    export_lerobot(&session, &out, ExportOptions { version, images }, progress)
+                let lerobot = |version, images, video| {
+                    export_lerobot(&session, &out, ExportOptions { version, images, video }, progress)
                         .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
                         .map_err(|e| e.to_string())
                 };
                 let summary = match format {
-                    ExportFormat::LeRobotV3 => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded),
-                    ExportFormat::LeRobotV3Png => lerobot(DatasetVersion::V30, ImageEncoding::Png),
-                    ExportFormat::LeRobotV21 => lerobot(DatasetVersion::V21, ImageEncoding::AsRecorded),
+                    ExportFormat::LeRobotV3 => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
+                    ExportFormat::LeRobotV3Png => lerobot(DatasetVersion::V30, ImageEncoding::Png, false),
+                    ExportFormat::LeRobotV3Video => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded, true),
+                    ExportFormat::LeRobotV21 => lerobot(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
                     ExportFormat::Rerun => {
                         use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
                         export_rerun(&session, &RerunTarget::File(&out), progress)

@@ -437,6 +437,26 @@ fn an_annotated_and_trimmed_episode_loads_in_the_real_lerobot_package() {
     let found_png: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
     assert_eq!(found_png["frames"], found["frames"]);
     assert_eq!(found_png["stages"], found["stages"]);
+
+    // And with the cameras as MP4 video (system ffmpeg): lerobot decodes every frame at its timestamp, and the
+    // frames match the JPEG export's.
+    let video = root.join("dataset-video");
+    let export = kinedesk().args(["export", "--video"]).arg(&session).arg(&video).output().unwrap();
+    if kinedesk_sessions::video::find_ffmpeg().is_none() {
+        assert!(std::env::var("KINEDESK_REQUIRE_FFMPEG").as_deref() != Ok("1"), "ffmpeg is required");
+        assert!(!export.status.success() && String::from_utf8_lossy(&export.stderr).contains("needs ffmpeg"));
+        eprintln!("SKIPPED: no ffmpeg — the MP4 export was not checked");
+    } else {
+        assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+        assert!(video.join("videos/observation.images.arm/chunk-000/file-000.mp4").is_file());
+        let checked = Command::new(&python).arg(script).arg(&video).arg(&dataset).output().unwrap();
+        assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+        let found_video: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+        assert_eq!(found_video["frames"], found["frames"]);
+        assert_eq!(found_video["stages"], found["stages"]);
+        let difference = found_video["max_frame_difference"].as_f64().unwrap();
+        assert!(difference < 0.03, "video frames differ from the images by {difference}");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 

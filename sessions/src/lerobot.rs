@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{
-    Array as _, ArrayRef, FixedSizeListArray, Float32Array, Int64Array, ListArray, RecordBatch, StringArray,
-    StructArray,
+    Array as _, ArrayRef, FixedSizeListArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
+    StringArray, StructArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
 use kinedesk_models::Timestamp;
@@ -55,6 +55,8 @@ pub enum ImageEncoding {
 pub struct ExportOptions {
     pub version: DatasetVersion,
     pub images: ImageEncoding,
+    /// Cameras as MP4 video (H.264, through the system's ffmpeg) instead of images in the Parquet files.
+    pub video: bool,
 }
 
 /// What an export did.
@@ -518,6 +520,19 @@ pub fn export_lerobot(
     if paths.is_empty() {
         return Err(ExportError::Invalid(format!("{} has no episodes", session.display())));
     }
+    let ffmpeg = if options.video {
+        Some(crate::video::find_ffmpeg().ok_or_else(|| {
+            ExportError::Invalid(
+                "MP4 video needs ffmpeg on the PATH (apt-get install ffmpeg) or KINEDESK_FFMPEG; export with images \
+                 instead"
+                    .into(),
+            )
+        })?)
+    } else {
+        None
+    };
+    // v3: one MP4 per camera for the whole export, episodes one after another (located by timestamps).
+    let mut videos: Vec<crate::video::VideoWriter> = Vec::new();
     let mut summary = ExportSummary::default();
     let mut tasks: BTreeMap<String, i64> = BTreeMap::new();
     let mut pending: Vec<Row> = Vec::new();
@@ -534,7 +549,8 @@ pub fn export_lerobot(
         if rows.is_empty() {
             return Ok(0);
         }
-        let batch = data_batch(rows, &layout.cameras, layout.joints.len() + 1, options)?;
+        let image_cameras: &[String] = if options.video { &[] } else { &layout.cameras };
+        let batch = data_batch(rows, image_cameras, layout.joints.len() + 1, options)?;
         let bytes = write_parquet(&data_path(*file), &batch, None)?;
         rows.clear();
         *file += 1;
@@ -625,6 +641,44 @@ pub fn export_lerobot(
         summary.frames += rows.len();
         summary.episodes += 1;
         let Some(current) = &layout else { continue };
+        if let Some(ffmpeg) = &ffmpeg {
+            let fps = current.fps.max(1.0);
+            let mut episode_videos = Vec::new();
+            if options.version == DatasetVersion::V30 && videos.is_empty() {
+                for (camera, (width, height)) in current.cameras.iter().zip(&current.sizes) {
+                    let file = out.join(format!("videos/observation.images.{camera}/chunk-000/file-000.mp4"));
+                    videos.push(
+                        crate::video::VideoWriter::start(ffmpeg, &file, *width, *height, fps)
+                            .map_err(|e| io_error(&file, &e))?,
+                    );
+                }
+            }
+            if options.version == DatasetVersion::V21 {
+                for (camera, (width, height)) in current.cameras.iter().zip(&current.sizes) {
+                    let file = out.join(format!(
+                        "videos/chunk-{:03}/observation.images.{camera}/episode_{episode_index:06}.mp4",
+                        episode_index / CHUNK_SIZE
+                    ));
+                    episode_videos.push(
+                        crate::video::VideoWriter::start(ffmpeg, &file, *width, *height, fps)
+                            .map_err(|e| io_error(&file, &e))?,
+                    );
+                }
+            }
+            let writers = if options.version == DatasetVersion::V30 { &mut videos } else { &mut episode_videos };
+            let starts: Vec<u64> = writers.iter().map(|w| w.frames).collect();
+            write_video_frames(writers, &rows)?;
+            for ((camera, writer), start) in current.cameras.iter().zip(writers.iter()).zip(starts) {
+                let key = format!("videos/observation.images.{camera}");
+                meta[format!("{key}/chunk_index")] = json!(0);
+                meta[format!("{key}/file_index")] = json!(0);
+                meta[format!("{key}/from_timestamp")] = json!(start as f64 / fps);
+                meta[format!("{key}/to_timestamp")] = json!(writer.frames as f64 / fps);
+            }
+            for writer in episode_videos {
+                writer.finish().map_err(|e| io_error(out, &e))?;
+            }
+        }
         match options.version {
             DatasetVersion::V30 => {
                 pending_bytes += rows.iter().map(|r| r.images.iter().map(Vec::len).sum::<usize>() + 64).sum::<usize>();
@@ -644,7 +698,8 @@ pub fn export_lerobot(
                     .iter()
                     .map(|l| json!({"role": l.role, "content": l.content, "style": l.style, "timestamp": l.timestamp}))
                     .collect();
-                let batch = data_batch(&rows, &current.cameras, current.joints.len() + 1, options)?;
+                let image_cameras: &[String] = if options.video { &[] } else { &current.cameras };
+                let batch = data_batch(&rows, image_cameras, current.joints.len() + 1, options)?;
                 let file = out
                     .join(format!("data/chunk-{:03}/episode_{episode_index:06}.parquet", episode_index / CHUNK_SIZE));
                 summary.bytes += write_parquet(&file, &batch, None)?;
@@ -664,6 +719,9 @@ pub fn export_lerobot(
     };
     if summary.episodes == 0 {
         return Err(ExportError::Invalid("every episode is empty after trimming".into()));
+    }
+    for writer in videos {
+        writer.finish().map_err(|e| io_error(out, &e))?;
     }
     match options.version {
         DatasetVersion::V30 => {
@@ -687,11 +745,35 @@ pub fn export_lerobot(
     Ok(summary)
 }
 
+/// Feeds each camera's frames of `rows` to its video, one thread per camera.
+fn write_video_frames(writers: &mut [crate::video::VideoWriter], rows: &[Row]) -> Result<(), ExportError> {
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = writers
+            .iter_mut()
+            .enumerate()
+            .map(|(camera, writer)| {
+                scope.spawn(move || -> std::io::Result<()> {
+                    for row in rows {
+                        writer.push_encoded(row.images.get(camera).map_or(&[][..], Vec::as_slice))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.join()
+                .map_err(|_| ExportError::Invalid("a video encoder thread panicked".into()))?
+                .map_err(|e| ExportError::Invalid(format!("video: {e}")))?;
+        }
+        Ok(())
+    })
+}
+
 /// Episodes per chunk folder (LeRobot's default).
 const CHUNK_SIZE: usize = 1000;
 
 /// The features of `info.json`.
-fn features_json(layout: &Layout, language: bool) -> serde_json::Value {
+fn features_json(layout: &Layout, language: bool, video: bool) -> serde_json::Value {
     let names: Vec<String> = layout.joints.iter().cloned().chain(std::iter::once("gripper".into())).collect();
     let scalar = |dtype: &str| json!({"dtype": dtype, "shape": [1], "names": null});
     let mut features = json!({
@@ -708,8 +790,15 @@ fn features_json(layout: &Layout, language: bool) -> serde_json::Value {
         features["language_events"] = json!({"dtype": "language", "shape": [1], "names": null});
     }
     for (camera, (width, height)) in layout.cameras.iter().zip(&layout.sizes) {
-        features[format!("observation.images.{camera}")] =
-            json!({"dtype": "image", "shape": [height, width, 3], "names": ["height", "width", "channels"]});
+        let key = format!("observation.images.{camera}");
+        features[key] = if video {
+            json!({"dtype": "video", "shape": [height, width, 3], "names": ["height", "width", "channels"],
+                   "info": {"video.height": height, "video.width": width, "video.codec": crate::video::CODEC,
+                            "video.pix_fmt": "yuv420p", "video.is_depth_map": false,
+                            "video.fps": layout.fps.round() as i64, "video.channels": 3, "has_audio": false}})
+        } else {
+            json!({"dtype": "image", "shape": [height, width, 3], "names": ["height", "width", "channels"]})
+        };
     }
     features
 }
@@ -733,22 +822,24 @@ fn write_metadata_v21(
     tasks: &BTreeMap<String, i64>,
     episodes: &[serde_json::Value],
     layout: &Layout,
-    _options: ExportOptions,
+    options: ExportOptions,
 ) -> Result<(), ExportError> {
+    let video_path =
+        options.video.then_some("videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4");
     let info = json!({
         "codebase_version": "v2.1",
         "robot_type": layout.robot,
         "total_episodes": summary.episodes,
         "total_frames": summary.frames,
         "total_tasks": tasks.len(),
-        "total_videos": 0,
+        "total_videos": if options.video { summary.episodes * layout.cameras.len() } else { 0 },
         "total_chunks": summary.episodes.div_ceil(CHUNK_SIZE),
         "chunks_size": CHUNK_SIZE,
         "fps": layout.fps.round() as i64,
         "splits": {"train": format!("0:{}", summary.episodes)},
         "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
-        "video_path": null,
-        "features": features_json(layout, false),
+        "video_path": video_path,
+        "features": features_json(layout, false, options.video),
     });
     let meta = out.join("meta");
     write_json(&meta.join("info.json"), &info)?;
@@ -777,8 +868,9 @@ fn write_metadata(
     tasks: &BTreeMap<String, i64>,
     episodes: &[serde_json::Value],
     layout: &Layout,
-    _options: ExportOptions,
+    options: ExportOptions,
 ) -> Result<(), ExportError> {
+    let video_path = options.video.then_some("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4");
     let info = json!({
         "codebase_version": "v3.0",
         "robot_type": layout.robot,
@@ -791,8 +883,8 @@ fn write_metadata(
         "fps": layout.fps.round() as i64,
         "splits": {"train": format!("0:{}", summary.episodes)},
         "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
-        "video_path": null,
-        "features": features_json(layout, true),
+        "video_path": video_path,
+        "features": features_json(layout, true, options.video),
     });
     let meta = out.join("meta");
     write_json(&meta.join("info.json"), &info)?;
@@ -843,6 +935,22 @@ fn write_metadata(
     ] {
         fields.push(Field::new(key, DataType::Int64, false));
         columns.push(column_i64(key));
+    }
+    if options.video {
+        for camera in &layout.cameras {
+            let key = format!("videos/observation.images.{camera}");
+            for index in ["chunk_index", "file_index"] {
+                let name = format!("{key}/{index}");
+                columns.push(column_i64(&name));
+                fields.push(Field::new(name, DataType::Int64, false));
+            }
+            for bound in ["from_timestamp", "to_timestamp"] {
+                let name = format!("{key}/{bound}");
+                let values: Float64Array = episodes.iter().map(|e| e[&name].as_f64().unwrap_or(0.0)).collect();
+                columns.push(Arc::new(values));
+                fields.push(Field::new(name, DataType::Float64, false));
+            }
+        }
     }
     for feature in ["observation.state", "action"] {
         for stat in ["min", "max", "mean", "std"] {

@@ -7,6 +7,7 @@
 //!   atomic saves, the trash.
 //! - [`lerobot`]: LeRobot v3.0 / v2.1 dataset export (Parquet), with the bi-level reasoning as language annotations.
 //! - [`rerun_export`]: a session as a Rerun `.rrd` recording, or streamed live to a running viewer.
+//! - [`video`]: MP4 video for exports, through the system's ffmpeg.
 //! - [`lerobot_import`]: importing a LeRobot dataset into a session for annotation.
 
 pub mod annotation;
@@ -16,6 +17,7 @@ pub mod lerobot;
 pub mod lerobot_import;
 pub mod recorder;
 pub mod rerun_export;
+pub mod video;
 
 use kinedesk_models::ConnectionState;
 

@@ -741,3 +741,53 @@ fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() 
     assert_eq!(row.annotation.as_ref().map(|a| a.outcome), Some(Outcome::Success));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
+    use kinedesk::camera_feeds::CameraSpec;
+    use kinedesk_sessions::annotation::load_annotation;
+
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-timers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = AppOptions {
+        cameras: Some(vec![CameraSpec::TestPattern { name: "pattern".into(), width: 96, height: 72, fps: 30 }]),
+        session: Some(root.clone()),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().session.is_some());
+    harness.get_by_label(kinedesk::panes::session_pane::EPISODE_LIMIT_LABEL);
+    harness
+        .state_mut()
+        .handle_command(&ctx, Command::SetEpisodeTimers { limit_s: 1, reset_s: 1, record_after_reset: true });
+    harness.state_mut().handle_command(&ctx, Command::StartRecording);
+    run_until(&mut harness, "the episode to end by itself", |app| {
+        app.session().recording.is_none() && app.session().episodes.len() == 1
+    });
+    assert!(harness.state().session().reset_started.is_some(), "the reset countdown runs");
+    harness.get_by_label_contains("RESET");
+    run_until(&mut harness, "the next episode to start after the reset", |app| app.session().recording.is_some());
+    harness
+        .state_mut()
+        .handle_command(&ctx, Command::SetEpisodeTimers { limit_s: 0, reset_s: 0, record_after_reset: false });
+    harness.state_mut().handle_command(&ctx, Command::FinishEpisode);
+    harness.run_steps(2);
+    assert_eq!(harness.state().session().episodes.len(), 2);
+    assert!(harness.state().session().reset_started.is_none(), "no reset when the reset time is 0");
+    let first = &harness.state().session().episodes[0];
+    assert!((0.9..2.0).contains(&first.duration_s), "the limit ended it after about a second: {first:?}");
+
+    // Flagging from the list writes the annotation without opening the episode.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::M); // the Session pane over the whole window
+    harness.run_steps(2);
+    assert_eq!(harness.state().maximised_pane(), Some(Pane::Session));
+    harness.get_by_label("Flag episode_000001").click();
+    harness.run_steps(2);
+    let log = root.join("episodes/episode_000001.kdlog");
+    assert!(load_annotation(&log).unwrap().unwrap().flagged);
+    harness.get_by_label("Unflag episode_000001").click();
+    harness.run_steps(2);
+    assert!(!load_annotation(&log).unwrap().unwrap().flagged);
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -81,10 +81,13 @@ pub fn episode_browser_ui(
                     let stages = annotation.map_or(0, |a| a.stages.len());
                     let trimmed = if annotation.is_some_and(|a| a.trim.is_some()) { ", trimmed" } else { "" };
                     ui.label(format!("{stages} stages{trimmed}"));
-                    if flagged {
-                        ui.label(RichText::new("FLAGGED").color(Color32::from_rgb(240, 150, 60)));
+                    let flag = if flagged {
+                        RichText::new(format!("Unflag {}", row.name)).color(Color32::from_rgb(240, 150, 60))
                     } else {
-                        ui.label("");
+                        RichText::new(format!("Flag {}", row.name))
+                    };
+                    if ui.button(flag).on_hover_text("Mark the episode for another look").clicked() {
+                        push(commands, C::ToggleFlagEpisode(row.name.clone()));
                     }
                     match (&row.torn_tail, row.finished, &row.annotation_error) {
                         (_, _, Some(error)) => ui.label(RichText::new(error).color(Color32::from_rgb(230, 70, 70))),

@@ -13,6 +13,8 @@ pub const TASK_LABEL: &str = "Task";
 pub const RECORD_LABEL: &str = "Record";
 pub const FINISH_LABEL: &str = "Finish episode (Right key)";
 pub const DISCARD_LABEL: &str = "Discard (Left key)";
+pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
+pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
 
 pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -47,6 +49,42 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         )
         .labelled_by(label.id);
     });
+    ui.horizontal(|ui| {
+        let (mut limit, mut reset, mut then_record) =
+            (session.episode_limit_s, session.reset_s, session.record_after_reset);
+        let label = ui.label(EPISODE_LIMIT_LABEL);
+        let a = ui
+            .add(egui::DragValue::new(&mut limit).range(0.0..=3600.0).suffix(" s").speed(1.0))
+            .labelled_by(label.id)
+            .on_hover_text("The episode is finished by itself after this long (0: no limit)");
+        let label = ui.label(RESET_TIME_LABEL);
+        let b = ui
+            .add(egui::DragValue::new(&mut reset).range(0.0..=600.0).suffix(" s").speed(1.0))
+            .labelled_by(label.id)
+            .on_hover_text("Time to reset the scene after each episode (0: none)");
+        let c = ui.checkbox(&mut then_record, "then record the next episode");
+        if a.changed() || b.changed() || c.changed() {
+            context.commands.push(Command::SetEpisodeTimers {
+                limit_s: limit.round() as u32,
+                reset_s: reset.round() as u32,
+                record_after_reset: then_record,
+            });
+        }
+    });
+    if let Some(started) = session.reset_started {
+        ui.horizontal(|ui| {
+            let elapsed = started.elapsed().as_secs_f64();
+            let total = session.reset_s.max(0.001);
+            ui.add(ProgressBar::new((elapsed / total) as f32).desired_width(240.0).text(format!(
+                "RESET {:.1} s of {:.0} s",
+                elapsed.min(total),
+                total
+            )));
+            if ui.button("Skip reset").clicked() {
+                context.commands.push(Command::SkipReset);
+            }
+        });
+    }
     ui.horizontal(|ui| match &session.recording {
         None => {
             if ui.button(RichText::new(RECORD_LABEL).color(Color32::from_rgb(230, 70, 70))).clicked() {
@@ -84,12 +122,16 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     }
     super::annotate_ui::episode_browser_ui(ui, session, context.maximised, context.commands);
     ui.horizontal(|ui| {
-        ui.label("Export as");
-        egui::ComboBox::from_id_salt("export_format").selected_text(session.export_format.label()).show_ui(ui, |ui| {
-            for format in crate::session_state::ExportFormat::ALL {
-                ui.selectable_value(&mut session.export_format, format, format.label());
-            }
-        });
+        let label = ui.label("Export as");
+        egui::ComboBox::from_id_salt("export_format")
+            .selected_text(session.export_format.label())
+            .show_ui(ui, |ui| {
+                for format in crate::session_state::ExportFormat::ALL {
+                    ui.selectable_value(&mut session.export_format, format, format.label());
+                }
+            })
+            .response
+            .labelled_by(label.id);
         let label = ui.label("to");
         ui.add(
             egui::TextEdit::singleline(&mut session.export_text)
@@ -124,11 +166,13 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             };
             context.commands.push(Command::SetRerunLive(live.then_some(url)));
         }
+        let label = ui.label("viewer");
         ui.add(
             egui::TextEdit::singleline(&mut session.rerun_url)
                 .desired_width(260.0)
                 .hint_text(crate::session_state::DEFAULT_RERUN_URL),
-        );
+        )
+        .labelled_by(label.id);
     });
     if let Some(job) = &session.export {
         let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));

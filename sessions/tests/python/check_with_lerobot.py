@@ -2,7 +2,10 @@
 prints what it found as JSON: frame and episode counts, values compared with the Parquet columns read by pyarrow,
 image shapes, tasks, and the annotated stage active at each frame as lerobot's own language resolver sees it.
 
-Usage: python check_with_lerobot.py DATASET
+Usage: python check_with_lerobot.py DATASET [REFERENCE]
+
+With REFERENCE (the same episodes exported with images), every camera frame of DATASET (e.g. MP4 video) is compared
+with the reference frame: the mean absolute difference is reported as `max_frame_difference` (0..1).
 """
 
 import json
@@ -25,7 +28,7 @@ states = np.stack(table.column("observation.state").to_numpy(zero_copy_only=Fals
 actions = np.stack(table.column("action").to_numpy(zero_copy_only=False))
 assert len(dataset) == table.num_rows, (len(dataset), table.num_rows)
 
-image_keys = [k for k, ft in dataset.meta.features.items() if ft["dtype"] == "image"]
+image_keys = [k for k, ft in dataset.meta.features.items() if ft["dtype"] in ("image", "video")]
 stages = []
 for i in range(len(dataset)):
     item = dataset[i]
@@ -38,6 +41,17 @@ for i in range(len(dataset)):
         assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
     row = active_at(float(item["timestamp"]), persistent=item["language_persistent"], style="subtask")
     stages.append(row["content"] if row else None)
+
+max_difference = None
+if len(sys.argv) > 2:
+    reference = LeRobotDataset("kinedesk/reference", root=Path(sys.argv[2]))
+    assert len(reference) == len(dataset), (len(reference), len(dataset))
+    max_difference = 0.0
+    for i in range(0, len(dataset), 7):
+        item, ref = dataset[i], reference[i]
+        for key in image_keys:
+            difference = float((item[key] - ref[key]).abs().mean())
+            max_difference = max(max_difference, difference)
 
 first = dataset[0]
 print(
@@ -52,6 +66,7 @@ print(
             "motion": [r["content"] for r in first["language_persistent"] if r["style"] == "motion"],
             "stages": stages,
             "timestamps": [float(dataset[i]["timestamp"]) for i in range(len(dataset))],
+            "max_frame_difference": max_difference,
         }
     )
 )
