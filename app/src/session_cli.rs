@@ -247,6 +247,17 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
+/// A progress bar for a long job counted in `unit`s.
+fn progress_bar(message: &'static str, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!("{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}"))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(message);
+    bar
+}
+
 /// Parses `--format` and `--images`.
 pub fn export_options(
     format: &str,
@@ -276,12 +287,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     let out = args.out.clone().context("name the dataset folder to create")?;
     let options = export_options(&args.format, &args.images, args.video)?;
     let started = Instant::now();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} episodes")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("exporting");
+    let bar = progress_bar("exporting", "episodes");
     let summary = kinedesk_sessions::lerobot::export_lerobot(&args.session, &out, options, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -309,12 +315,7 @@ fn run_export_rerun(args: &ExportArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("name the .rrd file to create, or --connect a running viewer"),
     };
     let started = Instant::now();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} episodes")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("logging to Rerun");
+    let bar = progress_bar("logging to Rerun", "episodes");
     let summary = export_rerun(&args.session, &target, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -343,12 +344,7 @@ fn run_export_rerun(args: &ExportArgs) -> anyhow::Result<()> {
 /// `kinedesk import lerobot DATASET SESSION`, with a progress bar.
 pub fn run_import(dataset: &std::path::Path, session: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let started = Instant::now();
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} data files")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("importing");
+    let bar = progress_bar("importing", "data files");
     let summary = kinedesk_sessions::lerobot_import::import_lerobot(dataset, session, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);

@@ -290,19 +290,26 @@ fn a_recording_killed_with_sigkill_keeps_every_durable_frame() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
+/// Records a synthetic episode of `seconds` into `session` with `cameras` cameras of `width`×`height` pixels.
+fn record_synthetic(session: &std::path::Path, seconds: &str, cameras: &str, size: (&str, &str), extra: &[&str]) {
+    let record = kinedesk()
+        .args(["record", "--synthetic", "--seconds", seconds, "--cameras", cameras, "--width", size.0, "--height"])
+        .arg(size.1)
+        .args(extra)
+        .arg("--out")
+        .arg(session)
+        .output()
+        .unwrap();
+    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+}
+
 #[test]
 fn a_recorded_session_exports_to_lerobot_v3_that_peer_tools_read() {
     let root = std::env::temp_dir().join(format!("kinedesk-export-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let session = root.join("session");
     let dataset = root.join("dataset");
-    let record = kinedesk()
-        .args(["record", "--synthetic", "--seconds", "2.5", "--cameras", "2", "--width", "160", "--height", "120"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    record_synthetic(&session, "2.5", "2", ("160", "120"), &[]);
     let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&dataset).output().unwrap();
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let info = kinedesk().args(["session", "info", "--json"]).arg(&session).output().unwrap();
@@ -358,13 +365,7 @@ fn an_annotated_and_trimmed_episode_loads_in_the_real_lerobot_package() {
     let _ = std::fs::remove_dir_all(&root);
     let session = root.join("session");
     let dataset = root.join("dataset");
-    let record = kinedesk()
-        .args(["record", "--synthetic", "--seconds", "3", "--cameras", "2", "--width", "160", "--height", "120"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    record_synthetic(&session, "3", "2", ("160", "120"), &[]);
     let log = session.join("episodes/episode_000000.kdlog");
     let episode = kinedesk_sessions::episode::read_episode(&log).unwrap();
     let origin = episode.span().0;
@@ -466,14 +467,7 @@ fn a_two_episode_session_exports_to_lerobot_v2_1_that_lerobot_converts_and_loads
     let _ = std::fs::remove_dir_all(&root);
     let session = root.join("session");
     for task in ["move 10 cm left", "move 10 cm up"] {
-        let record = kinedesk()
-            .args(["record", "--synthetic", "--seconds", "1.5", "--cameras", "1", "--width", "96", "--height", "72"])
-            .args(["--task", task])
-            .arg("--out")
-            .arg(&session)
-            .output()
-            .unwrap();
-        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+        record_synthetic(&session, "1.5", "1", ("96", "72"), &["--task", task]);
     }
     let dataset = root.join("v21");
     let export = kinedesk().args(["export", "--format", "lerobot-v2.1"]).arg(&session).arg(&dataset).output().unwrap();
@@ -524,13 +518,7 @@ fn import_round_trips_both_exports_and_reads_what_lerobot_itself_wrote() {
     let root = std::env::temp_dir().join(format!("kinedesk-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let session = root.join("session");
-    let record = kinedesk()
-        .args(["record", "--synthetic", "--seconds", "2", "--cameras", "2", "--width", "96", "--height", "72"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    record_synthetic(&session, "2", "2", ("96", "72"), &[]);
     let log = session.join("episodes/episode_000000.kdlog");
     let original = read_episode(&log).unwrap();
     let mut annotation = EpisodeAnnotation { instruction: "push the block left".into(), ..Default::default() };
@@ -617,13 +605,7 @@ fn a_session_exports_to_a_rerun_recording_that_rerun_verifies_and_streams_live()
     let root = std::env::temp_dir().join(format!("kinedesk-rrd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let session = root.join("session");
-    let record = kinedesk()
-        .args(["record", "--synthetic", "--seconds", "1.5", "--cameras", "2", "--width", "96", "--height", "72"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    record_synthetic(&session, "1.5", "2", ("96", "72"), &[]);
     let mut annotation = EpisodeAnnotation { instruction: "move left".into(), ..Default::default() };
     annotation.label_span("move", 0.2, 1.4);
     save_annotation(&session.join("episodes/episode_000000.kdlog"), &annotation).unwrap();
@@ -714,13 +696,7 @@ fn a_session_exports_to_a_rerun_recording_that_rerun_verifies_and_streams_live()
 fn the_tokenizer_trains_on_a_recorded_session_too() {
     let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&session);
-    let record = kinedesk()
-        .args(["record", "--synthetic", "--seconds", "2", "--cameras", "1", "--width", "64", "--height", "48"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    record_synthetic(&session, "2", "1", ("64", "48"), &[]);
     let out = session.join("weights");
     let fit = kinedesk()
         .args(["tokenizer", "fit", "--steps", "30", "--episodes", "40", "--batch", "64", "--codebook-size", "16"])
