@@ -444,6 +444,15 @@ impl Annotator {
                 color: egui::epaint::Hsva::new(joint as f32 / dof.max(1) as f32, 0.6, 0.9, 1.0).into(),
             })
             .collect();
+        // Commanded actions (recorded or imported), fainter than the measured joints.
+        let action_width = episode.actions.first().map_or(0, |a| a.values.len());
+        for value in 0..action_width {
+            curves.push(TimelineCurve {
+                name: format!("action {}", value + 1),
+                points: episode.actions.iter().filter_map(|a| Some([seconds(a.time), *a.values.get(value)?])).collect(),
+                color: egui::epaint::Hsva::new(value as f32 / action_width.max(1) as f32, 0.4, 0.6, 0.6).into(),
+            });
+        }
         if !episode.joints.is_empty() {
             curves.push(TimelineCurve {
                 name: "gripper".into(),

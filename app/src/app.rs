@@ -849,6 +849,10 @@ impl KineDeskApp {
                 self.session.reset_s = f64::from(reset_s);
                 self.session.record_after_reset = record_after_reset;
             }
+            Command::ImportDataset(path) => match self.session.start_import(expand_home(&path), repaint_waker(ctx)) {
+                Ok(()) => self.log_event(ctx, LogLevel::Info, "session", format!("Importing {}", path.display())),
+                Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+            },
             Command::SkipReset => {
                 if let Some(started) = self.session.reset_started {
                     self.session.reset_started =
@@ -893,6 +897,16 @@ impl KineDeskApp {
         self.teleop_frame(&ctx);
         self.session.annotator.tick(&ctx);
         self.episode_timers(&ctx);
+        match self.session.take_finished_import() {
+            Some(Ok(done)) => self.log_event(
+                &ctx,
+                LogLevel::Info,
+                "session",
+                format!("Imported {} episodes, {} frames.", done.episodes, done.frames),
+            ),
+            Some(Err(error)) => self.log_event(&ctx, LogLevel::Error, "session", format!("Import failed: {error}")),
+            None => {}
+        }
         for (level, message) in std::mem::take(&mut self.session.annotator.messages) {
             self.log_event(&ctx, level, "timeline", message);
         }

@@ -131,6 +131,8 @@ pub enum Command {
     },
     /// End the reset countdown now.
     SkipReset,
+    /// Import a LeRobot dataset (folder) into the open session for annotation.
+    ImportDataset(PathBuf),
     /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
     SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.
@@ -198,6 +200,7 @@ impl Command {
                 if *record_after_reset { ", then record" } else { "" }
             ),
             Self::SkipReset => "Skip the reset time".to_owned(),
+            Self::ImportDataset(path) => format!("Import LeRobot dataset {}", path.display()),
             Self::SetRerunLive(url) => match url {
                 Some(url) => format!("Stream recordings to Rerun at {url}"),
                 None => "Stop streaming recordings to Rerun".to_owned(),

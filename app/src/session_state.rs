@@ -96,6 +96,9 @@ pub struct SessionState {
     pub episodes: Vec<EpisodeRow>,
     pub export: Option<ExportJob>,
     pub export_text: String,
+    /// A LeRobot dataset being imported into the session, and the folder typed for it.
+    pub import: Option<ExportJob>,
+    pub import_text: String,
     /// The timeline editor and episode browser.
     pub annotator: crate::annotator::Annotator,
     pub export_format: ExportFormat,
@@ -320,6 +323,49 @@ impl SessionState {
         {
             row.annotation = Some(open.history.current.clone());
         }
+    }
+
+    /// Starts importing a LeRobot dataset into the open session on its own thread.
+    pub fn start_import(&mut self, dataset: PathBuf, waker: kinedesk_models::channel::Waker) -> Result<(), String> {
+        let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
+        if self.import.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none())) {
+            return Err("an import is already running".into());
+        }
+        let job = ExportJob {
+            out: dataset.clone(),
+            done: Arc::new(AtomicUsize::new(0)),
+            total: Arc::new(AtomicUsize::new(0)),
+            result: Arc::new(Mutex::new(None)),
+        };
+        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
+        std::thread::Builder::new()
+            .name("kinedesk-import".into())
+            .spawn(move || {
+                let summary = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, |d, t| {
+                    done.store(d, Ordering::Relaxed);
+                    total.store(t, Ordering::Relaxed);
+                    waker();
+                })
+                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                .map_err(|e| e.to_string());
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(summary);
+                }
+                waker();
+            })
+            .map_err(|e| e.to_string())?;
+        self.import = Some(job);
+        Ok(())
+    }
+
+    /// An import that finished since the last call: its result (the episode list is re-read on success).
+    pub fn take_finished_import(&mut self) -> Option<Result<ExportDone, String>> {
+        let finished = self.import.as_ref().and_then(|job| job.result.lock().ok().and_then(|mut r| r.take()))?;
+        self.import = None;
+        if finished.is_ok() {
+            self.refresh();
+        }
+        Some(finished)
     }
 
     /// Starts exporting the session to a LeRobot v3 dataset at `out` on its own thread.

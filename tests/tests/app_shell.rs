@@ -791,3 +791,44 @@ fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
     assert!(!load_annotation(&log).unwrap().unwrap().flagged);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    kinedesk::session_cli::run_record(&kinedesk::session_cli::RecordArgs {
+        synthetic: true,
+        seconds: 1.5,
+        out: root.join("recorded"),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: "move 10 cm up".into(),
+        encoders: 1,
+    })
+    .unwrap();
+    kinedesk_sessions::lerobot::export_lerobot_v3(&root.join("recorded"), &root.join("dataset"), |_, _| {}).unwrap();
+
+    let options = AppOptions { session: Some(root.join("annotating")), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().session.is_some());
+    harness.state_mut().handle_command(&ctx, Command::MaximisePane(Some(Pane::Session)));
+    harness.run_steps(2);
+    harness.get_by_label(kinedesk::panes::session_pane::IMPORT_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(kinedesk::panes::session_pane::IMPORT_LABEL).type_text(root.join("dataset").to_str().unwrap());
+    harness.run_steps(1);
+    harness.get_by_label("Import").click();
+    run_until(&mut harness, "the import", |app| app.session().episodes.len() == 1);
+    let log: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(log.iter().any(|m| m.starts_with("Imported 1 episodes")), "{log:#?}");
+    assert_eq!(harness.state().session().episodes[0].task, "move 10 cm up");
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the imported episode on the timeline", |app| app.session().annotator.open.is_some());
+    let open = harness.state().session().annotator.open.as_ref().unwrap();
+    assert!(open.curves.iter().any(|c| c.name == "action 1"), "actions are plotted too");
+    assert!(!open.thumbnails.is_empty());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -15,6 +15,7 @@ pub const FINISH_LABEL: &str = "Finish episode (Right key)";
 pub const DISCARD_LABEL: &str = "Discard (Left key)";
 pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
+pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
 pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
 
 pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -173,6 +174,23 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .hint_text(crate::session_state::DEFAULT_RERUN_URL),
         )
         .labelled_by(label.id);
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label(IMPORT_LABEL);
+        ui.add(egui::TextEdit::singleline(&mut session.import_text).desired_width(260.0).hint_text("/path/to/dataset"))
+            .labelled_by(label.id);
+        let running = session.import.is_some();
+        if ui.add_enabled(!running && !session.import_text.trim().is_empty(), egui::Button::new("Import")).clicked() {
+            context.commands.push(Command::ImportDataset(session.import_text.trim().into()));
+        }
+        if let Some(job) = &session.import {
+            let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+            ui.add(
+                ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(160.0)
+                    .text(format!("data file {done} of {total}")),
+            );
+        }
     });
     if let Some(job) = &session.export {
         let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
