@@ -38,6 +38,9 @@ pub fn episode_browser_ui(
                 .hint_text("text, success, failure, flagged, a stage"),
         )
         .labelled_by(label.id);
+        if maximised.is_none() && ui.button("Full window").on_hover_text("Ctrl+M").clicked() {
+            commands.push(Command::MaximisePane(Some(crate::layout::Pane::Session)));
+        }
         if let Some(name) = &session.annotator.last_deleted
             && ui.button(format!("Restore {name}")).on_hover_text("Put the episode deleted last back").clicked()
         {
