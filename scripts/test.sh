@@ -20,7 +20,9 @@ fi
 export KINEDESK_PYTHON="$PWD/$venv/bin/python"
 export KINEDESK_REQUIRE_PYBULLET=1
 export KINEDESK_REQUIRE_PYTHON_PEERS=1
-export KINEDESK_RERUN="$PWD/$venv/bin/rerun"
+# The native rerun binary (the bin/rerun entry point is a Python wrapper around it).
+rerun_native=$(ls "$venv"/lib/python3*/site-packages/rerun_sdk/rerun_cli/rerun 2>/dev/null | head -n 1 || true)
+export KINEDESK_RERUN="$PWD/${rerun_native:-$venv/bin/rerun}"
 export KINEDESK_REQUIRE_FFMPEG=1
 "$KINEDESK_RERUN" analytics disable >/dev/null 2>&1 || true
 
@@ -28,8 +30,9 @@ export KINEDESK_REQUIRE_FFMPEG=1
 # The machines this runs on have Python 3.11 as python3 and further CPython versions under pyenv.
 lerobot_venv=target/lerobot-venv
 find_python312() {
-  for candidate in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3 \
-    "$HOME"/.pyenv/versions/3.1[23]*/bin/python3 /usr/bin/python3.1[23]; do
+  # 3.12 first: the version the lerobot requirements were checked with.
+  for candidate in /root/.pyenv/versions/3.12*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 python3.12 \
+    /usr/bin/python3.12 /root/.pyenv/versions/3.13*/bin/python3 python3.13 /usr/bin/python3.13; do
     if command -v "$candidate" >/dev/null 2>&1 &&
       "$candidate" -c 'import sys, venv; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
       echo "$candidate"

@@ -655,13 +655,18 @@ fn a_session_exports_to_a_rerun_recording_that_rerun_verifies_and_streams_live()
     // Live: a headless Rerun server saving what it receives, and the same session streamed to it.
     let port = 19_876 + (std::process::id() % 1000) as u16;
     let live = root.join("live.rrd");
-    let mut server = Command::new(&rerun)
-        .args(["--port", &port.to_string(), "--save"])
-        .arg(&live)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // In its own process group: the `rerun` entry point may be a wrapper that starts the real binary.
+    let mut server = {
+        use std::os::unix::process::CommandExt as _;
+        Command::new(&rerun)
+            .args(["--port", &port.to_string(), "--save"])
+            .arg(&live)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
     let url = format!("rerun+http://127.0.0.1:{port}/proxy");
     let mut streamed = false;
     for _ in 0..50 {
@@ -685,6 +690,7 @@ fn a_session_exports_to_a_rerun_recording_that_rerun_verifies_and_streams_live()
             }
         }
     }
+    let _ = Command::new("kill").arg("--").arg(format!("-{}", server.id())).status();
     let _ = server.kill();
     let _ = server.wait();
     let rows = |text: &str| text.lines().find(|l| l.starts_with("num_rows =")).map(str::to_owned);

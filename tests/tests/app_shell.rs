@@ -575,11 +575,14 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     let port = 20_876 + (std::process::id() % 1000) as u16;
     let mut server = rerun.as_ref().map(|rerun| {
         std::fs::create_dir_all(&root).unwrap();
+        // In its own process group: the `rerun` entry point may be a wrapper that starts the real binary.
+        use std::os::unix::process::CommandExt as _;
         let child = std::process::Command::new(rerun)
             .args(["--port", &port.to_string(), "--save"])
             .arg(&live)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap();
         for _ in 0..50 {
@@ -636,6 +639,7 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
                 break;
             }
         }
+        let _ = std::process::Command::new("kill").arg("--").arg(format!("-{}", server.id())).status();
         let _ = server.kill();
         let _ = server.wait();
         for entity in ["/cameras/pattern:", "/joints/q1:", "/arm/skeleton:"] {
