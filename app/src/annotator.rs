@@ -105,24 +105,34 @@ pub struct OpenEpisode {
     /// The decoded frame under the cursor: (camera, frame index) and its texture.
     pub frame: Option<((usize, usize), TextureHandle)>,
     requested: Option<(usize, usize)>,
+    /// The episode's first record: time 0 of the timeline (computed once; `Episode::span` walks every record).
+    origin: kinedesk_models::Timestamp,
+    /// Where each camera's frames are in `episode.frames` (sorted by camera, then time).
+    camera_ranges: Vec<std::ops::Range<usize>>,
 }
 
 impl OpenEpisode {
-    fn origin(&self) -> kinedesk_models::Timestamp {
-        self.episode.span().0
+    /// The frames of one camera, in time order.
+    fn camera_frames(&self, camera: usize) -> &[StoredFrame] {
+        self.camera_ranges.get(camera).map_or(&[], |range| &self.episode.frames[range.clone()])
     }
 
     /// Index (within its camera) of the frame shown at the cursor.
     #[must_use]
     pub fn frame_at_cursor(&self, camera: usize) -> Option<(usize, &StoredFrame)> {
-        let origin = self.origin();
-        let frames: Vec<&StoredFrame> = self.episode.camera_frames(camera as u16).collect();
+        let frames = self.camera_frames(camera);
         if frames.is_empty() {
             return None;
         }
-        let at = frames.partition_point(|f| f.time.saturating_since(origin).as_secs_f64() <= self.cursor_s + 1e-6);
+        let at = frames.partition_point(|f| f.time.saturating_since(self.origin).as_secs_f64() <= self.cursor_s + 1e-6);
         let index = at.saturating_sub(1);
-        Some((index, frames[index]))
+        Some((index, &frames[index]))
+    }
+
+    /// Seconds on the timeline of a recorded time.
+    #[must_use]
+    pub fn seconds(&self, time: kinedesk_models::Timestamp) -> f64 {
+        time.saturating_since(self.origin).as_secs_f64()
     }
 
     /// The lanes the timeline draws: stages (editable) and recorded events.
@@ -149,9 +159,8 @@ impl OpenEpisode {
     /// Joint positions at the cursor (the recorded state nearest before it).
     #[must_use]
     pub fn joints_at_cursor(&self) -> Option<&[f64]> {
-        let origin = self.origin();
         let joints = &self.episode.joints;
-        let at = joints.partition_point(|j| j.time.saturating_since(origin).as_secs_f64() <= self.cursor_s);
+        let at = joints.partition_point(|j| self.seconds(j.time) <= self.cursor_s);
         joints.get(at.saturating_sub(1)).map(|j| j.positions.as_slice())
     }
 
@@ -188,7 +197,8 @@ pub fn stage_color(stage: &str) -> Color32 {
     PALETTE[index % PALETTE.len()]
 }
 
-type DecodeRequest = (Arc<Episode>, usize, usize);
+/// The episode, the frame's key (camera, index within the camera) and its index in `episode.frames`.
+type DecodeRequest = (Arc<Episode>, (usize, usize), usize);
 type Decoded = Arc<Mutex<Option<((usize, usize), ColorImage)>>>;
 
 /// The annotation side of the Session pane.
@@ -295,12 +305,12 @@ impl Annotator {
                 while let Ok(newer) = rx.try_recv() {
                     request = newer;
                 }
-                let (episode, camera, index) = request;
-                if let Some(frame) = episode.camera_frames(camera as u16).nth(index)
+                let (episode, key, global) = request;
+                if let Some(frame) = episode.frames.get(global)
                     && let Some(image) = decode_frame(frame)
                     && let Ok(mut slot) = decoded.lock()
                 {
-                    *slot = Some(((camera, index), image));
+                    *slot = Some((key, image));
                     ctx.request_repaint();
                 }
             }
@@ -414,8 +424,9 @@ impl Annotator {
             && wanted != open.requested
             && wanted != open.frame.as_ref().map(|f| f.0)
             && let Some((camera, index)) = wanted
+            && let Some(global) = open.camera_ranges.get(camera).map(|range| range.start + index)
             && let Some(tx) = &self.decode_tx
-            && tx.try_send((open.episode.clone(), camera, index)).is_ok()
+            && tx.try_send((open.episode.clone(), (camera, index), global)).is_ok()
         {
             open.requested = wanted;
         }
@@ -433,9 +444,9 @@ impl Annotator {
 
     fn install(&mut self, ctx: &Context, loaded: Loaded) {
         let episode = loaded.episode;
-        let origin = episode.span().0;
+        let (origin, end) = episode.span();
         let seconds = |t: kinedesk_models::Timestamp| t.saturating_since(origin).as_secs_f64();
-        let duration_s = seconds(episode.span().1).max(0.001);
+        let duration_s = seconds(end).max(0.001);
         let dof = episode.joints.first().map_or(0, |j| j.positions.len());
         let mut curves: Vec<TimelineCurve> = (0..dof)
             .map(|joint| TimelineCurve {
@@ -484,6 +495,14 @@ impl Annotator {
             })
             .collect();
         let fps = episode.meta.fps.max(1.0);
+        let cameras = episode.meta.cameras.len().max(1);
+        let camera_ranges = (0..cameras)
+            .map(|c| {
+                let start = episode.frames.partition_point(|f| usize::from(f.camera) < c);
+                let end = episode.frames.partition_point(|f| usize::from(f.camera) <= c);
+                start..end
+            })
+            .collect();
         for warning in loaded.warnings {
             self.messages.push((kinedesk_widgets::LogLevel::Warn, warning));
         }
@@ -508,6 +527,8 @@ impl Annotator {
             camera: 0,
             frame: None,
             requested: None,
+            origin,
+            camera_ranges,
         });
     }
 

@@ -71,12 +71,51 @@ pub struct Recording {
     pub task: String,
 }
 
-/// An export on its own thread.
+/// An export or import on its own thread.
 pub struct ExportJob {
     pub out: PathBuf,
     pub done: Arc<AtomicUsize>,
     pub total: Arc<AtomicUsize>,
     pub result: Arc<Mutex<Option<Result<ExportDone, String>>>>,
+}
+
+impl ExportJob {
+    /// Runs `work` on a thread named `name`; `work` reports progress (done, total) through the function it is given.
+    fn spawn(
+        name: &str,
+        out: PathBuf,
+        waker: kinedesk_models::channel::Waker,
+        work: impl FnOnce(&mut dyn FnMut(usize, usize)) -> Result<ExportDone, String> + Send + 'static,
+    ) -> Result<Self, String> {
+        let job = Self {
+            out,
+            done: Arc::new(AtomicUsize::new(0)),
+            total: Arc::new(AtomicUsize::new(0)),
+            result: Arc::new(Mutex::new(None)),
+        };
+        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let outcome = work(&mut |d, t| {
+                    done.store(d, Ordering::Relaxed);
+                    total.store(t, Ordering::Relaxed);
+                    waker();
+                });
+                if let Ok(mut slot) = result.lock() {
+                    *slot = Some(outcome);
+                }
+                waker();
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(job)
+    }
+
+    /// Whether `job` exists and has not finished.
+    #[must_use]
+    pub fn is_running(job: Option<&Self>) -> bool {
+        job.is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none()))
+    }
 }
 
 /// What a finished export did.
@@ -328,33 +367,15 @@ impl SessionState {
     /// Starts importing a LeRobot dataset into the open session on its own thread.
     pub fn start_import(&mut self, dataset: PathBuf, waker: kinedesk_models::channel::Waker) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
-        if self.import.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none())) {
+        if ExportJob::is_running(self.import.as_ref()) {
             return Err("an import is already running".into());
         }
-        let job = ExportJob {
-            out: dataset.clone(),
-            done: Arc::new(AtomicUsize::new(0)),
-            total: Arc::new(AtomicUsize::new(0)),
-            result: Arc::new(Mutex::new(None)),
-        };
-        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
-        std::thread::Builder::new()
-            .name("kinedesk-import".into())
-            .spawn(move || {
-                let summary = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, |d, t| {
-                    done.store(d, Ordering::Relaxed);
-                    total.store(t, Ordering::Relaxed);
-                    waker();
-                })
+        let source = dataset.clone();
+        self.import = Some(ExportJob::spawn("kinedesk-import", dataset, waker, move |progress| {
+            kinedesk_sessions::lerobot_import::import_lerobot(&source, &session, progress)
                 .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
-                .map_err(|e| e.to_string());
-                if let Ok(mut slot) = result.lock() {
-                    *slot = Some(summary);
-                }
-                waker();
-            })
-            .map_err(|e| e.to_string())?;
-        self.import = Some(job);
+                .map_err(|e| e.to_string())
+        })?);
         Ok(())
     }
 
@@ -368,7 +389,7 @@ impl SessionState {
         Some(finished)
     }
 
-    /// Starts exporting the session to a LeRobot v3 dataset at `out` on its own thread.
+    /// Starts exporting the session in `format` to `out` on its own thread.
     pub fn start_export(
         &mut self,
         out: PathBuf,
@@ -376,49 +397,29 @@ impl SessionState {
         waker: kinedesk_models::channel::Waker,
     ) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
-        if self.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none())) {
+        if ExportJob::is_running(self.export.as_ref()) {
             return Err("an export is already running".into());
         }
-        let job = ExportJob {
-            out: out.clone(),
-            done: Arc::new(AtomicUsize::new(0)),
-            total: Arc::new(AtomicUsize::new(0)),
-            result: Arc::new(Mutex::new(None)),
-        };
-        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
-        std::thread::Builder::new()
-            .name("kinedesk-export".into())
-            .spawn(move || {
-                use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
-                let progress = |d, t| {
-                    done.store(d, Ordering::Relaxed);
-                    total.store(t, Ordering::Relaxed);
-                    waker();
-                };
-                let lerobot = |version, images, video| {
-                    export_lerobot(&session, &out, ExportOptions { version, images, video }, progress)
+        let target = out.clone();
+        self.export = Some(ExportJob::spawn("kinedesk-export", out, waker, move |progress| {
+            use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
+            use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
+            let options = |version, images, video| ExportOptions { version, images, video };
+            let options = match format {
+                ExportFormat::LeRobotV3 => options(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
+                ExportFormat::LeRobotV3Png => options(DatasetVersion::V30, ImageEncoding::Png, false),
+                ExportFormat::LeRobotV3Video => options(DatasetVersion::V30, ImageEncoding::AsRecorded, true),
+                ExportFormat::LeRobotV21 => options(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
+                ExportFormat::Rerun => {
+                    return export_rerun(&session, &RerunTarget::File(&target), progress)
                         .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
-                        .map_err(|e| e.to_string())
-                };
-                let summary = match format {
-                    ExportFormat::LeRobotV3 => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
-                    ExportFormat::LeRobotV3Png => lerobot(DatasetVersion::V30, ImageEncoding::Png, false),
-                    ExportFormat::LeRobotV3Video => lerobot(DatasetVersion::V30, ImageEncoding::AsRecorded, true),
-                    ExportFormat::LeRobotV21 => lerobot(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
-                    ExportFormat::Rerun => {
-                        use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
-                        export_rerun(&session, &RerunTarget::File(&out), progress)
-                            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                if let Ok(mut slot) = result.lock() {
-                    *slot = Some(summary);
+                        .map_err(|e| e.to_string());
                 }
-                waker();
-            })
-            .map_err(|e| e.to_string())?;
-        self.export = Some(job);
+            };
+            export_lerobot(&session, &target, options, progress)
+                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                .map_err(|e| e.to_string())
+        })?);
         Ok(())
     }
 }

@@ -169,17 +169,12 @@ impl EpisodeAnnotation {
         let (start, end) = episode.span();
         let seconds = |t: kinedesk_models::Timestamp| t.saturating_since(start).as_secs_f64();
         let duration = seconds(end);
-        let kind = |event: &serde_json::Value| event.get("type").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let kind = crate::episode::event_kind;
         let Some((reasoning_time, reasoning)) = episode.events.iter().rev().find(|(_, e)| kind(e) == "reasoning")
         else {
             return annotation;
         };
-        let strings = |key: &str| -> Vec<String> {
-            reasoning
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        };
+        let strings = |key: &str| crate::episode::event_strings(reasoning, key);
         for line in strings("instruction_level") {
             if let Some((key, value)) = line.split_once(':')
                 && let Some(field) = ConstraintField::from_key(key)

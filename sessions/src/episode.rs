@@ -82,6 +82,21 @@ impl Episode {
     }
 }
 
+/// The `type` of a timeline event (`instruction`, `reasoning`, `send`, …), or "" when it has none.
+#[must_use]
+pub fn event_kind(event: &serde_json::Value) -> &str {
+    event.get("type").and_then(|v| v.as_str()).unwrap_or("")
+}
+
+/// The strings of an array field of a timeline event (e.g. a reasoning's `instruction_level` lines).
+#[must_use]
+pub fn event_strings(event: &serde_json::Value, key: &str) -> Vec<String> {
+    event
+        .get(key)
+        .and_then(|v| v.as_array())
+        .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+}
+
 fn f64s(bytes: &[u8]) -> Vec<f64> {
     bytes.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
 }

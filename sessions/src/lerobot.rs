@@ -160,13 +160,8 @@ fn language(
         }
     }
     for (time, event) in &episode.events {
-        let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("");
-        let lines = |key: &str| -> Vec<String> {
-            event
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        };
+        let kind = crate::episode::event_kind(event);
+        let lines = |key: &str| crate::episode::event_strings(event, key);
         match kind {
             "reasoning" if annotation.is_none() => {
                 let instruction = lines("instruction_level");
@@ -769,9 +764,7 @@ pub fn export_lerobot(
         let refs: Vec<&Vec<u8>> = samples.iter().collect();
         stats[format!("observation.images.{camera}")] = image_stats(&refs);
     }
-    let stats_path = out.join("meta/stats.json");
-    std::fs::write(&stats_path, serde_json::to_string_pretty(&stats).unwrap_or_default())
-        .map_err(|e| io_error(&stats_path, &e))?;
+    write_json(&out.join("meta/stats.json"), &stats)?;
     progress(paths.len(), paths.len());
     Ok(summary)
 }

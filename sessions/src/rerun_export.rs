@@ -135,10 +135,6 @@ impl rerun::sink::LogSink for SharedFileSink {
     }
 }
 
-fn seconds(episode: &Episode, time: Timestamp) -> f64 {
-    time.saturating_since(episode.span().0).as_secs_f64()
-}
-
 fn point(v: glam::DVec3) -> [f32; 3] {
     [v.x as f32, v.y as f32, v.z as f32]
 }
@@ -152,6 +148,9 @@ pub fn log_episode(
 ) -> Result<(), RerunError> {
     let arm = arm_for(episode);
     summary.arm = arm.as_ref().map(|r| r.name.clone());
+    // Time 0 is the episode's first record (`span` walks every record, so it is taken once).
+    let origin = episode.span().0;
+    let seconds = |time: Timestamp| time.saturating_since(origin).as_secs_f64();
     stream.log_static("/", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP()).map_err(rerun_error)?;
 
     // Static: the whole flange path, and the annotation summary.
@@ -185,7 +184,7 @@ pub fn log_episode(
     }
 
     for frame in &episode.frames {
-        stream.set_duration_secs("time", seconds(episode, frame.time));
+        stream.set_duration_secs("time", seconds(frame.time));
         let name =
             episode.meta.cameras.get(usize::from(frame.camera)).cloned().unwrap_or_else(|| frame.camera.to_string());
         stream
@@ -198,7 +197,7 @@ pub fn log_episode(
     }
 
     for state in &episode.joints {
-        stream.set_duration_secs("time", seconds(episode, state.time));
+        stream.set_duration_secs("time", seconds(state.time));
         for (i, q) in state.positions.iter().enumerate() {
             stream.log(format!("joints/q{}", i + 1), &rerun::Scalars::single(*q)).map_err(rerun_error)?;
         }
@@ -229,14 +228,9 @@ pub fn log_episode(
 
     let mut trajectories = 0;
     for (time, event) in &episode.events {
-        stream.set_duration_secs("time", seconds(episode, *time));
-        let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("event");
-        let strings = |key: &str| -> Vec<String> {
-            event
-                .get(key)
-                .and_then(|v| v.as_array())
-                .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        };
+        stream.set_duration_secs("time", seconds(*time));
+        let kind = crate::episode::event_kind(event);
+        let strings = |key: &str| crate::episode::event_strings(event, key);
         match kind {
             "reasoning" => {
                 for (level, lines) in
@@ -352,7 +346,7 @@ impl LiveLogger {
     /// A timeline event (instruction, reasoning, send, stop, …) as text.
     pub fn event(&self, time: Timestamp, event: &serde_json::Value) {
         self.at(time);
-        let kind = event.get("type").and_then(|v| v.as_str()).unwrap_or("event");
+        let kind = crate::episode::event_kind(event);
         let entity = if matches!(kind, "reasoning" | "instruction" | "policy") { "reasoning" } else { "events" };
         let level = if kind == "stop" { "WARN" } else { "INFO" };
         let _ = self.stream.log(entity, &rerun::TextLog::new(event.to_string()).with_level(level));

@@ -57,7 +57,7 @@ impl VideoWriter {
     /// Appends a frame given as encoded bytes (JPEG or PNG); a frame of another size is resized.
     pub fn push_encoded(&mut self, encoded: &[u8]) -> std::io::Result<()> {
         let rgb = match image::load_from_memory(encoded) {
-            Ok(image) => image.to_rgb8(),
+            Ok(image) => image.into_rgb8(),
             // A missing or broken frame becomes black rather than shifting every later frame in time.
             Err(_) => image::RgbImage::new(self.width, self.height),
         };

@@ -206,9 +206,7 @@ fn frame_ui(ui: &mut Ui, open: &OpenEpisode, commands: &mut Vec<Command>) {
     match &open.frame {
         Some(((camera, index), texture)) if *camera == open.camera => {
             ui.add(egui::Image::new(texture).fit_to_exact_size(size));
-            let time = open
-                .frame_at_cursor(*camera)
-                .map_or(0.0, |(_, f)| f.time.saturating_since(open.episode.span().0).as_secs_f64());
+            let time = open.frame_at_cursor(*camera).map_or(0.0, |(_, f)| open.seconds(f.time));
             ui.label(RichText::new(format!("frame {index} at {}", format_time(time))).weak());
         }
         _ => {

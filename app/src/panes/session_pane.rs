@@ -140,7 +140,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .hint_text("/path/to/new/dataset (or file.rrd)"),
         )
         .labelled_by(label.id);
-        let running = session.export.as_ref().is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none()));
+        let running = crate::session_state::ExportJob::is_running(session.export.as_ref());
         if ui
             .add_enabled(
                 !running && !session.export_text.trim().is_empty() && !session.episodes.is_empty(),
