@@ -1,12 +1,18 @@
-//! The `kinedesk` command line. No subcommand opens the desk window.
+//! The `kinedesk` command line. No subcommand opens the desk window. One module per subcommand family:
+//! [`gui`] (the window), [`robot`] (`fk`, `ik`), [`robot_link`] (`robot-sim`, `send`), [`policy`] (`plan`, `serve`),
+//! [`session`] (`record`, `session info`, `export`, `import`), [`tokenizer`]; benchmarks are in [`crate::bench`].
+
+pub mod gui;
+pub mod policy;
+pub mod robot;
+pub mod robot_link;
+pub mod session;
+pub mod tokenizer;
 
 use std::path::PathBuf;
-use std::time::Duration;
-
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::app::{AppOptions, KineDeskApp};
+use crate::gui::app::AppOptions;
 
 #[derive(Debug, Parser)]
 #[command(name = "kinedesk", version, about = "KineDesk: preview, approve and record kinematic robot instructions.")]
@@ -74,7 +80,7 @@ pub enum CliCommand {
     /// Forward kinematics: the flange pose for a joint vector.
     Fk {
         #[command(flatten)]
-        robot: crate::robot_cli::RobotArgs,
+        robot: crate::cli::robot::RobotArgs,
         /// Joint values in radians, comma-separated (q1,...,q7).
         #[arg(long, allow_hyphen_values = true)]
         joints: String,
@@ -85,7 +91,7 @@ pub enum CliCommand {
     /// Inverse kinematics: joints that put the flange at a pose (0.1 mm / 0.1° tolerance, joint limits respected).
     Ik {
         #[command(flatten)]
-        robot: crate::robot_cli::RobotArgs,
+        robot: crate::cli::robot::RobotArgs,
         /// Target flange position in metres: x,y,z.
         #[arg(long, allow_hyphen_values = true)]
         position: String,
@@ -127,16 +133,16 @@ pub enum CliCommand {
         move_to_start: bool,
     },
     /// Plan an instruction: bi-level reasoning, action tokens, the decoded trajectory and its checks.
-    Plan(crate::policy_cli::PlanArgs),
+    Plan(crate::cli::policy::PlanArgs),
     /// Serve the built-in planner over the openpi-style WebSocket + msgpack protocol.
-    Serve(crate::policy_cli::ServeArgs),
+    Serve(crate::cli::policy::ServeArgs),
     /// Record an episode headless into a session folder (`--synthetic`: the embedded defaults).
-    Record(crate::session_cli::RecordArgs),
+    Record(crate::cli::session::RecordArgs),
     /// Inspect a session.
     #[command(subcommand)]
     Session(SessionCommand),
     /// Export a session as a dataset: `kinedesk export --format lerobot-v3 SESSION OUT`.
-    Export(crate::session_cli::ExportArgs),
+    Export(crate::cli::session::ExportArgs),
     /// Import a dataset into a session for annotation: `kinedesk import lerobot DATASET SESSION`.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -145,13 +151,13 @@ pub enum CliCommand {
     Tokenizer(TokenizerCommand),
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
     /// Episodes, frames per camera, joint states, events, and any torn tail a crash left.
-    Info(crate::session_cli::SessionInfoArgs),
+    Info(crate::cli::session::SessionInfoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,136 +216,6 @@ pub enum TokenizerCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// CPU time per UI frame of the default layout (no window needed).
-    Ui {
-        #[arg(long, default_value_t = 300)]
-        frames: usize,
-        #[arg(long, default_value_t = 30)]
-        warmup: usize,
-        #[arg(long, default_value_t = 1600.0)]
-        width: f32,
-        #[arg(long, default_value_t = 1000.0)]
-        height: f32,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Forward and inverse kinematics speed, and IK success rate on random reachable poses.
-    Kinematics {
-        #[arg(long, default_value = "panda")]
-        robot: String,
-        #[arg(long, default_value_t = 1000)]
-        samples: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Offscreen frame time of the 3D arm view with ghost poses, on the first wgpu adapter found.
-    ArmView {
-        #[arg(long, default_value_t = 200)]
-        frames: usize,
-        #[arg(long, default_value_t = 1280)]
-        width: u32,
-        #[arg(long, default_value_t = 720)]
-        height: u32,
-        #[arg(long, default_value_t = 50)]
-        ghosts: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop latency of the simulated arm: stop signal to arm at rest.
-    Stop {
-        #[arg(long, default_value_t = 50)]
-        runs: usize,
-        #[arg(long, default_value_t = 200.0)]
-        rate_hz: f64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Streaming jitter: 100 Hz movej_canfd frames to a simulated Realman controller over loopback.
-    Stream {
-        #[arg(long, default_value_t = 10.0)]
-        seconds: f64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Teleop latency: Shift+W key to the arm view showing the simulated arm moving.
-    Teleop {
-        #[arg(long, default_value_t = 20)]
-        trials: usize,
-        #[arg(long, default_value_t = 60.0)]
-        frame_rate_hz: f64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Synthetic cameras streaming into the app while the UI renders: drops, latency, decode and upload time.
-    Cameras {
-        #[arg(long, default_value_t = 3)]
-        feeds: usize,
-        #[arg(long, default_value_t = 60.0)]
-        seconds: f64,
-        #[arg(long, default_value_t = 640)]
-        width: u32,
-        #[arg(long, default_value_t = 480)]
-        height: u32,
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Crash safety: record, kill -9, read back; frames recovered vs written and vs reported durable.
-    Crash {
-        #[arg(long, default_value_t = 20)]
-        runs: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Export speed: KineDesk's LeRobot v3 export of SESSION, and (with --lerobot-python) the lerobot package writing
-    /// the same episodes.
-    Export {
-        session: PathBuf,
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// A Python that has the `lerobot` package (scripts/test.sh makes target/lerobot-venv).
-        #[arg(long, value_name = "PYTHON")]
-        lerobot_python: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Built-in planner: instruction to first reasoning and to full preview, and kinematic faithfulness.
-    Planner {
-        /// Plans per instruction of the faithfulness suite.
-        #[arg(long, default_value_t = 20)]
-        runs: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remote policy client overhead per request with two 224×224 images (our server on loopback).
-    Remote {
-        #[arg(long, default_value_t = 200)]
-        requests: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Tokenizer encode/decode time on the CPU, batch 1 and 64.
-    Tokenizer {
-        #[arg(long, value_name = "DIR")]
-        weights: Option<PathBuf>,
-        #[arg(long, default_value_t = 1000)]
-        iterations: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
-    Startup {
-        #[arg(long, default_value_t = 10)]
-        runs: usize,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cameras = if cli.no_cameras {
@@ -351,7 +227,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             cli.cameras
                 .iter()
                 .enumerate()
-                .map(|(i, text)| crate::camera_feeds::CameraSpec::parse(text, i + 1))
+                .map(|(i, text)| crate::gui::camera_feeds::CameraSpec::parse(text, i + 1))
                 .collect::<Result<Vec<_>, String>>()
                 .map_err(|e| anyhow::anyhow!(e))?,
         )
@@ -369,296 +245,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         annotate: cli.annotate.clone(),
     };
     match cli.command {
-        None | Some(CliCommand::Gui) => run_gui(options, cli.state_dir),
-        Some(CliCommand::RobotSim { protocol, listen, model, seconds }) => crate::robot_link_cli::run_robot_sim(
+        None | Some(CliCommand::Gui) => gui::run(options, cli.state_dir),
+        Some(CliCommand::RobotSim { protocol, listen, model, seconds }) => crate::cli::robot_link::run_robot_sim(
             &protocol,
             &listen,
-            &crate::robot_cli::robot_from_arg(&model)?,
+            &crate::cli::robot::robot_from_arg(&model)?,
             seconds,
         ),
-        Some(CliCommand::Send { robot, trajectory, model, move_to_start }) => crate::robot_link_cli::run_send(
+        Some(CliCommand::Send { robot, trajectory, model, move_to_start }) => crate::cli::robot_link::run_send(
             &robot,
             &trajectory,
-            crate::robot_cli::robot_from_arg(&model)?,
+            crate::cli::robot::robot_from_arg(&model)?,
             move_to_start,
         ),
-        Some(CliCommand::Plan(args)) => crate::policy_cli::run_plan(&args),
-        Some(CliCommand::Record(args)) => crate::session_cli::run_record(&args),
-        Some(CliCommand::Export(args)) => crate::session_cli::run_export(&args),
+        Some(CliCommand::Plan(args)) => crate::cli::policy::run_plan(&args),
+        Some(CliCommand::Record(args)) => crate::cli::session::run_record(&args),
+        Some(CliCommand::Export(args)) => crate::cli::session::run_export(&args),
         Some(CliCommand::Import(ImportCommand::Lerobot { dataset, session, json })) => {
-            crate::session_cli::run_import(&dataset, &session, json)
+            crate::cli::session::run_import(&dataset, &session, json)
         }
-        Some(CliCommand::Session(SessionCommand::Info(args))) => crate::session_cli::run_session_info(&args),
-        Some(CliCommand::Serve(args)) => crate::policy_cli::run_serve(&args),
-        Some(CliCommand::Tokenizer(command)) => run_tokenizer(command),
-        Some(CliCommand::Fk { robot, joints, json }) => crate::robot_cli::run_fk(&robot, &joints, json),
+        Some(CliCommand::Session(SessionCommand::Info(args))) => crate::cli::session::run_session_info(&args),
+        Some(CliCommand::Serve(args)) => crate::cli::policy::run_serve(&args),
+        Some(CliCommand::Tokenizer(command)) => tokenizer::run(command),
+        Some(CliCommand::Fk { robot, joints, json }) => crate::cli::robot::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {
-            crate::robot_cli::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)
+            crate::cli::robot::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)
         }
-        Some(CliCommand::Bench(BenchCommand::Ui { frames, warmup, width, height, json })) => {
-            let result = crate::bench::bench_ui(frames, warmup, width, height)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let s = &result.frame_cpu;
-                println!(
-                    "UI frame CPU time, default layout, {}x{} points, {} frames after {} warm-up:",
-                    width, height, s.samples, warmup
-                );
-                println!(
-                    "  median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms   mean {:.3} ms",
-                    s.median, s.p95, s.p99, s.max, s.mean
-                );
-                println!("  app construction {:.3} ms", result.construct_ms);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Kinematics { robot, samples, json })) => {
-            let robot = crate::robot_cli::robot_from_arg(&robot)?;
-            let result = crate::bench::bench_kinematics(&robot, samples.max(1))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let ik = &result.ik_solve_us;
-                println!(
-                    "{}: FK median {:.0} ns (p95 {:.0} ns) per call",
-                    result.robot, result.fk_ns_median, result.fk_ns_p95
-                );
-                println!(
-                    "{}: IK to 0.1 mm / 0.1 deg on {} random reachable poses from random seeds: success {:.1} %",
-                    result.robot,
-                    result.ik_samples,
-                    result.ik_success_rate * 100.0
-                );
-                println!(
-                    "  solve time median {:.1} us   p95 {:.1} us   p99 {:.1} us   max {:.1} us   (median {} iterations)",
-                    ik.median, ik.p95, ik.p99, ik.max, result.ik_iterations_median
-                );
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::ArmView { frames, width, height, ghosts, json })) => {
-            let result = crate::bench::bench_arm_view(frames.max(1), width, height, ghosts)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let (f, c) = (&result.frame, &result.scene_cpu);
-                println!(
-                    "Arm view {}x{}, {} ghost poses ({} mesh instances) on {}:",
-                    result.width, result.height, result.ghost_poses, result.mesh_instances, result.adapter
-                );
-                println!(
-                    "  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms",
-                    f.median, f.p95, f.max
-                );
-                println!("  scene build + pack on the CPU: median {:.1} us   p95 {:.1} us", c.median, c.p95);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Stop { runs, rate_hz, json })) => {
-            let result = crate::bench::bench_stop(runs.max(1), rate_hz)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let s = &result.stop_to_rest;
-                println!("Simulated arm at {} Hz, stop signal to arm at rest, {} stops:", result.rate_hz, s.samples);
-                println!(
-                    "  median {:.0} us   p95 {:.0} us   p99 {:.0} us   max {:.0} us",
-                    s.median, s.p95, s.p99, s.max
-                );
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Stream { seconds, json })) => {
-            let result = crate::bench::bench_stream(seconds)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let j = &result.jitter;
-                println!(
-                    "Streamed {} frames at {} ms over loopback (mean interval {:.3} ms, {} ignored by the controller):",
-                    result.frames, result.period_ms, result.mean_interval_ms, result.ignored_frames
-                );
-                println!(
-                    "  period jitter median {:.3} ms   p95 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
-                    j.median, j.p95, j.p99, j.max
-                );
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Teleop { trials, frame_rate_hz, json })) => {
-            let result = crate::bench::bench_teleop(trials.max(1), frame_rate_hz)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let s = &result.key_to_arm_view;
-                println!("Teleop key to arm view, UI at {} Hz, {} key presses:", result.frame_rate_hz, s.samples);
-                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Cameras { feeds, seconds, width, height, fps, json })) => {
-            let result = crate::camera_bench::bench_cameras(feeds.max(1), seconds, width, height, fps)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                crate::camera_bench::print_cameras(&result);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Export { session, runs, lerobot_python, json })) => {
-            let result = crate::session_cli::bench_export(&session, runs, lerobot_python.as_deref())?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                println!(
-                    "LeRobot v3 export of {} episodes, {} frames x {} cameras (median of {} runs):",
-                    result.episodes, result.frames, result.cameras, result.runs
-                );
-                println!("  KineDesk, JPEG frames as recorded: {:.2} s", result.kinedesk_jpeg_s);
-                println!(
-                    "  KineDesk, frames re-encoded as PNG: {:.2} s ({:.1} MB)",
-                    result.kinedesk_png_s,
-                    result.kinedesk_png_bytes as f64 / 1e6
-                );
-                match (result.lerobot_write_s, result.speedup_same_format) {
-                    (Some(write), Some(speedup)) => println!(
-                        "  lerobot writing the same frames as PNG: {write:.2} s ({:.1} MB): KineDesk is {speedup:.1}x faster",
-                        result.lerobot_bytes.unwrap_or(0) as f64 / 1e6
-                    ),
-                    _ => println!("  (give --lerobot-python to time the lerobot package on the same episodes)"),
-                }
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Crash { runs, json })) => {
-            let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;
-            let result = crate::session_cli::bench_crash(&exe, runs.max(1))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                println!(
-                    "kill -9 during recording (3 cameras 640×480 at 30 fps + joints at 100 Hz), {} runs:",
-                    result.runs
-                );
-                println!("  run: frames written before the kill / reported durable / recovered");
-                for (i, (w, d, r)) in result.per_run.iter().enumerate() {
-                    println!("  {:2}: {w} / {d} / {r}", i + 1);
-                }
-                println!(
-                    "  {} runs left a torn tail (trimmed); frames lost among those reported durable: {}",
-                    result.runs_with_torn_tail, result.lost_beyond_durable
-                );
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Planner { runs, json })) => {
-            let result = crate::policy_bench::bench_planner(runs)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                crate::policy_bench::print_planner(&result);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Remote { requests, json })) => {
-            let result = crate::policy_bench::bench_remote(requests.max(1))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                crate::policy_bench::print_remote(&result);
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Tokenizer { weights, iterations, json })) => {
-            let weights = weights.unwrap_or_else(crate::tokenizer_cli::default_weights_dir);
-            let result = crate::bench::bench_tokenizer(&weights, iterations.max(1))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                println!("Tokenizer {} on the CPU (median / p95, microseconds):", result.weights);
-                for (name, s) in [
-                    ("encode, batch 1 ", &result.encode_batch1),
-                    ("decode, batch 1 ", &result.decode_batch1),
-                    ("encode, batch 64", &result.encode_batch64),
-                    ("decode, batch 64", &result.decode_batch64),
-                ] {
-                    println!("  {name}: {:.1} / {:.1}", s.median, s.p95);
-                }
-            }
-            Ok(())
-        }
-        Some(CliCommand::Bench(BenchCommand::Startup { runs, json })) => {
-            let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;
-            let result = crate::bench::bench_startup(&exe, runs.max(1), Duration::from_secs(60))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&result)?);
-            } else {
-                let s = &result.to_first_frame;
-                println!("Start-up to first presented frame, {} runs:", s.samples);
-                println!("  median {:.1} ms   p95 {:.1} ms   max {:.1} ms", s.median, s.p95, s.max);
-            }
-            Ok(())
-        }
+        Some(CliCommand::Bench(command)) => crate::bench::run(command),
     }
-}
-
-fn run_tokenizer(command: TokenizerCommand) -> anyhow::Result<()> {
-    use crate::tokenizer_cli::{default_weights_dir, run_decode, run_encode, run_eval, run_fit};
-    use kinedesk_models::tokenizer::{TokenizerConfig, fit::FitOptions};
-    match command {
-        TokenizerCommand::Fit {
-            out,
-            steps,
-            seed,
-            batch,
-            episodes,
-            learning_rate,
-            codebook_size,
-            fine_levels,
-            latent_dim,
-            hidden_dim,
-            data,
-            json,
-        } => {
-            let options =
-                FitOptions { steps, batch, learning_rate, seed, train_episodes: episodes, ..FitOptions::default() };
-            let template = TokenizerConfig {
-                fine_levels,
-                latent_dim,
-                hidden_dim,
-                codebook_sizes: vec![codebook_size; 1 + fine_levels],
-                ..TokenizerConfig::default()
-            };
-            run_fit(&out, &options, template, &data, json)
-        }
-        TokenizerCommand::Eval { weights, json } => {
-            run_eval(&weights.unwrap_or_else(default_weights_dir), &FitOptions::default(), json)
-        }
-        TokenizerCommand::Encode { weights } => run_encode(&weights.unwrap_or_else(default_weights_dir)),
-        TokenizerCommand::Decode { weights, levels } => {
-            run_decode(&weights.unwrap_or_else(default_weights_dir), levels)
-        }
-    }
-}
-
-fn run_gui(options: AppOptions, state_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let native_options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("KineDesk")
-            .with_app_id("kinedesk")
-            .with_inner_size([1600.0, 1000.0])
-            .with_min_inner_size([960.0, 600.0]),
-        renderer: eframe::Renderer::Wgpu,
-        persistence_path: state_dir.map(|dir| dir.join("app.ron")),
-        ..eframe::NativeOptions::default()
-    };
-    eframe::run_native("KineDesk", native_options, Box::new(move |cc| Ok(Box::new(KineDeskApp::new(cc, options)))))
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "could not open the KineDesk window: {error}\n\
-             A display (X11 or Wayland) and a Vulkan, Metal, DX12 or GL driver are needed. Headless machines can run \
-             `kinedesk bench ui` and the test suite, or the window under Xvfb with Mesa (see README.md)."
-            )
-        })
 }

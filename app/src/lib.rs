@@ -1,32 +1,16 @@
 //! `kinedesk`: the desk application. Wires devices, workers and panels together.
 //!
+//! - [`gui`]: the window (eframe app, panes, settings, shortcuts).
+//! - [`cli`]: the command line, one module per subcommand family.
+//! - [`bench`]: `kinedesk bench …`, the measured figures in `docs/benchmarks.md`.
+//!
 //! The binary (`src/main.rs`) is a thin command line over this library, so whole-app tests in `tests/` can build the
 //! real [`KineDeskApp`].
 
-pub mod annotator;
-pub mod app;
-pub mod arm_state;
 pub mod bench;
-pub mod camera_bench;
-pub mod camera_feeds;
 pub mod cli;
-pub mod command;
-pub mod gamepad;
-pub mod layout;
-pub mod loader;
-pub mod panes;
-pub mod policy_bench;
-pub mod policy_cli;
-pub mod policy_state;
-pub mod robot_cli;
-pub mod robot_link_cli;
-pub mod session_cli;
-pub mod session_state;
-pub mod settings;
-pub mod shortcuts;
-pub mod teleop;
-pub mod tokenizer_cli;
+pub mod gui;
 
-pub use app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
-pub use command::Command;
-pub use layout::Pane;
+pub use gui::app::{AppOptions, FIRST_FRAME_MARKER, KineDeskApp};
+pub use gui::command::Command;
+pub use gui::layout::Pane;

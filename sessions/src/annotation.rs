@@ -167,7 +167,7 @@ impl EpisodeAnnotation {
     pub fn seeded_from(episode: &Episode) -> Self {
         let mut annotation = Self { instruction: episode.meta.task.clone(), ..Self::default() };
         let (start, end) = episode.span();
-        let seconds = |t: kinedesk_models::Timestamp| t.saturating_since(start).as_secs_f64();
+        let seconds = |t: kinedesk_core::Timestamp| t.saturating_since(start).as_secs_f64();
         let duration = seconds(end);
         let kind = crate::episode::event_kind;
         let Some((reasoning_time, reasoning)) = episode.events.iter().rev().find(|(_, e)| kind(e) == "reasoning")

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kinedesk_models::Timestamp;
+use kinedesk_core::Timestamp;
 
 use crate::episode_log::{RecordKind, scan_log};
 use crate::recorder::EpisodeMeta;

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use kinedesk_models::Timestamp;
+use kinedesk_core::Timestamp;
 
 pub const FILE_HEADER: &[u8; 16] = b"KINEDESK-EPLOG1\n";
 const MAGIC: u32 = 0x4B44_5231;

@@ -18,7 +18,7 @@ use arrow_array::{
     StringArray, StructArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
-use kinedesk_models::Timestamp;
+use kinedesk_core::Timestamp;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;

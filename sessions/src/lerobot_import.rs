@@ -14,7 +14,7 @@ use arrow_array::{
     Array, BinaryArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array, LargeBinaryArray, ListArray,
     RecordBatch, StringArray, StructArray,
 };
-use kinedesk_models::Timestamp;
+use kinedesk_core::Timestamp;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::annotation::{ConstraintField, EpisodeAnnotation, StageSegment, save_annotation};

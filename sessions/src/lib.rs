@@ -19,7 +19,7 @@ pub mod recorder;
 pub mod rerun_export;
 pub mod video;
 
-use kinedesk_models::ConnectionState;
+use kinedesk_core::ConnectionState;
 
 /// What the recorder is doing, as reported to the status bar.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kinedesk_models::Timestamp;
-use kinedesk_models::camera::Frame;
+use kinedesk_core::Timestamp;
+use kinedesk_core::frame::Frame;
 
 use crate::episode_log::{LogWriter, RecordKind};
 

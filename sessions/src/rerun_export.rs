@@ -19,8 +19,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use kinedesk_models::Timestamp;
-use kinedesk_models::robot::{BuiltinRobot, Robot, fk_frames};
+use kinedesk_core::Timestamp;
+use kinedesk_core::robot::{BuiltinRobot, Robot, fk_frames};
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
 use crate::annotation::{EpisodeAnnotation, load_annotation};
@@ -318,7 +318,7 @@ impl LiveLogger {
     }
 
     /// A camera frame (only every `frame_stride`-th of each camera is sent).
-    pub fn frame(&self, camera: &str, frame: &kinedesk_models::camera::Frame) {
+    pub fn frame(&self, camera: &str, frame: &kinedesk_core::frame::Frame) {
         if !frame.sequence.is_multiple_of(self.frame_stride) {
             return;
         }

@@ -4,10 +4,10 @@
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use kinedesk::panes::arm_pane::ROBOT_ADDRESS_LABEL;
-use kinedesk::panes::instruction_pane::INSTRUCTION_LABEL;
-use kinedesk::panes::trajectory_pane::{APPROVE_LABEL, SEND_LABEL};
-use kinedesk::settings::ThemeChoice;
+use kinedesk::gui::panes::arm_pane::ROBOT_ADDRESS_LABEL;
+use kinedesk::gui::panes::instruction_pane::INSTRUCTION_LABEL;
+use kinedesk::gui::panes::trajectory_pane::{APPROVE_LABEL, SEND_LABEL};
+use kinedesk::gui::settings::ThemeChoice;
 use kinedesk::{AppOptions, Command, KineDeskApp, Pane};
 use kinedesk_models::StopReason;
 use kinedesk_tests::MemoryStorage;
@@ -513,7 +513,7 @@ fn a_bad_instruction_is_explained_and_history_comes_back_with_the_up_arrow() {
 
 #[test]
 fn camera_feeds_stream_into_textures_and_an_unplugged_one_comes_back() {
-    use kinedesk::camera_feeds::CameraSpec;
+    use kinedesk::gui::camera_feeds::CameraSpec;
     let options = AppOptions {
         cameras: Some(vec![
             CameraSpec::TestPattern { name: "pattern".into(), width: 320, height: 240, fps: 30 },
@@ -551,7 +551,7 @@ fn camera_feeds_stream_into_textures_and_an_unplugged_one_comes_back() {
 
 #[test]
 fn an_episode_is_recorded_from_the_session_pane_and_exported() {
-    use kinedesk::camera_feeds::CameraSpec;
+    use kinedesk::gui::camera_feeds::CameraSpec;
     let root = std::env::temp_dir().join(format!("kinedesk-gui-session-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let options = AppOptions {
@@ -565,9 +565,9 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     harness.state_mut().handle_command(&ctx, Command::ShowPane(Pane::Session));
     harness.state_mut().handle_command(&ctx, Command::OpenSession(root.join("session")));
     harness.run_steps(2);
-    harness.get_by_label(kinedesk::panes::session_pane::TASK_LABEL).focus();
+    harness.get_by_label(kinedesk::gui::panes::session_pane::TASK_LABEL).focus();
     harness.run_steps(1);
-    harness.get_by_label(kinedesk::panes::session_pane::TASK_LABEL).type_text("wave hello");
+    harness.get_by_label(kinedesk::gui::panes::session_pane::TASK_LABEL).type_text("wave hello");
     harness.run_steps(1);
     // With the rerun CLI at hand (scripts/test.sh), the episode also streams live to a headless Rerun server.
     let rerun = std::env::var("KINEDESK_RERUN").ok().filter(|r| std::path::Path::new(r).is_file());
@@ -591,14 +591,14 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        harness.get_by_label(kinedesk::panes::session_pane::RERUN_LIVE_LABEL);
+        harness.get_by_label(kinedesk::gui::panes::session_pane::RERUN_LIVE_LABEL);
         let ctx = harness.ctx.clone();
         harness
             .state_mut()
             .handle_command(&ctx, Command::SetRerunLive(Some(format!("rerun+http://127.0.0.1:{port}/proxy"))));
         child
     });
-    harness.get_by_label(kinedesk::panes::session_pane::RECORD_LABEL).click();
+    harness.get_by_label(kinedesk::gui::panes::session_pane::RECORD_LABEL).click();
     run_until(&mut harness, "a second of recording", |app| {
         app.session().recording.as_ref().is_some_and(|r| r.recorder.stats().frames_written >= 25)
     });
@@ -613,7 +613,7 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
 
     harness.state_mut().handle_command(
         &ctx,
-        Command::ExportSession { out: root.join("dataset"), format: kinedesk::session_state::ExportFormat::LeRobotV3 },
+        Command::ExportSession { out: root.join("dataset"), format: kinedesk::gui::session_state::ExportFormat::LeRobotV3 },
     );
     run_until(&mut harness, "the export", |app| {
         app.session().export.as_ref().is_some_and(|job| job.result.lock().unwrap().is_some())
@@ -622,7 +622,7 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     assert!(root.join("dataset/meta/info.json").is_file());
     harness.state_mut().handle_command(
         &ctx,
-        Command::ExportSession { out: root.join("session.rrd"), format: kinedesk::session_state::ExportFormat::Rerun },
+        Command::ExportSession { out: root.join("session.rrd"), format: kinedesk::gui::session_state::ExportFormat::Rerun },
     );
     run_until(&mut harness, "the Rerun export", |app| {
         app.session().export.as_ref().is_some_and(|job| job.result.lock().unwrap().is_some())
@@ -653,13 +653,13 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
 
 #[test]
 fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() {
-    use kinedesk::annotator::TimelineCommand as T;
-    use kinedesk::panes::annotate_ui::{CLOSE_EPISODE_LABEL, NOTES_LABEL};
+    use kinedesk::gui::annotator::TimelineCommand as T;
+    use kinedesk::gui::panes::annotate_ui::{CLOSE_EPISODE_LABEL, NOTES_LABEL};
     use kinedesk_sessions::annotation::{Outcome, annotation_path, load_annotation};
 
     let root = std::env::temp_dir().join(format!("kinedesk-gui-annotate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    kinedesk::session_cli::run_record(&kinedesk::session_cli::RecordArgs {
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
         synthetic: true,
         seconds: 2.0,
         out: root.clone(),
@@ -748,7 +748,7 @@ fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() 
 
 #[test]
 fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
-    use kinedesk::camera_feeds::CameraSpec;
+    use kinedesk::gui::camera_feeds::CameraSpec;
     use kinedesk_sessions::annotation::load_annotation;
 
     let root = std::env::temp_dir().join(format!("kinedesk-gui-timers-{}", std::process::id()));
@@ -761,7 +761,7 @@ fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
     let ctx = harness.ctx.clone();
     run_until(&mut harness, "the session", |app| app.session().session.is_some());
-    harness.get_by_label(kinedesk::panes::session_pane::EPISODE_LIMIT_LABEL);
+    harness.get_by_label(kinedesk::gui::panes::session_pane::EPISODE_LIMIT_LABEL);
     harness
         .state_mut()
         .handle_command(&ctx, Command::SetEpisodeTimers { limit_s: 1, reset_s: 1, record_after_reset: true });
@@ -800,7 +800,7 @@ fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
 fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
     let root = std::env::temp_dir().join(format!("kinedesk-gui-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    kinedesk::session_cli::run_record(&kinedesk::session_cli::RecordArgs {
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
         synthetic: true,
         seconds: 1.5,
         out: root.join("recorded"),
@@ -820,9 +820,9 @@ fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline
     run_until(&mut harness, "the session", |app| app.session().session.is_some());
     harness.state_mut().handle_command(&ctx, Command::MaximisePane(Some(Pane::Session)));
     harness.run_steps(2);
-    harness.get_by_label(kinedesk::panes::session_pane::IMPORT_LABEL).focus();
+    harness.get_by_label(kinedesk::gui::panes::session_pane::IMPORT_LABEL).focus();
     harness.run_steps(1);
-    harness.get_by_label(kinedesk::panes::session_pane::IMPORT_LABEL).type_text(root.join("dataset").to_str().unwrap());
+    harness.get_by_label(kinedesk::gui::panes::session_pane::IMPORT_LABEL).type_text(root.join("dataset").to_str().unwrap());
     harness.run_steps(1);
     harness.get_by_label("Import").click();
     run_until(&mut harness, "the import", |app| app.session().episodes.len() == 1);

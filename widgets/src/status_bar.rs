@@ -1,7 +1,7 @@
 //! The status bar: the state of each connection, at a glance.
 
 use egui::{Color32, RichText, Ui};
-use kinedesk_models::{ConnectionState, DeviceKind};
+use kinedesk_core::{ConnectionState, DeviceKind};
 
 /// One entry of the status bar.
 #[derive(Clone, Debug, PartialEq, Eq)]

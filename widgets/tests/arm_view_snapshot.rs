@@ -3,7 +3,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use kinedesk_models::robot::{SafetyLimits, Trajectory, check_trajectory, panda};
+use kinedesk_core::robot::{SafetyLimits, Trajectory, check_trajectory, panda};
 use kinedesk_widgets::arm_view::{
     ARM_VIEW_LABEL, ArmModel, ArmScene, ArmViewRenderer, GhostPreview, OrbitCamera, add_arm, add_ghost_trajectory,
     arm_view_ui,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use kinedesk_models::robot::TriangleMesh;
+use kinedesk_core::robot::TriangleMesh;
 
 use egui_wgpu::wgpu::{self, util::DeviceExt as _};
 use glam::{Mat4, Quat, Vec3};

@@ -1,7 +1,7 @@
 //! Scenes from robot models: the live arm, ghost arms along a planned trajectory, and the end-effector path.
 
 use glam::{DAffine3, DMat4, DVec3, Vec3};
-use kinedesk_models::robot::{
+use kinedesk_core::robot::{
     CheckReport, KinematicsError, LinkVisual, Robot, Trajectory, ViolationKind, VisualGeometry, fk_frames,
 };
 
@@ -206,7 +206,7 @@ pub fn add_ghost_trajectory(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kinedesk_models::robot::{SafetyLimits, check_trajectory, panda};
+    use kinedesk_core::robot::{SafetyLimits, check_trajectory, panda};
 
     fn sweep(robot: &Robot, steps: usize) -> Trajectory {
         let joints = (0..steps)
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn urdf_visuals_replace_the_procedural_capsules_of_their_link() {
-        use kinedesk_models::robot::TriangleMesh;
+        use kinedesk_core::robot::TriangleMesh;
         use std::sync::Arc;
         let robot = panda();
         let mesh = Arc::new(TriangleMesh {

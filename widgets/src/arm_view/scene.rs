@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use glam::{Mat4, Vec3};
-use kinedesk_models::robot::TriangleMesh;
+use kinedesk_core::robot::TriangleMesh;
 
 /// An RGBA colour with components in 0..=1 (gamma space, like egui's colours).
 pub type Rgba = [f32; 4];

@@ -1,0 +1,118 @@
+//! `kinedesk robot-sim` and `kinedesk send`: the robot link from the command line.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use kinedesk_models::StopSignal;
+use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle, START_TOLERANCE_RAD, max_joint_offset};
+use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
+use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
+use kinedesk_models::robot::{Robot, SafetyLimits, check_trajectory};
+use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
+
+use crate::gui::arm_state::load_trajectory;
+
+/// Runs a simulated Realman controller until the process is stopped (or for `seconds`).
+pub fn run_robot_sim(protocol: &str, listen: &str, robot: &Robot, seconds: Option<f64>) -> anyhow::Result<()> {
+    if protocol != "realman" {
+        bail!("unknown protocol {protocol:?}; supported: realman");
+    }
+    let simulator = RealmanSimulator::start(listen, robot.clone(), Faults::default())
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    // A closed stdout (the reader went away) must not take the controller down: write errors are ignored.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "simulated Realman controller ({}) listening on {}", robot.name, simulator.address());
+    let _ =
+        writeln!(out, "connect with: kinedesk send --robot realman://{} --trajectory FILE.json", simulator.address());
+    let _ = out.flush();
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if seconds.is_some_and(|limit| started.elapsed().as_secs_f64() >= limit) {
+            let stats = simulator.stats();
+            let _ = writeln!(
+                out,
+                "served {} connection(s), {} command(s), {} stream frame(s), {} ignored",
+                stats.connections,
+                stats.commands,
+                stats.canfd_arrivals.len(),
+                stats.canfd_ignored
+            );
+            simulator.shutdown();
+            return Ok(());
+        }
+    }
+}
+
+/// Connects to `target` (`sim` or `realman://HOST:PORT`) for `robot`.
+pub fn connect(target: &str, robot: Robot, stop: StopSignal) -> anyhow::Result<DriverHandle> {
+    if target == "sim" {
+        return Ok(spawn_sim_arm(robot, stop, SimArmConfig::default(), None)?);
+    }
+    let address = address_from_url(target).map_err(anyhow::Error::msg)?;
+    Ok(connect_realman(robot, RealmanConfig::new(address), stop, None)?)
+}
+
+/// Checks a trajectory file, connects, executes it, and reports progress on stderr. Exits non-zero on any failure.
+pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_start: bool) -> anyhow::Result<()> {
+    let trajectory = load_trajectory(trajectory_path).map_err(anyhow::Error::msg)?;
+    let report = check_trajectory(&robot, &trajectory, &SafetyLimits::for_robot(&robot));
+    if !report.ok {
+        for violation in report.violations.iter().take(10) {
+            eprintln!("  {violation}");
+        }
+        bail!("{} fails {} safety check(s); nothing was sent", trajectory_path.display(), report.violations.len());
+    }
+    let stop = StopSignal::new();
+    let handle = connect(target, robot, stop)?;
+    let events = handle.worker.events();
+    let deadline = Instant::now() + Duration::from_secs_f64(trajectory.dt_s * trajectory.joints.len() as f64 + 10.0);
+    let mut sent = false;
+    let mut moving_to_start = false;
+    while Instant::now() < deadline {
+        let Some(event) = events.recv_timeout(Duration::from_millis(100)) else { continue };
+        match event {
+            DriverEvent::Connected { robot, dof } => {
+                eprintln!("connected to {} ({robot}, {dof} joints)", handle.name);
+            }
+            DriverEvent::State(state) if !sent && !moving_to_start => {
+                // Start only from where the arm is: the driver refuses otherwise, and says so.
+                let start = &trajectory.joints[0];
+                let offset = max_joint_offset(start, &state.positions);
+                if move_to_start && offset > START_TOLERANCE_RAD {
+                    eprintln!(
+                        "arm is {:.2}° from the trajectory's start; moving there at 25 % speed",
+                        offset.to_degrees()
+                    );
+                    moving_to_start = true;
+                    handle.worker.send(DriverCommand::MoveTo { joints: start.clone(), speed_fraction: 0.25 })?;
+                    continue;
+                }
+                sent = true;
+                eprintln!(
+                    "arm is {:.3}° from the trajectory's start; sending {} steps",
+                    offset.to_degrees(),
+                    trajectory.joints.len()
+                );
+                handle.worker.send(DriverCommand::Execute(trajectory.clone()))?;
+            }
+            DriverEvent::Finished if moving_to_start => {
+                moving_to_start = false;
+                eprintln!("at the start");
+            }
+            DriverEvent::Progress { step, steps } => eprint!("\rprogress {:>3} %", 100 * (step + 1) / steps.max(1)),
+            DriverEvent::Finished => {
+                eprintln!("\rprogress 100 %\ndone");
+                let _ = handle.worker.send(DriverCommand::Disconnect);
+                return Ok(());
+            }
+            DriverEvent::Refused { reason } | DriverEvent::Halted { reason } => bail!("{reason}"),
+            DriverEvent::Stopped { .. } => bail!("the arm was stopped"),
+            DriverEvent::Disconnected { reason } => bail!("disconnected: {reason}"),
+            DriverEvent::State(_) => {}
+        }
+    }
+    bail!("timed out waiting for {} to finish", handle.name)
+}

@@ -1,0 +1,211 @@
+//! The one way anything acts on the app.
+//!
+//! Panels, menus, keyboard shortcuts and tests all produce [`Command`] values; `KineDeskApp::handle_command` is the
+//! single place that carries them out, so a button, its shortcut and a test take exactly the same path.
+
+use std::path::PathBuf;
+
+use kinedesk_models::StopReason;
+use kinedesk_models::robot::BuiltinRobot;
+
+use crate::gui::layout::Pane;
+use crate::gui::settings::ThemeChoice;
+
+/// A gripper opening in per-mille (0 closed … 1000 open), so commands stay `Eq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderedOpening(pub u16);
+
+impl OrderedOpening {
+    pub const CLOSED: Self = Self(0);
+    pub const OPEN: Self = Self(1000);
+
+    #[must_use]
+    pub fn fraction(self) -> f64 {
+        f64::from(self.0.min(1000)) / 1000.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Stop all motion now. Goes straight to the stop signal, bypassing every queue.
+    Stop {
+        reason: StopReason,
+    },
+    /// Show or hide the keyboard-shortcut help window.
+    ToggleShortcutHelp,
+    /// Bring a pane to the front (making it the active tab where it shares a tab group).
+    ShowPane(Pane),
+    /// Put every pane back where the default layout has it.
+    ResetLayout,
+    /// Show one pane over the whole window (`None`, or the pane already maximised: back to the layout). The layout
+    /// itself is not changed.
+    MaximisePane(Option<Pane>),
+    SetTheme(ThemeChoice),
+    /// Empty the operator log view (the entries are gone from the view, not from any recording).
+    ClearLog,
+    /// Close the window (state is saved first by eframe).
+    Quit,
+    /// Show this robot model in the arm view (drops a preview planned for another robot).
+    SelectRobot(BuiltinRobot),
+    /// Load a URDF robot (meshes included) and show it; `tip` names the flange link.
+    LoadUrdf {
+        path: PathBuf,
+        tip: Option<String>,
+    },
+    /// Check a trajectory file against the robot's limits and show it as a ghost.
+    LoadTrajectory(PathBuf),
+    /// Move the ghost to this time step of the previewed trajectory.
+    ScrubTrajectory(usize),
+    /// Stop previewing the trajectory.
+    ClearTrajectory,
+    /// Connect the simulated arm (the embedded default robot) for the robot model shown.
+    ConnectSimArm,
+    /// Connect a Realman controller at `host:port` (or `realman://host:port`) for the robot model shown.
+    ConnectRealman(String),
+    /// Answer to "quit while the robot is connected?": true stops the arm and quits.
+    ConfirmQuit(bool),
+    /// Move the gripper: 0 closed, 1 open (needs a connected robot).
+    Gripper(OrderedOpening),
+    /// Arm or disarm keyboard teleoperation.
+    SetTeleop(bool),
+    SetJogMode(crate::gui::teleop::JogMode),
+    /// Jog speed step (index into `teleop::SPEEDS`).
+    SetJogSpeed(usize),
+    /// Joint moved in joint jog mode (0-based).
+    SetJogJoint(usize),
+    /// Disconnect the robot.
+    DisconnectRobot,
+    /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
+    SendTrajectory,
+    /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts.
+    MoveToStart,
+    /// Ask the policy to plan this instruction from the arm's current state.
+    Plan(String),
+    /// Plan with the built-in planner or a server.
+    UsePolicy(crate::gui::policy_state::PolicyChoice),
+    /// Approve the previewed plan (needs every check passing and the full decode shown); Send needs this.
+    ApprovePlan,
+    /// Discard the plan (the instruction goes back into the box for editing).
+    RejectPlan,
+    /// Preview what the coarse (goal-level) tokens alone decode to, or the full decode.
+    SetCoarsePreview(bool),
+    /// Velocity scaling for the plan, in percent of the joints' rated speed and acceleration.
+    SetVelocityPercent(u16),
+    /// Start a camera feed.
+    AddCamera(crate::gui::camera_feeds::CameraSpec),
+    /// Stop and remove the feed with this name.
+    RemoveCamera(String),
+    /// Show one feed alone (`None`: back to the grid).
+    MaximiseCamera(Option<String>),
+    /// Show a feed in its own window, or put it back in the grid.
+    PopOutCamera {
+        name: String,
+        out: bool,
+    },
+    /// Set a device setting (exposure, white balance, …); saved with the camera.
+    SetCameraSetting {
+        camera: String,
+        setting: String,
+        value: i64,
+    },
+    /// List the cameras this computer has.
+    FindCameras,
+    /// Open (or create) a session folder for recording.
+    OpenSession(PathBuf),
+    /// Start recording an episode (cameras, joint states, events) into the open session.
+    StartRecording,
+    /// Finish the episode being recorded and keep it.
+    FinishEpisode,
+    /// Stop recording and delete the episode (to record it again).
+    DiscardEpisode,
+    /// Export the open session into this (new) folder or file.
+    ExportSession {
+        out: PathBuf,
+        format: crate::gui::session_state::ExportFormat,
+    },
+    /// Episode length limit and reset time in seconds (0: none), and whether to record again after the reset.
+    SetEpisodeTimers {
+        limit_s: u32,
+        reset_s: u32,
+        record_after_reset: bool,
+    },
+    /// End the reset countdown now.
+    SkipReset,
+    /// Import a LeRobot dataset (folder) into the open session for annotation.
+    ImportDataset(PathBuf),
+    /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
+    SetRerunLive(Option<String>),
+    /// Browse, annotate and edit recorded episodes on the timeline.
+    Timeline(crate::gui::annotator::TimelineCommand),
+}
+
+impl Command {
+    /// How the command is described in the operator log.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Stop { reason } => format!("Stop ({})", reason.label()),
+            Self::ToggleShortcutHelp => "Toggle shortcut help".to_owned(),
+            Self::ShowPane(pane) => format!("Show pane {}", pane.title()),
+            Self::ResetLayout => "Reset layout".to_owned(),
+            Self::MaximisePane(pane) => match pane {
+                Some(pane) => format!("Maximise pane {}", pane.title()),
+                None => "Restore the layout".to_owned(),
+            },
+            Self::SetTheme(theme) => format!("Theme: {}", theme.label()),
+            Self::ClearLog => "Clear log".to_owned(),
+            Self::Quit => "Quit".to_owned(),
+            Self::SelectRobot(robot) => format!("Select robot {}", robot.id()),
+            Self::LoadTrajectory(path) => format!("Load trajectory {}", path.display()),
+            Self::LoadUrdf { path, .. } => format!("Load URDF {}", path.display()),
+            Self::ScrubTrajectory(step) => format!("Scrub to step {step}"),
+            Self::ClearTrajectory => "Clear trajectory preview".to_owned(),
+            Self::ConnectSimArm => "Connect simulated arm".to_owned(),
+            Self::ConnectRealman(url) => format!("Connect {url}"),
+            Self::ConfirmQuit(quit) => format!("Confirm quit: {quit}"),
+            Self::Gripper(opening) => format!("Gripper to {:.0} % open", opening.fraction() * 100.0),
+            Self::SetTeleop(armed) => format!("Teleop {}", if *armed { "armed" } else { "disarmed" }),
+            Self::SetJogMode(mode) => format!("Jog mode {}", mode.label()),
+            Self::SetJogSpeed(speed) => format!("Jog speed step {}", speed + 1),
+            Self::SetJogJoint(joint) => format!("Jog joint {}", joint + 1),
+            Self::DisconnectRobot => "Disconnect robot".to_owned(),
+            Self::SendTrajectory => "Send trajectory".to_owned(),
+            Self::MoveToStart => "Move to the trajectory's start".to_owned(),
+            Self::Plan(instruction) => format!("Plan \"{instruction}\""),
+            Self::UsePolicy(choice) => format!("Use policy {}", choice.label()),
+            Self::ApprovePlan => "Approve plan".to_owned(),
+            Self::RejectPlan => "Reject plan".to_owned(),
+            Self::SetCoarsePreview(coarse) => {
+                format!("Preview the {} decode", if *coarse { "coarse" } else { "full" })
+            }
+            Self::SetVelocityPercent(percent) => format!("Velocity scaling {percent} %"),
+            Self::AddCamera(spec) => format!("Add camera {}", spec.name()),
+            Self::RemoveCamera(name) => format!("Remove camera {name}"),
+            Self::MaximiseCamera(name) => match name {
+                Some(name) => format!("Maximise camera {name}"),
+                None => "Show all cameras".to_owned(),
+            },
+            Self::PopOutCamera { name, out } => {
+                format!("{} camera {name}", if *out { "Pop out" } else { "Dock" })
+            }
+            Self::SetCameraSetting { camera, setting, value } => format!("Camera {camera}: {setting} = {value}"),
+            Self::FindCameras => "Find cameras".to_owned(),
+            Self::OpenSession(path) => format!("Open session {}", path.display()),
+            Self::StartRecording => "Start recording".to_owned(),
+            Self::FinishEpisode => "Finish episode".to_owned(),
+            Self::DiscardEpisode => "Discard episode".to_owned(),
+            Self::ExportSession { out, format } => format!("Export session as {} to {}", format.label(), out.display()),
+            Self::SetEpisodeTimers { limit_s, reset_s, record_after_reset } => format!(
+                "Episode limit {limit_s} s, reset {reset_s} s{}",
+                if *record_after_reset { ", then record" } else { "" }
+            ),
+            Self::SkipReset => "Skip the reset time".to_owned(),
+            Self::ImportDataset(path) => format!("Import LeRobot dataset {}", path.display()),
+            Self::SetRerunLive(url) => match url {
+                Some(url) => format!("Stream recordings to Rerun at {url}"),
+                None => "Stop streaming recordings to Rerun".to_owned(),
+            },
+            Self::Timeline(command) => command.describe(),
+        }
+    }
+}

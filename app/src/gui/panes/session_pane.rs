@@ -1,0 +1,217 @@
+//! The Session pane: the session folder, recording controls (Record, → finish the episode, ← discard and re-record),
+//! the episode timer and counters, the episode browser (a crash-recovered episode says so), the timeline editor of
+//! the episode opened from it (`annotate_ui`), and export to LeRobot v3.
+
+use egui::{Color32, ProgressBar, RichText, Ui};
+use std::sync::atomic::Ordering;
+
+use super::PaneContext;
+use crate::gui::command::Command;
+
+pub const SESSION_FOLDER_LABEL: &str = "Session folder";
+pub const TASK_LABEL: &str = "Task";
+pub const RECORD_LABEL: &str = "Record";
+pub const FINISH_LABEL: &str = "Finish episode (Right key)";
+pub const DISCARD_LABEL: &str = "Discard (Left key)";
+pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
+pub const RESET_TIME_LABEL: &str = "Reset time";
+pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
+pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
+
+pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let session = &mut *context.session;
+    ui.horizontal(|ui| {
+        let label = ui.label(SESSION_FOLDER_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.root_text)
+                .desired_width(260.0)
+                .hint_text("~/kinedesk-sessions/demo"),
+        )
+        .labelled_by(label.id);
+        let ready = !session.root_text.trim().is_empty();
+        if ui
+            .add_enabled(ready, egui::Button::new("Open"))
+            .on_hover_text("Open the session folder, creating it if needed")
+            .clicked()
+        {
+            context.commands.push(Command::OpenSession(session.root_text.trim().into()));
+        }
+    });
+    if session.session.is_none() {
+        ui.label(RichText::new("No session open: choose a folder and press Open to record demonstrations.").weak());
+        return;
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label(TASK_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.task)
+                .desired_width(320.0)
+                .hint_text("the instruction of this episode"),
+        )
+        .labelled_by(label.id);
+    });
+    ui.horizontal(|ui| {
+        let (mut limit, mut reset, mut then_record) =
+            (session.episode_limit_s, session.reset_s, session.record_after_reset);
+        let label = ui.label(EPISODE_LIMIT_LABEL);
+        let a = ui
+            .add(egui::DragValue::new(&mut limit).range(0.0..=3600.0).suffix(" s").speed(1.0))
+            .labelled_by(label.id)
+            .on_hover_text("The episode is finished by itself after this long (0: no limit)");
+        let label = ui.label(RESET_TIME_LABEL);
+        let b = ui
+            .add(egui::DragValue::new(&mut reset).range(0.0..=600.0).suffix(" s").speed(1.0))
+            .labelled_by(label.id)
+            .on_hover_text("Time to reset the scene after each episode (0: none)");
+        let c = ui.checkbox(&mut then_record, "then record the next episode");
+        if a.changed() || b.changed() || c.changed() {
+            context.commands.push(Command::SetEpisodeTimers {
+                limit_s: limit.round() as u32,
+                reset_s: reset.round() as u32,
+                record_after_reset: then_record,
+            });
+        }
+    });
+    if let Some(started) = session.reset_started {
+        ui.horizontal(|ui| {
+            let elapsed = started.elapsed().as_secs_f64();
+            let total = session.reset_s.max(0.001);
+            ui.add(ProgressBar::new((elapsed / total) as f32).desired_width(240.0).text(format!(
+                "RESET {:.1} s of {:.0} s",
+                elapsed.min(total),
+                total
+            )));
+            if ui.button("Skip reset").clicked() {
+                context.commands.push(Command::SkipReset);
+            }
+        });
+    }
+    ui.horizontal(|ui| match &session.recording {
+        None => {
+            if ui.button(RichText::new(RECORD_LABEL).color(Color32::from_rgb(230, 70, 70))).clicked() {
+                context.commands.push(Command::StartRecording);
+            }
+        }
+        Some(recording) => {
+            if ui.button(FINISH_LABEL).clicked() {
+                context.commands.push(Command::FinishEpisode);
+            }
+            if ui.button(DISCARD_LABEL).on_hover_text("Delete this episode (to record it again)").clicked() {
+                context.commands.push(Command::DiscardEpisode);
+            }
+            let stats = recording.recorder.stats();
+            let seconds = recording.started.elapsed().as_secs_f64();
+            ui.label(
+                RichText::new(format!("REC {:02}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0))
+                    .color(Color32::from_rgb(230, 70, 70)),
+            );
+            let dropped = stats.frames_dropped + stats.records_dropped;
+            let text =
+                format!("{} frames ({} on disk), {} dropped", stats.frames_written, stats.frames_durable, dropped);
+            ui.label(if dropped > 0 {
+                RichText::new(text).color(Color32::from_rgb(240, 150, 60))
+            } else {
+                RichText::new(text)
+            });
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    });
+    ui.separator();
+    if let Some(open) = &session.annotator.open {
+        super::annotate_ui::timeline_editor_ui(ui, open, context.maximised.is_some(), context.commands);
+        return;
+    }
+    super::annotate_ui::episode_browser_ui(ui, session, context.maximised, context.commands);
+    ui.horizontal(|ui| {
+        let label = ui.label("Export as");
+        egui::ComboBox::from_id_salt("export_format")
+            .selected_text(session.export_format.label())
+            .show_ui(ui, |ui| {
+                for format in crate::gui::session_state::ExportFormat::ALL {
+                    ui.selectable_value(&mut session.export_format, format, format.label());
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        let label = ui.label("to");
+        ui.add(
+            egui::TextEdit::singleline(&mut session.export_text)
+                .desired_width(220.0)
+                .hint_text("/path/to/new/dataset (or file.rrd)"),
+        )
+        .labelled_by(label.id);
+        let running = crate::gui::session_state::ExportJob::is_running(session.export.as_ref());
+        if ui
+            .add_enabled(
+                !running && !session.export_text.trim().is_empty() && !session.episodes.is_empty(),
+                egui::Button::new("Export"),
+            )
+            .clicked()
+        {
+            context
+                .commands
+                .push(Command::ExportSession { out: session.export_text.trim().into(), format: session.export_format });
+        }
+    });
+    ui.horizontal(|ui| {
+        let mut live = session.rerun_live;
+        if ui
+            .checkbox(&mut live, RERUN_LIVE_LABEL)
+            .on_hover_text("Cameras (10 fps), joints and events of each new episode go to a running Rerun viewer too")
+            .changed()
+        {
+            let url = if session.rerun_url.trim().is_empty() {
+                crate::gui::session_state::DEFAULT_RERUN_URL.to_owned()
+            } else {
+                session.rerun_url.trim().to_owned()
+            };
+            context.commands.push(Command::SetRerunLive(live.then_some(url)));
+        }
+        let label = ui.label("viewer");
+        ui.add(
+            egui::TextEdit::singleline(&mut session.rerun_url)
+                .desired_width(260.0)
+                .hint_text(crate::gui::session_state::DEFAULT_RERUN_URL),
+        )
+        .labelled_by(label.id);
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label(IMPORT_LABEL);
+        ui.add(egui::TextEdit::singleline(&mut session.import_text).desired_width(260.0).hint_text("/path/to/dataset"))
+            .labelled_by(label.id);
+        let running = session.import.is_some();
+        if ui.add_enabled(!running && !session.import_text.trim().is_empty(), egui::Button::new("Import")).clicked() {
+            context.commands.push(Command::ImportDataset(session.import_text.trim().into()));
+        }
+        if let Some(job) = &session.import {
+            let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+            ui.add(
+                ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(160.0)
+                    .text(format!("data file {done} of {total}")),
+            );
+        }
+    });
+    if let Some(job) = &session.export {
+        let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+        match job.result.lock().ok().and_then(|r| r.clone()) {
+            None => {
+                ui.add(
+                    ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .text(format!("exporting episode {done} of {total}")),
+                );
+            }
+            Some(Ok(summary)) => {
+                ui.label(format!(
+                    "Exported {} episodes, {} frames to {}",
+                    summary.episodes,
+                    summary.frames,
+                    job.out.display()
+                ));
+            }
+            Some(Err(error)) => {
+                ui.label(RichText::new(format!("Export failed: {error}")).color(Color32::from_rgb(230, 70, 70)));
+            }
+        }
+    }
+}
