@@ -82,7 +82,6 @@ pub fn percentile(sorted: &[f64], pct: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// CPU time per UI frame of the default layout (no window needed).

@@ -9,8 +9,8 @@ pub mod robot_link;
 pub mod session;
 pub mod tokenizer;
 
-use std::path::PathBuf;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 use crate::gui::app::AppOptions;
 

@@ -4,6 +4,7 @@
 pub mod annotator;
 pub mod app;
 pub mod arm_state;
+pub mod background_tasks;
 pub mod camera_feeds;
 pub mod command;
 pub mod gamepad;

@@ -419,7 +419,7 @@ fn an_annotated_and_trimmed_episode_loads_in_the_real_lerobot_package() {
             continue; // within a frame of a boundary: either side is right
         }
         let expected = annotation.stages.iter().find(|s| s.start_s <= source_s && source_s < s.end_s);
-        assert_eq!(stage.as_str(), expected.map(|s| s.stage.as_str()), "frame at {source_s} s");
+        assert_eq!(stage.as_str(), expected.map(|s| s.stage.name()), "frame at {source_s} s");
         checked_frames += 1;
     }
     assert!(checked_frames > kept.len() / 2, "{checked_frames} of {} frames checked", kept.len());
@@ -547,7 +547,7 @@ fn import_round_trips_both_exports_and_reads_what_lerobot_itself_wrote() {
         let note = load_annotation(&imported.join("episodes/episode_000000.kdlog")).unwrap().expect("annotation");
         assert_eq!(note.instruction, "push the block left", "{format}");
         assert_eq!(note.constraints.direction, "left", "{format}");
-        let stages: Vec<&str> = note.stages.iter().map(|s| s.stage.as_str()).collect();
+        let stages: Vec<&str> = note.stages.iter().map(|s| s.stage.name()).collect();
         assert_eq!(stages, vec!["approach", "move"], "{format}");
         // Stage boundaries come back to within a frame (the export counts from the first frame).
         assert!((note.stages[1].start_s - 0.9).abs() < 0.1, "{format}: {:?}", note.stages);

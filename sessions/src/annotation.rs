@@ -12,14 +12,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::episode::{Episode, SessionError};
+use crate::events::TimelineEvent;
+use kinedesk_core::Timestamp;
 
-/// The action-level stages of KineVLA's reasoning, in the order they usually happen. Custom names are allowed too.
-pub const STAGE_KINDS: [&str; 7] = ["approach", "grasp", "lift", "rotate", "move", "place", "release"];
+pub use kinedesk_core::vocab::{ConstraintKind, StageKind, StageLabel};
 
 /// The instruction-level constraints of KineVLA's reasoning, one structured field each (empty: not constrained).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct Constraints {
+    /// e.g. "mug".
+    pub object: String,
     /// e.g. "left", "up", "towards the plate".
     pub direction: String,
     /// e.g. "10 cm".
@@ -34,82 +37,74 @@ pub struct Constraints {
     pub target_relation: String,
 }
 
-/// One constraint field, named so that commands and the UI can address it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ConstraintField {
-    Direction,
-    Distance,
-    Rotation,
-    Speed,
-    ObjectPart,
-    TargetRelation,
-}
-
-impl ConstraintField {
-    pub const ALL: [Self; 6] =
-        [Self::Direction, Self::Distance, Self::Rotation, Self::Speed, Self::ObjectPart, Self::TargetRelation];
-
-    /// The key used in the reasoning text and in exports.
-    #[must_use]
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Direction => "direction",
-            Self::Distance => "distance",
-            Self::Rotation => "rotation",
-            Self::Speed => "speed",
-            Self::ObjectPart => "object part",
-            Self::TargetRelation => "target relation",
-        }
-    }
-
-    #[must_use]
-    pub fn from_key(key: &str) -> Option<Self> {
-        let key = key.trim().to_ascii_lowercase().replace('_', " ");
-        Self::ALL.into_iter().find(|f| f.key() == key || (key == "orientation" && *f == Self::Rotation))
-    }
-}
-
 impl Constraints {
     #[must_use]
-    pub fn get(&self, field: ConstraintField) -> &str {
+    pub fn get(&self, field: ConstraintKind) -> &str {
         match field {
-            ConstraintField::Direction => &self.direction,
-            ConstraintField::Distance => &self.distance,
-            ConstraintField::Rotation => &self.rotation,
-            ConstraintField::Speed => &self.speed,
-            ConstraintField::ObjectPart => &self.object_part,
-            ConstraintField::TargetRelation => &self.target_relation,
+            ConstraintKind::Object => &self.object,
+            ConstraintKind::Direction => &self.direction,
+            ConstraintKind::Distance => &self.distance,
+            ConstraintKind::Rotation => &self.rotation,
+            ConstraintKind::Speed => &self.speed,
+            ConstraintKind::ObjectPart => &self.object_part,
+            ConstraintKind::TargetRelation => &self.target_relation,
         }
     }
 
-    pub fn get_mut(&mut self, field: ConstraintField) -> &mut String {
+    pub fn get_mut(&mut self, field: ConstraintKind) -> &mut String {
         match field {
-            ConstraintField::Direction => &mut self.direction,
-            ConstraintField::Distance => &mut self.distance,
-            ConstraintField::Rotation => &mut self.rotation,
-            ConstraintField::Speed => &mut self.speed,
-            ConstraintField::ObjectPart => &mut self.object_part,
-            ConstraintField::TargetRelation => &mut self.target_relation,
+            ConstraintKind::Object => &mut self.object,
+            ConstraintKind::Direction => &mut self.direction,
+            ConstraintKind::Distance => &mut self.distance,
+            ConstraintKind::Rotation => &mut self.rotation,
+            ConstraintKind::Speed => &mut self.speed,
+            ConstraintKind::ObjectPart => &mut self.object_part,
+            ConstraintKind::TargetRelation => &mut self.target_relation,
         }
     }
 
     /// The constraints that are set, as "key: value" lines (the form KineVLA's instruction-level reasoning takes).
     #[must_use]
     pub fn lines(&self) -> Vec<String> {
-        ConstraintField::ALL
+        ConstraintKind::ALL
             .into_iter()
             .filter(|f| !self.get(*f).trim().is_empty())
-            .map(|f| format!("{}: {}", f.key(), self.get(f).trim()))
+            .map(|f| format!("{}: {}", f.name(), self.get(f).trim()))
             .collect()
+    }
+}
+
+/// Where a stage segment's boundaries came from. Only boundaries someone or something measured are exported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageSource {
+    /// Not known to be checked (annotations saved before sources were recorded): shown, not exported.
+    #[default]
+    Unconfirmed,
+    /// Drawn or confirmed by an operator on the timeline.
+    Operator,
+    /// From the robot's execution of the plan (the driver's progress through the plan's stages).
+    Execution,
+    /// From an imported dataset's labels.
+    Imported,
+}
+
+impl StageSource {
+    /// Whether segments from this source go into exports.
+    #[must_use]
+    pub fn exported(self) -> bool {
+        !matches!(self, Self::Unconfirmed)
     }
 }
 
 /// A stage of the action-level reasoning, as a time segment.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StageSegment {
-    pub stage: String,
+    pub stage: StageLabel,
     pub start_s: f64,
     pub end_s: f64,
+    #[serde(default)]
+    pub source: StageSource,
 }
 
 /// How the episode went.
@@ -160,24 +155,22 @@ pub enum AnnotationError {
 }
 
 impl EpisodeAnnotation {
-    /// A first annotation from what was recorded: the episode's task and the last reasoning the policy gave
-    /// (instruction-level "key: value" lines become constraints; the action-level stages are spread over the time
-    /// between the plan being sent and the end of the episode).
+    /// A first annotation from what was recorded: the episode's task, the constraints of the last reasoning the
+    /// policy gave (instruction-level "key: value" lines), and the stages as the robot executed them (from the
+    /// driver's progress through the plan). Stage boundaries are never invented: an episode without executed
+    /// stages starts with none, for the operator to label.
     #[must_use]
     pub fn seeded_from(episode: &Episode) -> Self {
         let mut annotation = Self { instruction: episode.meta.task.clone(), ..Self::default() };
-        let (start, end) = episode.span();
-        let seconds = |t: kinedesk_core::Timestamp| t.saturating_since(start).as_secs_f64();
-        let duration = seconds(end);
-        let kind = crate::episode::event_kind;
-        let Some((reasoning_time, reasoning)) = episode.events.iter().rev().find(|(_, e)| kind(e) == "reasoning")
-        else {
-            return annotation;
-        };
-        let strings = |key: &str| crate::episode::event_strings(reasoning, key);
-        for line in strings("instruction_level") {
+        let (start, _) = episode.span();
+        let seconds = |nanos: u64| Timestamp::from_nanos(nanos).saturating_since(start).as_secs_f64();
+        let reasoning = episode.events.iter().rev().find_map(|(_, raw)| match TimelineEvent::from_json(raw) {
+            Some(TimelineEvent::Reasoning { instruction_level, .. }) => Some(instruction_level),
+            _ => None,
+        });
+        for line in reasoning.unwrap_or_default() {
             if let Some((key, value)) = line.split_once(':')
-                && let Some(field) = ConstraintField::from_key(key)
+                && let Some(field) = ConstraintKind::from_name(key)
             {
                 // A constraint that applies to several stages (two distances, say) keeps every value.
                 let slot = annotation.constraints.get_mut(field);
@@ -187,42 +180,30 @@ impl EpisodeAnnotation {
                 slot.push_str(value.trim());
             }
         }
-        let stages: Vec<String> = strings("action_level")
-            .iter()
-            .map(|s| {
-                let name = s.split([':', '(']).next().unwrap_or(s).trim();
-                name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ').to_owned()
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-        let begin = episode
-            .events
-            .iter()
-            .find(|(t, e)| *t >= *reasoning_time && kind(e) == "send")
-            .map_or_else(|| seconds(*reasoning_time), |(t, _)| seconds(*t));
-        if !stages.is_empty() && duration > begin {
-            let step = (duration - begin) / stages.len() as f64;
-            annotation.stages = stages
-                .into_iter()
-                .enumerate()
-                .map(|(i, stage)| StageSegment {
-                    stage,
-                    start_s: begin + i as f64 * step,
-                    end_s: begin + (i + 1) as f64 * step,
-                })
-                .collect();
+        for (_, raw) in &episode.events {
+            if let Some(TimelineEvent::StageExecuted { stage, start_ns, end_ns, .. }) = TimelineEvent::from_json(raw)
+                && end_ns > start_ns
+            {
+                annotation.stages.push(StageSegment {
+                    stage: stage.into(),
+                    start_s: seconds(start_ns),
+                    end_s: seconds(end_ns),
+                    source: StageSource::Execution,
+                });
+            }
         }
+        annotation.stages.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         annotation
     }
 
     /// Labels `[from, to]` as `stage`: segments it overlaps are cut back (or split) so the lane never overlaps.
-    pub fn label_span(&mut self, stage: &str, from_s: f64, to_s: f64) {
+    pub fn label_span(&mut self, stage: impl Into<StageLabel>, from_s: f64, to_s: f64) {
         let (from, to) = (from_s.min(to_s), from_s.max(to_s));
         if to - from < 1e-6 {
             return;
         }
         self.clear_span(from, to);
-        self.stages.push(StageSegment { stage: stage.to_owned(), start_s: from, end_s: to });
+        self.stages.push(StageSegment { stage: stage.into(), start_s: from, end_s: to, source: StageSource::Operator });
         self.stages.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     }
 
@@ -265,7 +246,7 @@ impl EpisodeAnnotation {
             || self.notes.to_lowercase().contains(&filter)
             || self.outcome.label() == filter
             || (filter == "flagged" && self.flagged)
-            || self.stages.iter().any(|s| s.stage.to_lowercase() == filter)
+            || self.stages.iter().any(|s| s.stage.name().to_lowercase() == filter)
     }
 }
 
@@ -446,7 +427,7 @@ mod tests {
     use super::*;
 
     fn segments(annotation: &EpisodeAnnotation) -> Vec<(String, f64, f64)> {
-        annotation.stages.iter().map(|s| (s.stage.clone(), s.start_s, s.end_s)).collect()
+        annotation.stages.iter().map(|s| (s.stage.name().to_owned(), s.start_s, s.end_s)).collect()
     }
 
     #[test]
@@ -545,9 +526,9 @@ mod tests {
 
     #[test]
     fn constraint_keys_parse_like_the_reasoning_writes_them() {
-        assert_eq!(ConstraintField::from_key("Object part"), Some(ConstraintField::ObjectPart));
-        assert_eq!(ConstraintField::from_key("target_relation"), Some(ConstraintField::TargetRelation));
-        assert_eq!(ConstraintField::from_key("orientation"), Some(ConstraintField::Rotation));
-        assert_eq!(ConstraintField::from_key("colour"), None);
+        assert_eq!(ConstraintKind::from_name("Object part"), Some(ConstraintKind::ObjectPart));
+        assert_eq!(ConstraintKind::from_name("target_relation"), Some(ConstraintKind::TargetRelation));
+        assert_eq!(ConstraintKind::from_name("orientation"), Some(ConstraintKind::Rotation));
+        assert_eq!(ConstraintKind::from_name("colour"), None);
     }
 }

@@ -82,21 +82,6 @@ impl Episode {
     }
 }
 
-/// The `type` of a timeline event (`instruction`, `reasoning`, `send`, …), or "" when it has none.
-#[must_use]
-pub fn event_kind(event: &serde_json::Value) -> &str {
-    event.get("type").and_then(|v| v.as_str()).unwrap_or("")
-}
-
-/// The strings of an array field of a timeline event (e.g. a reasoning's `instruction_level` lines).
-#[must_use]
-pub fn event_strings(event: &serde_json::Value, key: &str) -> Vec<String> {
-    event
-        .get(key)
-        .and_then(|v| v.as_array())
-        .map_or_else(Vec::new, |a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-}
-
 fn f64s(bytes: &[u8]) -> Vec<f64> {
     bytes.chunks_exact(8).map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()
 }
@@ -222,14 +207,76 @@ impl SessionDir {
         Ok(paths)
     }
 
-    /// Where the next episode goes.
+    /// Where the next episode goes: after every episode number in use, those in the trash included (so a
+    /// discarded episode can always be restored under its own name).
     pub fn next_episode_path(&self) -> Result<PathBuf, SessionError> {
+        let trashed: Vec<PathBuf> = std::fs::read_dir(self.root.join("trash"))
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
         let next = self
             .episode_paths()?
             .iter()
-            .filter_map(|p| p.file_stem()?.to_str()?.strip_prefix("episode_")?.parse::<u64>().ok())
+            .chain(&trashed)
+            .filter_map(|p| p.file_name()?.to_str()?.strip_prefix("episode_")?.get(..6)?.parse::<u64>().ok())
             .max()
             .map_or(0, |n| n + 1);
         Ok(self.root.join("episodes").join(format!("episode_{next:06}.kdlog")))
     }
+}
+
+/// What the episode list shows of an episode, read from its first and last records only (a finished episode's end
+/// record carries its counts); an episode without one (recorded before counts were kept, or cut short by a crash)
+/// is counted in one streaming pass that holds no more than one record in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpisodeSummary {
+    pub meta: EpisodeMeta,
+    pub frames: u64,
+    pub joint_states: u64,
+    pub duration_s: f64,
+    /// The end record, if the episode was finished.
+    pub finished: bool,
+    /// What a crash cut off, if anything.
+    pub torn_tail: Option<String>,
+    pub bytes: u64,
+}
+
+/// Reads an episode's summary (see [`EpisodeSummary`]).
+pub fn episode_summary(path: &Path) -> Result<EpisodeSummary, SessionError> {
+    use crate::episode_log::{count_records, first_and_last_record};
+    let format = |message: String| SessionError::Format { path: path.display().to_string(), message };
+    let bytes = std::fs::metadata(path).map_err(|e| io(path, &e))?.len();
+    let (first, last) = first_and_last_record(path).map_err(|e| io(path, &e))?;
+    let meta = match first {
+        Some(first) if first.kind == RecordKind::Meta => serde_json::from_slice::<EpisodeMeta>(&first.payload)
+            .map_err(|e| format(format!("bad episode metadata: {e}")))?,
+        _ => return Err(format("the episode has no metadata record".into())),
+    };
+    let end = last.filter(|record| record.kind == RecordKind::End);
+    let counts = end
+        .as_ref()
+        .and_then(|record| serde_json::from_slice::<serde_json::Value>(&record.payload).ok())
+        .and_then(|end| serde_json::from_value::<crate::recorder::EpisodeCounts>(end.get("summary")?.clone()).ok());
+    if let Some(counts) = counts {
+        let duration_ns = counts.last_ns.zip(counts.first_ns).map_or(0, |(last, first)| last.saturating_sub(first));
+        return Ok(EpisodeSummary {
+            meta,
+            frames: counts.frames_per_camera.iter().sum(),
+            joint_states: counts.joint_states,
+            duration_s: duration_ns as f64 / 1e9,
+            finished: true,
+            torn_tail: None,
+            bytes,
+        });
+    }
+    let counts = count_records(path).map_err(|e| io(path, &e))?;
+    let duration_ns = counts.last_ns.zip(counts.first_ns).map_or(0, |(last, first)| last.saturating_sub(first));
+    Ok(EpisodeSummary {
+        meta,
+        frames: counts.frames_per_camera.iter().sum(),
+        joint_states: counts.joint_states,
+        duration_s: duration_ns as f64 / 1e9,
+        finished: end.is_some(),
+        torn_tail: counts.torn_tail,
+        bytes,
+    })
 }

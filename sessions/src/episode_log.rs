@@ -246,6 +246,158 @@ pub fn scan_bytes(data: &[u8]) -> LogScan {
     scan
 }
 
+/// Reads the record at the start of `file` (after the header), if it is whole and valid.
+fn record_at(file: &mut File, at: u64, file_bytes: u64) -> std::io::Result<Option<(Record, u64)>> {
+    if at + RECORD_OVERHEAD as u64 > file_bytes {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(at))?;
+    let mut head = [0u8; 17];
+    file.read_exact(&mut head)?;
+    let u32_at = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    let (kind, length) = (head[4], u32_at(5));
+    if u32_at(0) != MAGIC || length > MAX_PAYLOAD || at + (RECORD_OVERHEAD as u64) + u64::from(length) > file_bytes {
+        return Ok(None);
+    }
+    let mut time = [0u8; 8];
+    time.copy_from_slice(&head[9..17]);
+    let time = u64::from_le_bytes(time);
+    let mut payload = vec![0u8; length as usize];
+    file.read_exact(&mut payload)?;
+    let mut crc = [0u8; 4];
+    file.read_exact(&mut crc)?;
+    let Some(kind) =
+        RecordKind::from_u8(kind).filter(|_| u32::from_le_bytes(crc) == record_crc(kind, length, time, &payload))
+    else {
+        return Ok(None);
+    };
+    let end = at + RECORD_OVERHEAD as u64 + u64::from(length);
+    Ok(Some((Record { kind, time: Timestamp::from_nanos(time), payload }, end)))
+}
+
+/// The first and the last record of a log, read without reading what lies between: the first record follows the
+/// header; the last is found by looking back from the end of the file (within 1 MiB) for a valid record that ends
+/// exactly there. `None` for either when there is none (a log cut short after a crash has no valid last record).
+pub fn first_and_last_record(path: &Path) -> std::io::Result<(Option<Record>, Option<Record>)> {
+    let mut file = File::open(path)?;
+    let file_bytes = file.metadata()?.len();
+    let mut header = [0u8; 16];
+    if file_bytes < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER {
+        return Ok((None, None));
+    }
+    let first = record_at(&mut file, FILE_HEADER.len() as u64, file_bytes)?.map(|(record, _)| record);
+    let window = file_bytes.min(1 << 20);
+    let start = file_bytes - window;
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = vec![0u8; window as usize];
+    file.read_exact(&mut tail)?;
+    let magic = MAGIC.to_le_bytes();
+    let mut last = None;
+    for offset in (0..tail.len().saturating_sub(RECORD_OVERHEAD - 1)).rev() {
+        if tail[offset..offset + 4] != magic {
+            continue;
+        }
+        let at = start + offset as u64;
+        if at < FILE_HEADER.len() as u64 {
+            break;
+        }
+        if let Some((record, end)) = record_at(&mut file, at, file_bytes)?
+            && end == file_bytes
+        {
+            last = Some(record);
+            break;
+        }
+    }
+    Ok((first, last))
+}
+
+/// Per-kind record counts and the time span of a log, read in one streaming pass (memory does not grow with the
+/// log). Used for logs without a summary in their end record (after a crash).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogCounts {
+    pub records: u64,
+    /// Camera-frame records per camera index.
+    pub frames_per_camera: Vec<u64>,
+    pub joint_states: u64,
+    pub first_ns: Option<u64>,
+    pub last_ns: Option<u64>,
+    pub valid_bytes: u64,
+    pub torn_tail: Option<String>,
+}
+
+/// Streams through a log counting records (payloads are read to check them, then dropped).
+pub fn count_records(path: &Path) -> std::io::Result<LogCounts> {
+    let mut file = File::open(path)?;
+    let file_bytes = file.metadata()?.len();
+    let mut counts = LogCounts::default();
+    let mut header = [0u8; 16];
+    if file_bytes < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER {
+        counts.torn_tail = Some("not a KineDesk episode log (bad header)".into());
+        return Ok(counts);
+    }
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut at = FILE_HEADER.len() as u64;
+    counts.valid_bytes = at;
+    let mut payload = Vec::new();
+    loop {
+        let mut head = [0u8; 17];
+        match reader.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
+                if at < file_bytes {
+                    counts.torn_tail = Some(format!("{} bytes of a cut-off record at byte {at}", file_bytes - at));
+                }
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+        let (kind, length) = (head[4], u32_at(5));
+        if u32_at(0) != MAGIC || length > MAX_PAYLOAD {
+            counts.torn_tail = Some(format!("no valid record at byte {at}"));
+            break;
+        }
+        payload.resize(length as usize + 4, 0);
+        if reader.read_exact(&mut payload).is_err() {
+            counts.torn_tail = Some(format!("record at byte {at} cut short"));
+            break;
+        }
+        let mut time = [0u8; 8];
+        time.copy_from_slice(&head[9..17]);
+        let time = u64::from_le_bytes(time);
+        let body = &payload[..length as usize];
+        let crc = u32::from_le_bytes([
+            payload[body.len()],
+            payload[body.len() + 1],
+            payload[body.len() + 2],
+            payload[body.len() + 3],
+        ]);
+        if crc != record_crc(kind, length, time, body) {
+            counts.torn_tail = Some(format!("checksum mismatch in the record at byte {at}"));
+            break;
+        }
+        counts.records += 1;
+        match RecordKind::from_u8(kind) {
+            Some(RecordKind::CameraFrame) if body.len() >= 2 => {
+                let camera = usize::from(u16::from_le_bytes([body[0], body[1]]));
+                if counts.frames_per_camera.len() <= camera {
+                    counts.frames_per_camera.resize(camera + 1, 0);
+                }
+                counts.frames_per_camera[camera] += 1;
+            }
+            Some(RecordKind::JointState) => counts.joint_states += 1,
+            _ => {}
+        }
+        if !matches!(RecordKind::from_u8(kind), Some(RecordKind::Meta | RecordKind::End)) {
+            counts.first_ns = Some(counts.first_ns.map_or(time, |t| t.min(time)));
+            counts.last_ns = Some(counts.last_ns.map_or(time, |t| t.max(time)));
+        }
+        at += RECORD_OVERHEAD as u64 + u64::from(length);
+        counts.valid_bytes = at;
+    }
+    Ok(counts)
+}
+
 /// Cuts a torn tail off a log so it can be appended to or exported; returns how many bytes were removed.
 pub fn trim_torn_tail(path: &Path) -> std::io::Result<u64> {
     let scan = scan_log(path)?;
@@ -301,6 +453,15 @@ mod tests {
         let scan = scan_log(&path).unwrap();
         assert_eq!((scan.records.len(), scan.torn_tail), (20, None));
         assert!(LogWriter::create(&path).is_err(), "logs are never overwritten");
+        // The first and last records are found without reading the middle; counting streams through.
+        let (first, last) = first_and_last_record(&path).unwrap();
+        assert_eq!(first.unwrap().time, Timestamp::from_nanos(0));
+        assert_eq!(last.unwrap().kind, RecordKind::End);
+        let counts = count_records(&path).unwrap();
+        assert_eq!((counts.records, counts.torn_tail), (20, None));
+        std::fs::write(&path, &data[..data.len() - 3]).unwrap();
+        assert!(first_and_last_record(&path).unwrap().1.is_none(), "a torn log has no valid last record");
+        assert!(count_records(&path).unwrap().torn_tail.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

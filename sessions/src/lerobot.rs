@@ -19,6 +19,8 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
 use kinedesk_core::Timestamp;
+
+use crate::events::TimelineEvent;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use serde_json::json;
@@ -150,38 +152,40 @@ fn language(
         if !constraints.is_empty() {
             persistent.push(row("assistant", constraints.join("; "), "motion", 0.0));
         }
-        if !annotation.stages.is_empty() {
-            let plan: Vec<&str> = annotation.stages.iter().map(|s| s.stage.as_str()).collect();
+        // Only stage spans that were measured (executed) or drawn by an operator become labels.
+        let stages: Vec<_> = annotation.stages.iter().filter(|s| s.source.exported()).collect();
+        if !stages.is_empty() {
+            let plan: Vec<&str> = stages.iter().map(|s| s.stage.name()).collect();
             persistent.push(row("assistant", plan.join(", "), "plan", 0.0));
         }
-        for stage in &annotation.stages {
+        for stage in stages {
             let at = (stage.start_s + offset).max(0.0) as f32;
-            persistent.push(row("assistant", stage.stage.clone(), "subtask", at));
+            persistent.push(row("assistant", stage.stage.name().to_owned(), "subtask", at));
         }
     }
-    for (time, event) in &episode.events {
-        let kind = crate::episode::event_kind(event);
-        let lines = |key: &str| crate::episode::event_strings(event, key);
-        match kind {
-            "reasoning" if annotation.is_none() => {
-                let instruction = lines("instruction_level");
-                let stages = lines("action_level");
-                if !instruction.is_empty() {
-                    persistent.push(row("assistant", instruction.join("; "), "motion", seconds(*time)));
+    for (time, raw) in &episode.events {
+        match TimelineEvent::from_json(raw) {
+            Some(TimelineEvent::Reasoning { instruction_level, action_level, .. }) if annotation.is_none() => {
+                if !instruction_level.is_empty() {
+                    persistent.push(row("assistant", instruction_level.join("; "), "motion", seconds(*time)));
                 }
-                if !stages.is_empty() {
-                    persistent.push(row("assistant", stages.join("; "), "plan", seconds(*time)));
+                if !action_level.is_empty() {
+                    persistent.push(row("assistant", action_level.join("; "), "plan", seconds(*time)));
                 }
             }
-            // Not language: the reasoning when an annotation replaces it, and sent trajectories (joint arrays).
-            "reasoning" | "trajectory" => {}
-            "instruction" => persistent.push(row(
-                "user",
-                event.get("text").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
-                "task_aug",
-                seconds(*time),
-            )),
-            _ => events.push((*time, row("user", event.to_string(), "interjection", seconds(*time)))),
+            // Not language: the reasoning when an annotation replaces it, sent trajectories (joint arrays) and
+            // executed stage spans (they are in the events as recorded).
+            Some(
+                TimelineEvent::Reasoning { .. }
+                | TimelineEvent::Trajectory { .. }
+                | TimelineEvent::StageExecuted { .. },
+            ) => {}
+            Some(TimelineEvent::Instruction { text, .. }) => {
+                persistent.push(row("user", text, "task_aug", seconds(*time)));
+            }
+            Some(TimelineEvent::Log { .. }) | None => {
+                events.push((*time, row("user", raw.to_string(), "interjection", seconds(*time))));
+            }
         }
     }
     (persistent, events)

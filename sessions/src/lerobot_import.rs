@@ -17,7 +17,7 @@ use arrow_array::{
 use kinedesk_core::Timestamp;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::annotation::{ConstraintField, EpisodeAnnotation, StageSegment, save_annotation};
+use crate::annotation::{ConstraintKind, EpisodeAnnotation, StageSegment, StageSource, save_annotation};
 use crate::episode::SessionDir;
 use crate::episode_log::{LogWriter, RecordKind};
 use crate::recorder::{EpisodeMeta, action_payload, encoded_frame_payload, joint_payload};
@@ -140,7 +140,7 @@ fn annotation_from_language(task: &str, rows: &[(String, String, f64)], duration
     for (_, content, _) in rows.iter().filter(|r| r.0 == "motion") {
         for part in content.split(';') {
             if let Some((key, value)) = part.split_once(':')
-                && let Some(field) = ConstraintField::from_key(key)
+                && let Some(field) = ConstraintKind::from_name(key)
             {
                 let slot = annotation.constraints.get_mut(field);
                 if !slot.is_empty() {
@@ -156,7 +156,12 @@ fn annotation_from_language(task: &str, rows: &[(String, String, f64)], duration
     for (k, (_, content, start)) in subtasks.iter().enumerate() {
         let end = subtasks.get(k + 1).map_or(duration_s, |next| next.2);
         if end > *start {
-            annotation.stages.push(StageSegment { stage: content.clone(), start_s: *start, end_s: end });
+            annotation.stages.push(StageSegment {
+                stage: content.as_str().into(),
+                start_s: *start,
+                end_s: end,
+                source: StageSource::Imported,
+            });
             found = true;
         }
     }
@@ -306,7 +311,9 @@ pub fn import_lerobot(
                     };
                     let json = serde_json::to_vec(&meta).map_err(|e| io(&path, &e))?;
                     log.write(RecordKind::Meta, at(0.0), &json).map_err(|e| io(&path, &e))?;
-                    let instruction = serde_json::json!({"type": "instruction", "text": task, "source": "import"});
+                    let instruction =
+                        crate::events::TimelineEvent::Instruction { text: task.clone(), source: Some("import".into()) }
+                            .to_json();
                     log.write(RecordKind::Event, at(0.0), instruction.to_string().as_bytes())
                         .map_err(|e| io(&path, &e))?;
                     current = Some((
@@ -432,7 +439,7 @@ mod tests {
         let a = annotation_from_language("lift the mug", &rows, 3.0).unwrap();
         assert_eq!(a.instruction, "lift the mug");
         assert_eq!((a.constraints.direction.as_str(), a.constraints.object_part.as_str()), ("up", "handle"));
-        let stages: Vec<(&str, f64, f64)> = a.stages.iter().map(|s| (s.stage.as_str(), s.start_s, s.end_s)).collect();
+        let stages: Vec<(&str, f64, f64)> = a.stages.iter().map(|s| (s.stage.name(), s.start_s, s.end_s)).collect();
         assert_eq!(stages, vec![("approach", 0.0, 1.0), ("grasp", 1.0, 3.0)]);
         assert!(annotation_from_language("x", &[], 1.0).is_none());
     }

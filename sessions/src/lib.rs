@@ -1,6 +1,8 @@
-//! `kinedesk-sessions`: recording, crash-safe episode storage, annotations, import/export and replay. No UI.
+//! `kinedesk-sessions`: recording, crash-safe episode storage, annotations, import and export. No UI.
 //!
 //! - [`episode_log`]: the crash-safe on-disk episode format (append-only, checksummed records, torn tails trimmed).
+//! - [`events`]: the typed vocabulary of an episode's timeline events.
+//! - [`session_recorder`]: recording an episode from device taps, the same for the GUI and the CLI.
 //! - [`recorder`]: recording an episode (JPEG pool, writer thread, sync at least every 0.5 s, drops counted).
 //! - [`episode`]: reading episodes back, and the session folder.
 //! - [`annotation`]: per-episode annotations (instruction, constraints, stage segments, outcome, flag, trim), undo/redo,
@@ -13,41 +15,10 @@
 pub mod annotation;
 pub mod episode;
 pub mod episode_log;
+pub mod events;
 pub mod lerobot;
 pub mod lerobot_import;
 pub mod recorder;
 pub mod rerun_export;
+pub mod session_recorder;
 pub mod video;
-
-use kinedesk_core::ConnectionState;
-
-/// What the recorder is doing, as reported to the status bar.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum RecorderStatus {
-    /// No session is open, so nothing can be recorded yet.
-    #[default]
-    NoSession,
-}
-
-impl RecorderStatus {
-    /// The recorder's line in the status bar.
-    #[must_use]
-    pub fn connection_state(&self) -> ConnectionState {
-        match self {
-            Self::NoSession => ConnectionState::Idle { detail: "no session open".to_owned() },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_idle_recorder_says_no_session() {
-        assert_eq!(
-            RecorderStatus::default().connection_state(),
-            ConnectionState::Idle { detail: "no session open".into() }
-        );
-    }
-}

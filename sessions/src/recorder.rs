@@ -36,6 +36,8 @@ pub struct EpisodeMeta {
 #[derive(Debug, Default)]
 pub struct RecorderCounters {
     pub frames_queued: AtomicU64,
+    /// Frames waiting in the encode queue right now.
+    pub frames_waiting: AtomicU64,
     pub frames_written: AtomicU64,
     /// Frames written before the last sync: what a crash now would keep.
     pub frames_durable: AtomicU64,
@@ -57,9 +59,46 @@ pub struct RecorderStats {
     pub bytes_written: u64,
 }
 
+/// What an episode holds, written into its end record so listing a session reads only each log's first and last
+/// record (see [`crate::episode::episode_summary`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EpisodeCounts {
+    pub frames_per_camera: Vec<u64>,
+    pub joint_states: u64,
+    pub actions: u64,
+    pub events: u64,
+    /// First and last record time (shared clock, ns), metadata and end records aside.
+    pub first_ns: Option<u64>,
+    pub last_ns: Option<u64>,
+    /// Frames and records the recorder had to drop (queues full), counted.
+    pub frames_dropped: u64,
+    pub records_dropped: u64,
+}
+
+impl EpisodeCounts {
+    fn count(&mut self, kind: RecordKind, time: Timestamp, payload: &[u8]) {
+        match kind {
+            RecordKind::CameraFrame if payload.len() >= 2 => {
+                let camera = usize::from(u16::from_le_bytes([payload[0], payload[1]]));
+                if self.frames_per_camera.len() <= camera {
+                    self.frames_per_camera.resize(camera + 1, 0);
+                }
+                self.frames_per_camera[camera] += 1;
+            }
+            RecordKind::JointState => self.joint_states += 1,
+            RecordKind::Action => self.actions += 1,
+            RecordKind::Event => self.events += 1,
+            _ => return,
+        }
+        let nanos = time.as_nanos();
+        self.first_ns = Some(self.first_ns.map_or(nanos, |t| t.min(nanos)));
+        self.last_ns = Some(self.last_ns.map_or(nanos, |t| t.max(nanos)));
+    }
+}
+
 enum WriteItem {
     Record(RecordKind, Timestamp, Vec<u8>, bool),
-    Finish(String),
+    Finish(serde_json::Value),
 }
 
 /// A recording in progress.
@@ -160,6 +199,7 @@ impl Recorder {
                     loop {
                         let next = rx.lock().ok().and_then(|rx| rx.recv().ok());
                         let Some((camera, frame)) = next else { break };
+                        counters.frames_waiting.fetch_sub(1, Ordering::Relaxed);
                         match encode_jpeg(&frame) {
                             Ok(jpeg) => {
                                 let payload = frame_payload(camera, &frame, &jpeg);
@@ -198,11 +238,14 @@ impl Recorder {
     /// Queues a camera frame for encoding; dropped (and counted) if the encoders are behind.
     pub fn frame(&self, camera: u16, frame: Arc<Frame>) {
         let Some(tx) = &self.encode_tx else { return };
+        // Counted as waiting before it is queued, so an encoder taking it at once never counts below zero.
+        self.counters.frames_waiting.fetch_add(1, Ordering::Relaxed);
         match tx.try_send((camera, frame)) {
             Ok(()) => {
                 self.counters.frames_queued.fetch_add(1, Ordering::Relaxed);
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.counters.frames_waiting.fetch_sub(1, Ordering::Relaxed);
                 self.counters.frames_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -222,9 +265,9 @@ impl Recorder {
         self.record(RecordKind::Action, time, action_payload(values));
     }
 
-    /// A timeline event as JSON, e.g. `{"type":"plan","instruction":…}`.
-    pub fn event(&self, time: Timestamp, event: &serde_json::Value) {
-        self.record(RecordKind::Event, time, event.to_string().into_bytes());
+    /// An event on the episode's timeline.
+    pub fn event(&self, time: Timestamp, event: &crate::events::TimelineEvent) {
+        self.record(RecordKind::Event, time, event.to_json().to_string().into_bytes());
     }
 
     #[must_use]
@@ -240,19 +283,26 @@ impl Recorder {
         }
     }
 
+    /// How full the frame-encoding queue is (0 to 1): the recorder falling behind shows here before it drops.
+    #[must_use]
+    pub fn backlog(&self) -> f32 {
+        self.counters.frames_waiting.load(Ordering::Relaxed) as f32 / ENCODE_QUEUE as f32
+    }
+
     /// The writer's error, if writing failed (e.g. the disk is full); recording then stops keeping data.
     #[must_use]
     pub fn error(&self) -> Option<String> {
         if self.failed.load(Ordering::Acquire) { self.error.lock().ok().and_then(|e| e.clone()) } else { None }
     }
 
-    /// Ends the episode: waits for the queued frames, writes the end record (`outcome` JSON) and syncs.
+    /// Ends the episode: waits for the queued frames, writes the end record (`outcome` JSON, with the episode's
+    /// counts added under `summary`) and syncs.
     pub fn finish(mut self, outcome: &serde_json::Value) -> std::io::Result<RecorderStats> {
         self.encode_tx = None;
         for encoder in self.encoders.drain(..) {
             let _ = encoder.join();
         }
-        let _ = self.write_tx.send(WriteItem::Finish(outcome.to_string()));
+        let _ = self.write_tx.send(WriteItem::Finish(outcome.clone()));
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result?,
             Some(Err(_)) => return Err(std::io::Error::other("the recorder's writer thread panicked")),
@@ -265,19 +315,26 @@ impl Recorder {
 fn write_loop(log: &mut LogWriter, rx: &Receiver<WriteItem>, counters: &RecorderCounters) -> std::io::Result<()> {
     let mut last_sync = Instant::now();
     let mut frames_since_sync = 0u64;
+    let mut episode = EpisodeCounts::default();
     loop {
         let item = rx.recv_timeout(SYNC_INTERVAL / 4);
         match item {
             Ok(WriteItem::Record(kind, time, payload, is_frame)) => {
                 log.write(kind, time, &payload)?;
+                episode.count(kind, time, &payload);
                 counters.records_written.fetch_add(1, Ordering::Relaxed);
                 if is_frame {
                     counters.frames_written.fetch_add(1, Ordering::Relaxed);
                     frames_since_sync += 1;
                 }
             }
-            Ok(WriteItem::Finish(outcome)) => {
-                log.write(RecordKind::End, Timestamp::now(), outcome.as_bytes())?;
+            Ok(WriteItem::Finish(mut outcome)) => {
+                episode.frames_dropped = counters.frames_dropped.load(Ordering::Relaxed);
+                episode.records_dropped = counters.records_dropped.load(Ordering::Relaxed);
+                if let Some(object) = outcome.as_object_mut() {
+                    object.insert("summary".into(), serde_json::to_value(&episode).unwrap_or_default());
+                }
+                log.write(RecordKind::End, Timestamp::now(), outcome.to_string().as_bytes())?;
                 log.sync()?;
                 counters.frames_durable.fetch_add(frames_since_sync, Ordering::Relaxed);
                 counters.bytes_written.store(log.bytes(), Ordering::Relaxed);

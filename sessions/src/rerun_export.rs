@@ -20,6 +20,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kinedesk_core::Timestamp;
+
+use crate::events::{LogSource, TimelineEvent};
 use kinedesk_core::robot::{BuiltinRobot, Robot, fk_frames};
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
@@ -229,13 +231,9 @@ pub fn log_episode(
     let mut trajectories = 0;
     for (time, event) in &episode.events {
         stream.set_duration_secs("time", seconds(*time));
-        let kind = crate::episode::event_kind(event);
-        let strings = |key: &str| crate::episode::event_strings(event, key);
-        match kind {
-            "reasoning" => {
-                for (level, lines) in
-                    [("instruction-level", strings("instruction_level")), ("action-level", strings("action_level"))]
-                {
+        match TimelineEvent::from_json(event) {
+            Some(TimelineEvent::Reasoning { instruction_level, action_level, .. }) => {
+                for (level, lines) in [("instruction-level", instruction_level), ("action-level", action_level)] {
                     if !lines.is_empty() {
                         let text = format!("{level}: {}", lines.join("; "));
                         stream.log("reasoning", &rerun::TextLog::new(text).with_level("INFO")).map_err(rerun_error)?;
@@ -243,15 +241,13 @@ pub fn log_episode(
                     }
                 }
             }
-            "instruction" => {
-                let text = format!("instruction: {}", event.get("text").and_then(|v| v.as_str()).unwrap_or(""));
+            Some(TimelineEvent::Instruction { text, .. }) => {
+                let text = format!("instruction: {text}");
                 stream.log("reasoning", &rerun::TextLog::new(text).with_level("INFO")).map_err(rerun_error)?;
                 summary.text_entries += 1;
             }
-            "trajectory" => {
+            Some(TimelineEvent::Trajectory { joints, .. }) => {
                 let Some(robot) = &arm else { continue };
-                let joints: Vec<Vec<f64>> =
-                    event.get("joints").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
                 let path: Vec<[f32; 3]> = joints
                     .iter()
                     .filter_map(|q| fk_frames(robot, q).ok()?.last().map(|f| point(f.translation)))
@@ -266,9 +262,14 @@ pub fn log_episode(
                         .map_err(rerun_error)?;
                 }
             }
-            _ => {
-                let level = if kind == "stop" { "WARN" } else { "INFO" };
-                stream.log("events", &rerun::TextLog::new(event.to_string()).with_level(level)).map_err(rerun_error)?;
+            known => {
+                let level = if matches!(known, Some(TimelineEvent::Log { source: LogSource::Stop, .. })) {
+                    "WARN"
+                } else {
+                    "INFO"
+                };
+                let text = known.map_or_else(|| event.to_string(), |known| known.summary());
+                stream.log("events", &rerun::TextLog::new(text).with_level(level)).map_err(rerun_error)?;
                 summary.text_entries += 1;
             }
         }
@@ -344,12 +345,16 @@ impl LiveLogger {
     }
 
     /// A timeline event (instruction, reasoning, send, stop, …) as text.
-    pub fn event(&self, time: Timestamp, event: &serde_json::Value) {
+    pub fn event(&self, time: Timestamp, event: &TimelineEvent) {
         self.at(time);
-        let kind = crate::episode::event_kind(event);
-        let entity = if matches!(kind, "reasoning" | "instruction" | "policy") { "reasoning" } else { "events" };
-        let level = if kind == "stop" { "WARN" } else { "INFO" };
-        let _ = self.stream.log(entity, &rerun::TextLog::new(event.to_string()).with_level(level));
+        let entity = match event {
+            TimelineEvent::Reasoning { .. }
+            | TimelineEvent::Instruction { .. }
+            | TimelineEvent::Log { source: LogSource::Policy, .. } => "reasoning",
+            _ => "events",
+        };
+        let level = if matches!(event, TimelineEvent::Log { source: LogSource::Stop, .. }) { "WARN" } else { "INFO" };
+        let _ = self.stream.log(entity, &rerun::TextLog::new(event.summary()).with_level(level));
     }
 
     /// Sends what is buffered (waits at most a few seconds).

@@ -106,7 +106,10 @@ impl Report for ArmViewBench {
             "Arm view {}x{}, {} ghost poses ({} mesh instances) on {}:",
             self.width, self.height, self.ghost_poses, self.mesh_instances, self.adapter
         );
-        println!("  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms", f.median, f.p95, f.max);
+        println!(
+            "  frame (render + submit + wait): median {:.2} ms   p95 {:.2} ms   max {:.2} ms",
+            f.median, f.p95, f.max
+        );
         println!("  scene build + pack on the CPU: median {:.1} us   p95 {:.1} us", c.median, c.p95);
     }
 }

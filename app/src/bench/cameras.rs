@@ -57,7 +57,7 @@ pub fn bench_cameras(feeds: usize, seconds: f64, width: u32, height: u32, fps: u
             ..RawInput::default()
         };
         let frame_started = Instant::now();
-        let mut output = ctx.run_ui(input, |ui| app.show(ui));
+        let mut output = ctx.run_ui(input, |ui| app.frame(ui));
         let primitives = ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
         std::hint::black_box(primitives);
         output.textures_delta.clear();

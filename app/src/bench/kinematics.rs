@@ -1,6 +1,10 @@
 //! `bench kinematics`: FK and IK time and IK success rate on random reachable poses.
 
-use super::{Report, Summary};
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use super::{Report, Summary, percentile};
 
 /// Result of `kinedesk bench kinematics`.
 #[derive(Clone, Debug, serde::Serialize)]

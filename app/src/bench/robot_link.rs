@@ -2,9 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+use egui::{Event, Pos2, RawInput, Rect, vec2};
 
 use super::{Report, Summary};
+use crate::gui::app::{AppOptions, KineDeskApp};
 
 /// Result of `kinedesk bench stop`.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -18,7 +20,7 @@ pub struct StopBench {
 /// Starts the simulated Panda, sets it moving, stops it `runs` times and measures the latency of each stop.
 pub fn bench_stop(runs: usize, rate_hz: f64) -> anyhow::Result<StopBench> {
     use kinedesk_models::StopReason;
-    use kinedesk_models::driver::{DriverCommand, DriverEvent};
+    use kinedesk_models::driver::{DriverCommand, ExecutionPlan};
     use kinedesk_models::robot::{Trajectory, panda};
     use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
 
@@ -26,18 +28,18 @@ pub fn bench_stop(runs: usize, rate_hz: f64) -> anyhow::Result<StopBench> {
     let stop = kinedesk_models::StopSignal::new();
     let config = SimArmConfig { rate_hz, ..SimArmConfig::default() };
     let handle = spawn_sim_arm(robot.clone(), stop.clone(), config, None)?;
-    let events = handle.worker.events();
-    let wait_for = |want: &dyn Fn(&DriverEvent) -> bool| -> anyhow::Result<DriverEvent> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(event) = events.recv_timeout(Duration::from_millis(100))
-                && want(&event)
-            {
-                return Ok(event);
+    // The driver's state tap reports, on the receiving thread, when the arm is at rest (and how far a plan got).
+    let (rest_tx, rest_rx) = std::sync::mpsc::channel::<(Instant, Vec<f64>)>();
+    let (moving_tx, moving_rx) = std::sync::mpsc::channel::<usize>();
+    handle.set_state_tap(Some(Box::new(move |state| {
+        if state.moving {
+            if let Some(progress) = state.progress {
+                let _ = moving_tx.send(progress.step);
             }
+        } else {
+            let _ = rest_tx.send((Instant::now(), state.positions.clone()));
         }
-        bail!("the simulated arm did not answer within 10 s")
-    };
+    })));
     let mut latencies = Vec::with_capacity(runs);
     let mut q = robot.rest_pose.clone();
     for run in 0..runs {
@@ -50,17 +52,26 @@ pub fn bench_stop(runs: usize, rate_hz: f64) -> anyhow::Result<StopBench> {
                 step
             })
             .collect();
-        handle.worker.send(DriverCommand::Execute(Trajectory { dt_s: 0.01, joints }))?;
-        wait_for(&|event| matches!(event, DriverEvent::Progress { step, .. } if *step >= 5))?;
+        let plan = ExecutionPlan::single(Trajectory { dt_s: 0.01, joints });
+        handle.send(DriverCommand::ExecutePlan { id: run as u64, plan })?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match moving_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(step) if step >= 5 => break,
+                _ if Instant::now() > deadline => bail!("the simulated arm did not start moving within 10 s"),
+                _ => {}
+            }
+        }
+        while rest_rx.try_recv().is_ok() {}
         let started = Instant::now();
         stop.trigger(StopReason::Api);
-        let state = wait_for(&|event| matches!(event, DriverEvent::State(s) if !s.moving))?;
-        latencies.push(started.elapsed());
-        if let DriverEvent::State(state) = state {
-            q = state.positions;
-        }
+        let (at_rest, positions) =
+            rest_rx.recv_timeout(Duration::from_secs(10)).context("the arm did not come to rest within 10 s")?;
+        latencies.push(at_rest.saturating_duration_since(started));
+        q = positions;
+        while moving_rx.try_recv().is_ok() {}
     }
-    let _ = handle.worker.send(DriverCommand::Disconnect);
+    let _ = handle.send(DriverCommand::Disconnect);
     Ok(StopBench { rate_hz, stop_to_rest: Summary::micros(&latencies).context("no runs")? })
 }
 
@@ -78,7 +89,7 @@ pub struct StreamBench {
 /// Streams a `seconds`-long trajectory to a simulated Realman controller on loopback and measures the arrival
 /// jitter of the 100 Hz `movej_canfd` frames where the controller receives them.
 pub fn bench_stream(seconds: f64) -> anyhow::Result<StreamBench> {
-    use kinedesk_models::driver::{DriverCommand, DriverEvent};
+    use kinedesk_models::driver::{DriverCommand, DriverEvent, ExecutionPlan};
     use kinedesk_models::realman::client::{RealmanConfig, connect_realman};
     use kinedesk_models::realman::protocol::CANFD_PERIOD_S;
     use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
@@ -100,24 +111,25 @@ pub fn bench_stream(seconds: f64) -> anyhow::Result<StreamBench> {
             q
         })
         .collect();
-    let mut sent = false;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds + 10.0);
-    let mut trajectory = Some(Trajectory { dt_s: 0.05, joints });
+    handle.wait_for_state(Duration::from_secs(10), |_| true).context("the controller sent no state")?;
+    handle
+        .send(DriverCommand::ExecutePlan { id: 1, plan: ExecutionPlan::single(Trajectory { dt_s: 0.05, joints }) })?;
     loop {
         if Instant::now() > deadline {
             bail!("the stream did not finish in time");
         }
-        match handle.worker.events().recv_timeout(Duration::from_millis(100)) {
-            Some(DriverEvent::State(_)) if !sent => {
-                sent = true;
-                handle.worker.send(DriverCommand::Execute(trajectory.take().context("sent once")?))?;
-            }
-            Some(DriverEvent::Finished) => break,
-            Some(DriverEvent::Refused { reason } | DriverEvent::Disconnected { reason }) => bail!("{reason}"),
+        match handle.recv_event_timeout(Duration::from_millis(100)) {
+            Some(DriverEvent::PlanFinished { .. }) => break,
+            Some(
+                DriverEvent::Refused { reason, .. }
+                | DriverEvent::PlanFailed { reason, .. }
+                | DriverEvent::Disconnected { reason },
+            ) => bail!("{reason}"),
             _ => {}
         }
     }
-    let _ = handle.worker.send(DriverCommand::Disconnect);
+    let _ = handle.send(DriverCommand::Disconnect);
     let stats = simulator.stats();
     let intervals: Vec<Duration> = stats.canfd_arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
     let period = Duration::from_secs_f64(CANFD_PERIOD_S);
@@ -158,7 +170,7 @@ pub fn bench_teleop(trials: usize, frame_rate_hz: f64) -> anyhow::Result<TeleopB
             events,
             ..RawInput::default()
         };
-        let mut output = ctx.run_ui(input, |ui| app.show(ui));
+        let mut output = ctx.run_ui(input, |ui| app.frame(ui));
         output.textures_delta.clear();
         std::thread::sleep(frame_period);
     };

@@ -1,6 +1,11 @@
 //! `bench crash` (kill -9 during recording, read back) and `bench export` (KineDesk's LeRobot export against the
 //! lerobot package writing the same episodes).
 
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use kinedesk_sessions::episode::{SessionDir, read_episode};
+
 /// Result of `kinedesk bench crash`.
 #[derive(Debug, serde::Serialize)]
 pub struct CrashBench {
@@ -79,7 +84,7 @@ pub struct ExportBench {
     pub speedup_same_format: Option<f64>,
 }
 
-const LEROBOT_WRITER: &str = include_str!("../../sessions/tests/python/lerobot_write_same_episodes.py");
+const LEROBOT_WRITER: &str = include_str!("../../../sessions/tests/python/lerobot_write_same_episodes.py");
 
 fn folder_bytes(path: &std::path::Path) -> u64 {
     std::fs::read_dir(path).map_or(0, |entries| {

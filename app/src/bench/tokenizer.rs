@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 use super::{Report, Summary};
 

@@ -45,7 +45,7 @@ pub fn bench_ui(frames: usize, warmup: usize, width: f32, height: f32) -> anyhow
             ..RawInput::default()
         };
         let started = Instant::now();
-        let mut output = ctx.run_ui(input, |ui| app.show(ui));
+        let mut output = ctx.run_ui(input, |ui| app.frame(ui));
         let primitives = ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
         std::hint::black_box(primitives);
         // There is no GPU here: the font-atlas uploads a renderer would apply are discarded.
@@ -117,7 +117,6 @@ fn wait_or_kill(child: &mut std::process::Child, timeout: Duration) -> Option<st
     let _ = child.kill();
     child.wait().ok()
 }
-
 
 impl Report for UiBench {
     fn print_text(&self) {

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use kinedesk_models::StopSignal;
-use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle, START_TOLERANCE_RAD, max_joint_offset};
+use kinedesk_models::driver::{
+    DriverCommand, DriverEvent, DriverHandle, ExecutionPlan, START_TOLERANCE_RAD, max_joint_offset,
+};
 use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
 use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
 use kinedesk_models::robot::{Robot, SafetyLimits, check_trajectory};
@@ -67,51 +69,62 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_star
     }
     let stop = StopSignal::new();
     let handle = connect(target, robot, stop)?;
-    let events = handle.worker.events();
-    let deadline = Instant::now() + Duration::from_secs_f64(trajectory.dt_s * trajectory.joints.len() as f64 + 10.0);
-    let mut sent = false;
-    let mut moving_to_start = false;
+    let deadline = Instant::now() + Duration::from_secs_f64(trajectory.dt_s * trajectory.joints.len() as f64 + 30.0);
+    // The first lifecycle event says whether the connection came up.
+    match handle.recv_event_timeout(Duration::from_secs(10)) {
+        Some(DriverEvent::Connected { robot, dof }) => {
+            eprintln!("connected to {} ({robot}, {dof} joints)", handle.name);
+        }
+        Some(DriverEvent::Disconnected { reason }) => bail!("cannot connect: {reason}"),
+        other => bail!("no connection to {} within 10 s ({other:?})", handle.name),
+    }
+    let state = handle.wait_for_state(Duration::from_secs(5), |_| true).context("the robot sent no state")?;
+    // Start only from where the arm is: the driver refuses otherwise, and says so.
+    let start = &trajectory.joints[0];
+    let offset = max_joint_offset(start, &state.positions);
+    // Without --move-to-start a trajectory that starts elsewhere goes to the driver anyway: its gate refuses it,
+    // and says why.
+    if offset > START_TOLERANCE_RAD && move_to_start {
+        eprintln!("arm is {:.2}° from the trajectory's start; moving there at 25 % speed", offset.to_degrees());
+        handle.send(DriverCommand::MoveTo { joints: start.clone(), speed_fraction: 0.25 })?;
+        wait_for(&handle, deadline, |_| {}, |event| matches!(event, DriverEvent::MoveFinished))?;
+        eprintln!("at the start");
+    }
+    eprintln!("sending {} steps", trajectory.joints.len());
+    handle.send(DriverCommand::ExecutePlan { id: 1, plan: ExecutionPlan::single(trajectory) })?;
+    // Progress comes from the driver's state, the end from its lifecycle events.
+    let progress = |handle: &DriverHandle| {
+        if let Some(progress) = handle.latest_state().and_then(|state| state.progress) {
+            eprint!("\rprogress {:>3} %", 100 * (progress.step + 1) / progress.steps.max(1));
+        }
+    };
+    wait_for(&handle, deadline, progress, |event| matches!(event, DriverEvent::PlanFinished { id: 1 }))?;
+    eprintln!("\rprogress 100 %\ndone");
+    let _ = handle.send(DriverCommand::Disconnect);
+    Ok(())
+}
+
+/// Waits for a lifecycle event `want` accepts; any refusal, stop, failure or disconnection is an error.
+fn wait_for(
+    handle: &DriverHandle,
+    deadline: Instant,
+    on_tick: impl Fn(&DriverHandle),
+    want: impl Fn(&DriverEvent) -> bool,
+) -> anyhow::Result<()> {
     while Instant::now() < deadline {
-        let Some(event) = events.recv_timeout(Duration::from_millis(100)) else { continue };
+        on_tick(handle);
+        let Some(event) = handle.recv_event_timeout(Duration::from_millis(100)) else { continue };
+        if want(&event) {
+            return Ok(());
+        }
         match event {
-            DriverEvent::Connected { robot, dof } => {
-                eprintln!("connected to {} ({robot}, {dof} joints)", handle.name);
+            DriverEvent::Refused { reason, .. } | DriverEvent::Halted { reason } => bail!("{reason}"),
+            DriverEvent::PlanFailed { reason, at, .. } => {
+                bail!("failed at step {} of {}: {reason}", at.step + 1, at.steps)
             }
-            DriverEvent::State(state) if !sent && !moving_to_start => {
-                // Start only from where the arm is: the driver refuses otherwise, and says so.
-                let start = &trajectory.joints[0];
-                let offset = max_joint_offset(start, &state.positions);
-                if move_to_start && offset > START_TOLERANCE_RAD {
-                    eprintln!(
-                        "arm is {:.2}° from the trajectory's start; moving there at 25 % speed",
-                        offset.to_degrees()
-                    );
-                    moving_to_start = true;
-                    handle.worker.send(DriverCommand::MoveTo { joints: start.clone(), speed_fraction: 0.25 })?;
-                    continue;
-                }
-                sent = true;
-                eprintln!(
-                    "arm is {:.3}° from the trajectory's start; sending {} steps",
-                    offset.to_degrees(),
-                    trajectory.joints.len()
-                );
-                handle.worker.send(DriverCommand::Execute(trajectory.clone()))?;
-            }
-            DriverEvent::Finished if moving_to_start => {
-                moving_to_start = false;
-                eprintln!("at the start");
-            }
-            DriverEvent::Progress { step, steps } => eprint!("\rprogress {:>3} %", 100 * (step + 1) / steps.max(1)),
-            DriverEvent::Finished => {
-                eprintln!("\rprogress 100 %\ndone");
-                let _ = handle.worker.send(DriverCommand::Disconnect);
-                return Ok(());
-            }
-            DriverEvent::Refused { reason } | DriverEvent::Halted { reason } => bail!("{reason}"),
             DriverEvent::Stopped { .. } => bail!("the arm was stopped"),
             DriverEvent::Disconnected { reason } => bail!("disconnected: {reason}"),
-            DriverEvent::State(_) => {}
+            _ => {}
         }
     }
     bail!("timed out waiting for {} to finish", handle.name)

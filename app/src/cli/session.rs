@@ -6,16 +6,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use kinedesk_models::StopSignal;
 use kinedesk_models::camera::synthetic::{ArmCamera, SharedJoints, TestPattern};
 use kinedesk_models::camera::{CaptureHandle, spawn_capture};
-use kinedesk_models::driver::{DriverCommand, DriverEvent};
+use kinedesk_models::driver::{DriverCommand, DriverEvent, ExecutionPlan};
 use kinedesk_models::policy::backend::{PolicyBackend, PolicyRequest};
 use kinedesk_models::policy::builtin::BuiltinPlanner;
 use kinedesk_models::robot::panda;
 use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
-use kinedesk_models::{StopSignal, Timestamp};
+use kinedesk_models::vocab::StageKind;
 use kinedesk_sessions::episode::{SessionDir, read_episode};
-use kinedesk_sessions::recorder::{EpisodeMeta, Recorder};
+use kinedesk_sessions::events::{LogSource, TimelineEvent};
+use kinedesk_sessions::recorder::EpisodeMeta;
+use kinedesk_sessions::session_recorder::{EpisodeEnd, SessionRecorder};
 
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
@@ -77,19 +80,26 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
     };
-    let recorder = Arc::new(
-        Recorder::start(&path, &meta, args.encoders)
-            .with_context(|| format!("cannot record into {}", path.display()))?,
-    );
-    // Every frame goes to the recorder from its capture thread (the newest-frame slot is for displays).
+    let recorder = SessionRecorder::start_with_encoders(&path, &meta, None, args.encoders)
+        .with_context(|| format!("cannot record into {}", path.display()))?;
+    // Every frame goes to the recorder from its capture thread, every joint state from the driver's thread (the
+    // newest-value slots are for displays); the rendered arm camera follows the states too.
     for (index, camera) in cameras.iter().enumerate() {
-        let recorder = recorder.clone();
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        camera.set_tap(Some(Box::new(move |frame| recorder.frame(index, frame.clone()))));
+        camera.set_tap(Some(recorder.camera_tap(index, camera.name.clone())));
     }
+    let mut record_state = recorder.state_tap();
+    let shown = joints.clone();
+    arm.set_state_tap(Some(Box::new(move |state| {
+        if let Ok(mut shared) = shown.lock() {
+            shared.clone_from(&state.positions);
+        }
+        record_state(state);
+    })));
     println!("recording episode {} for {:.1} s", path.display(), args.seconds);
 
-    // The demonstration: plan the task once and execute it (back and forth) while recording.
+    // The demonstration: plan the task once and execute it (forward, then backward, and so on) while recording. The
+    // driver carries out each whole plan, gripper moves included.
     let mut planner = BuiltinPlanner::with_builtin_tokenizer().map_err(|e| anyhow::anyhow!("{e}"))?;
     let request = PolicyRequest {
         instruction: args.task.clone(),
@@ -100,42 +110,55 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         images: Vec::new(),
     };
     let plan = planner.plan(&request, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let forward = plan.full.trajectory();
-    let mut backward = forward.clone();
-    backward.joints.reverse();
-    recorder.event(Timestamp::now(), &serde_json::json!({"type": "instruction", "text": args.task}));
-    recorder.event(
-        Timestamp::now(),
-        &serde_json::json!({"type": "reasoning", "instruction_level": plan.output.instruction_level, "action_level": plan.output.action_level}),
-    );
-    recorder.event(Timestamp::now(), &serde_json::json!({"type": "send", "samples": forward.joints.len()}));
-    recorder.event(
-        Timestamp::now(),
-        &serde_json::json!({"type": "trajectory", "source": "built-in planner", "dt_s": forward.dt_s, "joints": forward.joints}),
-    );
-    arm.worker.send(DriverCommand::Execute(forward.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let forward_trajectory = plan.full.trajectory();
+    let forward = ExecutionPlan::with_gripper_changes(&forward_trajectory, &plan.full.gripper);
+    let mut backward_trajectory = forward_trajectory.clone();
+    backward_trajectory.joints.reverse();
+    let backward_gripper: Vec<f64> = plan.full.gripper.iter().rev().copied().collect();
+    let backward = ExecutionPlan::with_gripper_changes(&backward_trajectory, &backward_gripper);
+    let stages: Vec<(StageKind, std::ops::Range<usize>)> = plan
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(index, stage)| (stage.kind, if index == 0 { 0 } else { stage.steps.start + 1 }..stage.steps.end + 1))
+        .collect();
+    recorder.event(&TimelineEvent::Instruction { text: args.task.clone(), source: None });
+    recorder.event(&TimelineEvent::Reasoning {
+        instruction_level: plan.output.instruction_level.clone(),
+        action_level: plan.output.action_level.clone(),
+        action_tokens: plan.output.chunks.clone(),
+    });
+    let mut execution = 1;
+    let send = |id: u64, plan: &ExecutionPlan, trajectory: &kinedesk_models::robot::Trajectory, forward: bool| {
+        recorder.event(&TimelineEvent::Trajectory {
+            source: format!("built-in planner ({})", if forward { "forward" } else { "backward" }),
+            dt_s: trajectory.dt_s,
+            joints: trajectory.joints.clone(),
+        });
+        if forward {
+            recorder.track_stages(id, stages.clone());
+        }
+        arm.send(DriverCommand::ExecutePlan { id, plan: plan.clone() }).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    send(execution, &forward, &forward_trajectory, true)?;
     let mut going_forward = true;
 
     let started = Instant::now();
     let mut last_report = Instant::now();
     while started.elapsed().as_secs_f64() < args.seconds {
-        while let Some(event) = arm.worker.events().recv_timeout(Duration::from_millis(1)) {
+        if let Some(event) = arm.recv_event_timeout(Duration::from_millis(20)) {
             match event {
-                DriverEvent::State(state) => {
-                    if let Ok(mut shared) = joints.lock() {
-                        shared.clone_from(&state.positions);
-                    }
-                    recorder.joint_state(state.at, &state.positions, &state.velocities, state.gripper);
-                }
-                DriverEvent::Finished => {
+                DriverEvent::PlanFinished { .. } => {
                     going_forward = !going_forward;
-                    let next = if going_forward { forward.clone() } else { backward.clone() };
-                    recorder
-                        .event(Timestamp::now(), &serde_json::json!({"type": "send", "samples": next.joints.len()}));
-                    let _ = arm.worker.send(DriverCommand::Execute(next));
+                    execution += 1;
+                    let (next, trajectory) =
+                        if going_forward { (&forward, &forward_trajectory) } else { (&backward, &backward_trajectory) };
+                    send(execution, next, trajectory, going_forward)?;
                 }
-                DriverEvent::Refused { reason } | DriverEvent::Halted { reason } => {
-                    recorder.event(Timestamp::now(), &serde_json::json!({"type": "robot", "message": reason}));
+                DriverEvent::Refused { reason, .. }
+                | DriverEvent::Halted { reason }
+                | DriverEvent::PlanFailed { reason, .. } => {
+                    recorder.event(&TimelineEvent::Log { source: LogSource::Robot, message: reason });
                 }
                 _ => {}
             }
@@ -159,14 +182,16 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         }
     }
     stop.trigger(kinedesk_models::StopReason::Button);
+    // Let the stopped state reach the recorder, then let go of the taps.
+    let _ = arm.wait_for_state(Duration::from_secs(1), |state| !state.moving);
     for camera in &cameras {
         camera.set_tap(None);
     }
+    arm.set_state_tap(None);
     let delivered: u64 = cameras.iter().map(|c| c.slot.published()).sum();
     let source_gaps: u64 =
         cameras.iter().map(|c| c.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed)).sum();
-    let recorder = Arc::try_unwrap(recorder).map_err(|_| anyhow::anyhow!("the recorder is still in use"))?;
-    let stats = recorder.finish(&serde_json::json!({"type": "end", "success": true}))?;
+    let (_, stats) = recorder.finish(EpisodeEnd::Keep).map_err(anyhow::Error::msg)?;
     println!(
         "done: {} frames written of {delivered} delivered by the cameras ({} dropped by the recorder, {} skipped by \
          the sources), {} records, {:.1} MB in {}",
@@ -386,4 +411,3 @@ pub fn resident_mb() -> f64 {
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
-

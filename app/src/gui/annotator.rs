@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use egui::{Color32, ColorImage, Context, TextureHandle, TextureOptions, Vec2};
 use kinedesk_sessions::annotation::{
-    AnnotationHistory, ConstraintField, EpisodeAnnotation, Outcome, STAGE_KINDS, load_annotation, save_annotation,
+    AnnotationHistory, ConstraintKind, EpisodeAnnotation, Outcome, StageKind, StageSource, load_annotation,
+    save_annotation,
 };
 use kinedesk_sessions::episode::{Episode, StoredFrame, read_episode};
 use kinedesk_widgets::timeline::{LaneMarker, LaneSegment, TimelineCurve, TimelineLane, zoom_view};
@@ -47,11 +48,11 @@ pub enum TimelineCommand {
     ViewMs(i64, i64),
     /// Label the selection with a stage (or relabel the segment under the cursor when nothing is selected).
     LabelStage(String),
-    /// Label with the n-th stage of [`STAGE_KINDS`] (keys 1-7).
+    /// Label with the n-th of [`StageKind::KINEVLA`] (keys 1-7).
     LabelStageNumber(usize),
     RemoveStageAtCursor,
     SetInstruction(String),
-    SetConstraint(ConstraintField, String),
+    SetConstraint(ConstraintKind, String),
     SetNotes(String),
     SetOutcome(Outcome),
     ToggleFlag,
@@ -67,13 +68,6 @@ pub enum TimelineCommand {
     ToggleFlagEpisode(String),
     /// Put the last deleted episode back.
     RestoreDeleted,
-}
-
-impl TimelineCommand {
-    #[must_use]
-    pub fn describe(&self) -> String {
-        format!("Timeline: {self:?}")
-    }
 }
 
 /// What loading an episode produced (on the loader thread).
@@ -146,8 +140,8 @@ impl OpenEpisode {
             .map(|s| LaneSegment {
                 start_s: s.start_s,
                 end_s: s.end_s,
-                label: s.stage.clone(),
-                color: stage_color(&s.stage),
+                label: s.stage.name().to_owned(),
+                color: stage_color(s.stage.name()),
             })
             .collect();
         vec![
@@ -191,7 +185,7 @@ pub fn stage_color(stage: &str) -> Color32 {
         Color32::from_rgb(158, 157, 36),
         Color32::from_rgb(120, 144, 156),
     ];
-    let index = STAGE_KINDS.iter().position(|k| *k == stage).unwrap_or_else(|| {
+    let index = StageKind::KINEVLA.iter().position(|k| k.name() == stage).unwrap_or_else(|| {
         stage.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % PALETTE.len()
     });
     PALETTE[index % PALETTE.len()]
@@ -201,6 +195,9 @@ pub fn stage_color(stage: &str) -> Color32 {
 type DecodeRequest = (Arc<Episode>, (usize, usize), usize);
 type Decoded = Arc<Mutex<Option<((usize, usize), ColorImage)>>>;
 
+/// A save for the annotation writer: the episode log, the annotation, and whom to tell when it is on disk.
+type SaveRequest = (PathBuf, EpisodeAnnotation, Option<std::sync::mpsc::Sender<()>>);
+
 /// The annotation side of the Session pane.
 pub struct Annotator {
     pub open: Option<OpenEpisode>,
@@ -208,7 +205,7 @@ pub struct Annotator {
     load_rx: Option<Receiver<Result<Loaded, String>>>,
     decode_tx: Option<SyncSender<DecodeRequest>>,
     decoded: Decoded,
-    save_tx: Option<SyncSender<(PathBuf, EpisodeAnnotation)>>,
+    save_tx: Option<SyncSender<SaveRequest>>,
     save_errors: Arc<Mutex<Vec<String>>>,
     /// The browser's filter text.
     pub filter: String,
@@ -273,16 +270,21 @@ fn load(log: &std::path::Path, name: String) -> Result<Loaded, String> {
 }
 
 impl Annotator {
+    /// Starts the one annotation writer: every save (autosave, flag, closing) goes through it, in order, so two
+    /// saves never race on the same temporary file.
     fn ensure_workers(&mut self) {
         if self.save_tx.is_none() {
-            let (tx, rx) = sync_channel::<(PathBuf, EpisodeAnnotation)>(16);
+            let (tx, rx) = sync_channel::<SaveRequest>(16);
             let errors = self.save_errors.clone();
             let spawned = std::thread::Builder::new().name("kinedesk-annotation-save".into()).spawn(move || {
-                for (log, annotation) in rx {
+                for (log, annotation, done) in rx {
                     if let Err(error) = save_annotation(&log, &annotation)
                         && let Ok(mut errors) = errors.lock()
                     {
                         errors.push(error.to_string());
+                    }
+                    if let Some(done) = done {
+                        let _ = done.send(());
                     }
                 }
             });
@@ -346,7 +348,7 @@ impl Annotator {
             && open.history.dirty
             && let Some(tx) = &self.save_tx
         {
-            if tx.try_send((open.episode.path.clone(), open.history.current.clone())).is_ok() {
+            if tx.try_send((open.episode.path.clone(), open.history.current.clone(), None)).is_ok() {
                 open.history.dirty = false;
             } else {
                 self.messages.push((
@@ -357,15 +359,38 @@ impl Annotator {
         }
     }
 
-    /// Saves the open annotation on this thread (when the app closes).
-    pub fn flush_blocking(&mut self) {
-        if let Some(open) = &mut self.open
-            && open.history.dirty
+    /// Saves `annotation` of the episode `log` on the writer thread (e.g. a flag set from the episode list).
+    pub fn save_in_background(&mut self, log: PathBuf, annotation: EpisodeAnnotation) {
+        self.ensure_workers();
+        if let Some(tx) = &self.save_tx
+            && tx.try_send((log, annotation, None)).is_err()
         {
-            match save_annotation(&open.episode.path, &open.history.current) {
-                Ok(()) => open.history.dirty = false,
-                Err(error) => log::error!(target: "kinedesk", "could not save the annotation: {error}"),
+            self.messages.push((
+                kinedesk_widgets::LogLevel::Warn,
+                "the annotation writer is busy; the change was not saved".into(),
+            ));
+        }
+    }
+
+    /// Hands the open annotation to the writer and waits (up to `timeout`) until everything queued before it is on
+    /// disk: before its files move to the trash, and when the app closes.
+    pub fn flush_and_wait(&mut self, timeout: std::time::Duration) {
+        self.ensure_workers();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let request = match &mut self.open {
+            Some(open) if open.history.dirty => {
+                open.history.dirty = false;
+                (open.episode.path.clone(), open.history.current.clone(), Some(done_tx))
             }
+            // Nothing of its own to save: a marker still waits for what is queued.
+            _ => match &self.open {
+                Some(open) => (open.episode.path.clone(), open.history.current.clone(), Some(done_tx)),
+                None => return,
+            },
+        };
+        let sent = self.save_tx.as_ref().is_some_and(|tx| tx.send(request).is_ok());
+        if !sent || done_rx.recv_timeout(timeout).is_err() {
+            log::error!(target: "kinedesk", "the annotation could not be saved within {timeout:?}");
         }
     }
 
@@ -474,15 +499,17 @@ impl Annotator {
         let events = episode
             .events
             .iter()
-            .filter_map(|(time, event)| {
-                let kind = event.get("type")?.as_str()?;
-                let color = match kind {
-                    "stop" => Color32::from_rgb(230, 70, 70),
-                    "send" | "approve" => Color32::from_rgb(90, 200, 120),
-                    "instruction" | "reasoning" => Color32::from_rgb(120, 170, 255),
-                    _ => Color32::from_gray(170),
+            .filter_map(|(time, raw)| {
+                use kinedesk_sessions::events::{LogSource, TimelineEvent};
+                let event = TimelineEvent::from_json(raw)?;
+                let (label, color) = match &event {
+                    TimelineEvent::Log { source: LogSource::Stop, .. } => ("stop", Color32::from_rgb(230, 70, 70)),
+                    TimelineEvent::Log { source, .. } => (source.name(), Color32::from_gray(170)),
+                    TimelineEvent::Trajectory { .. } => ("send", Color32::from_rgb(90, 200, 120)),
+                    TimelineEvent::StageExecuted { .. } => ("stage", Color32::from_rgb(200, 160, 60)),
+                    other => (other.kind(), Color32::from_rgb(120, 170, 255)),
                 };
-                Some(LaneMarker { time_s: seconds(*time), label: kind.to_owned(), color })
+                Some(LaneMarker { time_s: seconds(*time), label: label.to_owned(), color })
             })
             .collect();
         let thumbnails = loaded
@@ -602,8 +629,10 @@ impl Annotator {
             }
             C::LabelStage(stage) => label(open, &stage)?,
             C::LabelStageNumber(n) => {
-                let stage = STAGE_KINDS.get(n).ok_or_else(|| format!("there are {} stage kinds", STAGE_KINDS.len()))?;
-                label(open, stage)?;
+                let stage = StageKind::KINEVLA
+                    .get(n)
+                    .ok_or_else(|| format!("there are {} stage kinds", StageKind::KINEVLA.len()))?;
+                label(open, stage.name())?;
             }
             C::RemoveStageAtCursor => {
                 let at = open.cursor_s;
@@ -614,7 +643,7 @@ impl Annotator {
             }
             C::SetInstruction(text) => open.history.edit(Some("instruction"), |a| a.instruction = text),
             C::SetConstraint(field, text) => {
-                open.history.edit(Some(field.key()), |a| *a.constraints.get_mut(field) = text);
+                open.history.edit(Some(field.name()), |a| *a.constraints.get_mut(field) = text);
             }
             C::SetNotes(text) => open.history.edit(Some("notes"), |a| a.notes = text),
             C::SetOutcome(outcome) => open.history.edit(None, |a| a.outcome = outcome),
@@ -660,7 +689,10 @@ fn label(open: &mut OpenEpisode, stage: &str) -> Result<(), String> {
         return Ok(());
     }
     let index = open.history.current.stage_at(open.cursor_s).ok_or("select a span first (I and O, or Shift+drag)")?;
-    open.history.edit(None, |ann| ann.stages[index].stage = stage.to_owned());
+    open.history.edit(None, |ann| {
+        ann.stages[index].stage = stage.into();
+        ann.stages[index].source = StageSource::Operator;
+    });
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kinedesk_models::review::PlanReview;
 use kinedesk_models::robot::{
     BuiltinRobot, CheckReport, LinkVisual, LoadedUrdf, Robot, SafetyLimits, Trajectory, check_trajectory, fk,
 };
@@ -15,29 +16,29 @@ pub enum RobotSource {
     Urdf { path: PathBuf, tip: Option<String> },
 }
 
-/// A trajectory shown as a ghost, with the result of the safety checks.
+/// A trajectory shown as a ghost: its review (trajectory, checks, approval, execution state) and how it is shown.
 #[derive(Clone, Debug)]
 pub struct TrajectoryPreview {
-    /// Where it came from (a file path, later a plan id).
-    pub source: String,
-    pub trajectory: Trajectory,
-    pub report: CheckReport,
+    pub review: PlanReview,
     /// The scrubbed time step.
     pub step: usize,
     /// Flange speed per step (m/s), for the plots.
     pub ee_speed_m_s: Vec<f64>,
     /// Action-level stages, as bands in the plots.
     pub spans: Vec<PlotSpan>,
-    /// The plan it came from, if it came from a policy.
-    pub plan_id: Option<u64>,
     /// Steps to pick out in the 3D view and the plots (what the mouse is over elsewhere).
     pub highlight: Option<(usize, usize)>,
 }
 
 impl TrajectoryPreview {
     #[must_use]
+    pub fn trajectory(&self) -> &Trajectory {
+        &self.review.trajectory
+    }
+
+    #[must_use]
     pub fn duration_s(&self) -> f64 {
-        self.trajectory.dt_s * self.trajectory.joints.len().saturating_sub(1) as f64
+        self.review.duration_s()
     }
 }
 
@@ -53,8 +54,6 @@ pub struct ArmState {
     pub preview: Option<TrajectoryPreview>,
     /// The connected robot's latest state (`None` when no robot is connected).
     pub live: Option<kinedesk_models::driver::JointState>,
-    /// Progress of the trajectory being executed: (step, steps).
-    pub execution: Option<(usize, usize)>,
     /// The teleop target being streamed, drawn as an orange ghost.
     pub teleop_target: Option<Vec<f64>>,
 }
@@ -70,7 +69,6 @@ impl ArmState {
             gpu,
             preview: None,
             live: None,
-            execution: None,
             teleop_target: None,
         }
     }
@@ -78,7 +76,7 @@ impl ArmState {
     /// How far (largest joint difference, rad) the live arm is from the previewed trajectory's start.
     #[must_use]
     pub fn offset_from_start(&self) -> Option<f64> {
-        let start = self.preview.as_ref()?.trajectory.joints.first()?;
+        let start = self.preview.as_ref()?.trajectory().joints.first()?;
         let live = self.live.as_ref()?;
         Some(kinedesk_models::driver::max_joint_offset(start, &live.positions))
     }
@@ -145,22 +143,19 @@ impl ArmState {
         report: CheckReport,
         spans: Vec<PlotSpan>,
         plan_id: Option<u64>,
-    ) -> &TrajectoryPreview {
+    ) -> &mut TrajectoryPreview {
         let step = match &self.preview {
-            Some(previous) if plan_id.is_some() && previous.plan_id == plan_id => {
+            Some(previous) if plan_id.is_some() && previous.review.plan_id == plan_id => {
                 previous.step.min(trajectory.joints.len().saturating_sub(1))
             }
             _ => 0,
         };
         let ee_speed_m_s = flange_speeds(&self.robot, &trajectory);
         self.preview.insert(TrajectoryPreview {
-            source: source.into(),
-            trajectory,
-            report,
+            review: PlanReview::new(source.into(), plan_id, trajectory, report),
             step,
             ee_speed_m_s,
             spans,
-            plan_id,
             highlight: None,
         })
     }
@@ -181,12 +176,17 @@ impl ArmState {
             let _ = add_arm(&mut scene, self.model(), target, [1.0, 0.55, 0.1, 0.35], &[]);
         }
         if let Some(preview) = &self.preview
-            && preview.report.violations.iter().all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
+            && preview
+                .review
+                .report
+                .violations
+                .iter()
+                .all(|v| v.kind != kinedesk_models::robot::ViolationKind::Malformed)
         {
             let ghost = GhostPreview {
-                trajectory: &preview.trajectory,
+                trajectory: &preview.review.trajectory,
                 step: preview.step,
-                report: Some(&preview.report),
+                report: Some(&preview.review.report),
                 samples: 4,
                 highlight: preview.highlight,
             };
@@ -244,7 +244,7 @@ mod tests {
         let mut state = ArmState::new(BuiltinRobot::Panda, false);
         let rest = state.robot.rest_pose.clone();
         state.preview("test", Trajectory { dt_s: 0.1, joints: vec![rest.clone(), rest] });
-        assert!(state.preview.as_ref().unwrap().report.ok);
+        assert!(state.preview.as_ref().unwrap().review.report.ok);
         state.select(BuiltinRobot::Rm75);
         assert!(state.preview.is_none());
         assert_eq!(state.robot.name, "rm75");

@@ -1,7 +1,8 @@
 //! The app's camera feeds: which sources run (saved between runs), their capture threads, and the GPU textures the
-//! Cameras pane shows. Each frame the UI takes the newest frame of every feed and writes it into that feed's
-//! texture in place (`set_partial`, no re-allocation unless the size changes), and keeps per-feed figures: frame
-//! rate, capture-to-texture latency, drops, decode and upload time.
+//! Cameras pane shows. Each capture thread converts its frames for the screen itself (an egui `ColorImage`, via the
+//! display conversion installed here); each frame the UI takes the newest one of every feed and writes it into that
+//! feed's texture in place (`set_partial`, no re-allocation unless the size changes). Per-feed figures: frame rate,
+//! capture-to-texture latency, frames the screen skipped (harmless), decode and upload time.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::time::Instant;
 use egui::{ColorImage, Context, TextureHandle, TextureOptions};
 use kinedesk_models::Timestamp;
 use kinedesk_models::camera::device::{DeviceInfo, DeviceRequest, DeviceSource, list_devices};
+use kinedesk_models::camera::frame::DisplayImage;
 use kinedesk_models::camera::synthetic::{ArmCamera, FolderSource, SharedJoints, TestPattern, Unplugging};
 use kinedesk_models::camera::{CameraStatus, CaptureHandle, Frame, FrameSource, SourceFactory, spawn_capture};
 use kinedesk_models::channel::Waker;
@@ -117,6 +119,8 @@ pub struct FeedStats {
     pub decode_us: VecDeque<f64>,
     /// Frames shown.
     pub shown: u64,
+    /// Frames the screen did not show on purpose (the recorder had priority); they were still recorded.
+    pub display_skipped: u64,
     /// Textures allocated (1 unless the size changed).
     pub texture_allocations: u64,
     last_captured: Option<Timestamp>,
@@ -167,6 +171,8 @@ pub struct CameraFeeds {
     pub joints: SharedJoints,
     /// The cameras the system reported when last asked (filled by a short-lived thread).
     devices: Arc<Mutex<Option<DeviceList>>>,
+    /// Show only every n-th frame (1: all). Raised while the recorder falls behind, so recording keeps priority.
+    pub preview_stride: u64,
 }
 
 /// The result of listing the system's cameras.
@@ -180,6 +186,7 @@ impl Default for CameraFeeds {
             popped_out: Vec::new(),
             joints: Arc::new(Mutex::new(Vec::new())),
             devices: Arc::new(Mutex::new(None)),
+            preview_stride: 1,
         }
     }
 }
@@ -192,6 +199,12 @@ impl CameraFeeds {
         }
         let handle = spawn_capture(spec.name(), spec.factory(robot, &self.joints), waker)
             .map_err(|e| format!("cannot start the capture thread for {}: {e}", spec.name()))?;
+        // The capture thread converts frames for the screen, so the UI thread only uploads them.
+        handle.set_display_prep(Some(Box::new(|frame: &Frame| {
+            let size = [frame.width as usize, frame.height as usize];
+            DisplayImage(Arc::new(ColorImage::from_rgba_unmultiplied(size, &frame.rgba)))
+        })));
+        handle.set_display_stride(self.preview_stride);
         self.feeds.push(Feed {
             spec,
             handle,
@@ -270,6 +283,7 @@ impl CameraFeeds {
     pub fn update(&mut self, ctx: &Context) -> Vec<(LogLevel, String)> {
         let mut messages = Vec::new();
         for feed in &mut self.feeds {
+            feed.handle.set_display_stride(self.preview_stride);
             let changes = feed.handle.status_changes();
             if changes != feed.seen_status_changes {
                 feed.seen_status_changes = changes;
@@ -298,7 +312,17 @@ impl CameraFeeds {
             let Some(frame) = feed.handle.slot.take() else { continue };
             let started = Instant::now();
             let size = [frame.width as usize, frame.height as usize];
-            let image = ColorImage::from_rgba_unmultiplied(size, &frame.rgba);
+            let prepared = frame.display.as_ref().and_then(|display| display.0.clone().downcast::<ColorImage>().ok());
+            let image: egui::ImageData = match prepared {
+                Some(image) => egui::ImageData::Color(image),
+                // Every n-th frame only while the recorder has priority: this one is recorded, not shown.
+                None if self.preview_stride > 1 => {
+                    feed.stats.display_skipped += 1;
+                    feed.last = Some(frame);
+                    continue;
+                }
+                None => egui::ImageData::Color(Arc::new(ColorImage::from_rgba_unmultiplied(size, &frame.rgba))),
+            };
             match &mut feed.texture {
                 Some(texture) if texture.size() == size => texture.set_partial([0, 0], image, TextureOptions::LINEAR),
                 _ => {

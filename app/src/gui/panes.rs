@@ -26,6 +26,12 @@ pub struct PaneContext<'a> {
     pub log_filter: &'a mut LogFilter,
     pub arm: &'a mut ArmState,
     pub policy: &'a mut crate::gui::policy_state::PolicyState,
+    /// The persisted policy settings (changed only through commands).
+    pub policy_settings: &'a crate::gui::policy_state::PolicySettings,
+    /// Whether the connected robot is healthy and where it is, for the review's Send readiness.
+    pub robot_health: Result<(), String>,
+    /// The background tasks (export, import, listing), for their progress.
+    pub tasks: &'a crate::gui::session_state::SessionTasks,
     pub cameras: &'a crate::gui::camera_feeds::CameraFeeds,
     pub session: &'a mut crate::gui::session_state::SessionState,
     pub commands: &'a mut Vec<Command>,

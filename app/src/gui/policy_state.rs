@@ -34,6 +34,42 @@ impl PolicyChoice {
     }
 }
 
+/// What is remembered of the policy between runs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PolicySettings {
+    pub choice: PolicyChoice,
+    /// Velocity scaling for sending plans, in percent of the joints' rated speed and acceleration.
+    pub velocity_percent: u16,
+    /// Instructions typed before, most recent last.
+    pub history: Vec<String>,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self { choice: PolicyChoice::Builtin, velocity_percent: DEFAULT_VELOCITY_PERCENT, history: Vec::new() }
+    }
+}
+
+impl PolicySettings {
+    /// Remembers an instruction (most recent last, no repeats in a row).
+    pub fn remember(&mut self, instruction: &str) {
+        if self.history.last().map(String::as_str) != Some(instruction) {
+            self.history.push(instruction.to_owned());
+        }
+        if self.history.len() > HISTORY_CAPACITY {
+            self.history.remove(0);
+        }
+    }
+
+    /// The limits at the chosen velocity scaling.
+    #[must_use]
+    pub fn limits(&self, robot: &Robot) -> SafetyLimits {
+        let scale = f64::from(self.velocity_percent.clamp(*VELOCITY_PERCENT_RANGE.start(), 100)) / 100.0;
+        SafetyLimits { velocity_scale: scale, acceleration_scale: scale, ..SafetyLimits::for_robot(robot) }
+    }
+}
+
 /// One plan: what streamed in, and the result.
 #[derive(Debug)]
 pub struct PlanView {
@@ -45,8 +81,6 @@ pub struct PlanView {
     pub plan: Option<Box<PolicyPlan>>,
     pub error: Option<String>,
     pub requested: Instant,
-    /// The operator approved this plan at the current scaling and decode.
-    pub approved: bool,
     /// How much slower than planned it runs at the chosen velocity scaling (1 = as planned).
     pub slowdown: f64,
 }
@@ -63,7 +97,6 @@ impl PlanView {
             plan: None,
             error: None,
             requested: Instant::now(),
-            approved: false,
             slowdown: 1.0,
         }
     }
@@ -129,18 +162,15 @@ pub struct Hover {
 /// The policy side of the app.
 #[derive(Debug)]
 pub struct PolicyState {
-    pub choice: PolicyChoice,
     /// The server address being typed.
     pub remote_url: String,
     /// The instruction being typed.
     pub instruction: String,
-    pub history: Vec<String>,
     /// Position while browsing the history with ↑/↓ (`None`: editing a new instruction).
     pub history_cursor: Option<usize>,
     pub current: Option<PlanView>,
     pub next_id: u64,
     pub show_coarse: bool,
-    pub velocity_percent: u16,
     /// What the mouse was over last frame (read this frame to highlight).
     pub hover: Hover,
     /// What the mouse is over this frame (written while drawing).
@@ -150,15 +180,12 @@ pub struct PolicyState {
 impl Default for PolicyState {
     fn default() -> Self {
         Self {
-            choice: PolicyChoice::Builtin,
             remote_url: "ws://127.0.0.1:8000".to_owned(),
             instruction: String::new(),
-            history: Vec::new(),
             history_cursor: None,
             current: None,
             next_id: 1,
             show_coarse: false,
-            velocity_percent: DEFAULT_VELOCITY_PERCENT,
             hover: Hover::default(),
             hover_next: Hover::default(),
         }
@@ -166,23 +193,12 @@ impl Default for PolicyState {
 }
 
 impl PolicyState {
-    /// Remembers an instruction (most recent last, no repeats in a row).
-    pub fn remember(&mut self, instruction: &str) {
-        if self.history.last().map(String::as_str) != Some(instruction) {
-            self.history.push(instruction.to_owned());
-        }
-        if self.history.len() > HISTORY_CAPACITY {
-            self.history.remove(0);
-        }
-        self.history_cursor = None;
-    }
-
     /// ↑ (older) or ↓ (newer) in the history; puts the entry into the instruction box.
-    pub fn browse_history(&mut self, older: bool) {
-        if self.history.is_empty() {
+    pub fn browse_history(&mut self, history: &[String], older: bool) {
+        if history.is_empty() {
             return;
         }
-        let last = self.history.len() - 1;
+        let last = history.len() - 1;
         self.history_cursor = match (self.history_cursor, older) {
             (None, true) => Some(last),
             (None, false) => None,
@@ -190,23 +206,16 @@ impl PolicyState {
             (Some(i), false) if i >= last => None,
             (Some(i), false) => Some(i + 1),
         };
-        self.instruction = self.history_cursor.map_or_else(String::new, |i| self.history[i].clone());
-    }
-
-    /// The limits at the chosen velocity scaling.
-    #[must_use]
-    pub fn limits(&self, robot: &Robot) -> SafetyLimits {
-        let scale = f64::from(self.velocity_percent.clamp(*VELOCITY_PERCENT_RANGE.start(), 100)) / 100.0;
-        SafetyLimits { velocity_scale: scale, acceleration_scale: scale, ..SafetyLimits::for_robot(robot) }
+        self.instruction = self.history_cursor.and_then(|i| history.get(i)).cloned().unwrap_or_default();
     }
 
     /// The trajectory to preview: the full or coarse decode, stretched in time to respect the velocity scaling.
     /// Returns it with the slowdown factor.
     #[must_use]
-    pub fn preview_trajectory(&self, robot: &Robot) -> Option<(PlannedTrajectory, f64)> {
+    pub fn preview_trajectory(&self, robot: &Robot, limits: &SafetyLimits) -> Option<(PlannedTrajectory, f64)> {
         let plan = self.current.as_ref()?.plan.as_ref()?;
         let chosen = if self.show_coarse { plan.coarse.as_ref().unwrap_or(&plan.full) } else { &plan.full };
-        let slowdown = slowdown_for_limits(robot, chosen, &self.limits(robot));
+        let slowdown = slowdown_for_limits(robot, chosen, limits);
         let mut retimed = chosen.clone();
         retimed.dt_s *= slowdown;
         Some((retimed, slowdown))
@@ -220,20 +229,22 @@ mod tests {
     #[test]
     fn history_browses_like_a_shell() {
         let mut state = PolicyState::default();
+        let mut settings = PolicySettings::default();
         for text in ["a", "b", "b", "c"] {
-            state.remember(text);
+            settings.remember(text);
         }
-        assert_eq!(state.history, ["a", "b", "c"]);
-        state.browse_history(true);
+        let history = &settings.history;
+        assert_eq!(history, &["a", "b", "c"]);
+        state.browse_history(history, true);
         assert_eq!(state.instruction, "c");
-        state.browse_history(true);
-        state.browse_history(true);
-        state.browse_history(true);
+        state.browse_history(history, true);
+        state.browse_history(history, true);
+        state.browse_history(history, true);
         assert_eq!(state.instruction, "a");
-        state.browse_history(false);
+        state.browse_history(history, false);
         assert_eq!(state.instruction, "b");
-        state.browse_history(false);
-        state.browse_history(false);
+        state.browse_history(history, false);
+        state.browse_history(history, false);
         assert_eq!(state.instruction, "");
         assert_eq!(state.history_cursor, None);
     }

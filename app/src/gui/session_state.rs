@@ -1,15 +1,18 @@
 //! The session side of the app: which session folder is open, the episode being recorded (every camera frame via a
-//! capture tap, joint states from the driver, timeline events from the log), the episode list, and exports running
-//! on their own thread.
+//! capture tap and every joint state via a driver tap, straight into the session recorder; timeline events from the
+//! app), the episode list, and the background tasks that list, finish, export and import (never on the UI thread).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use kinedesk_sessions::episode::{SessionDir, read_episode};
-use kinedesk_sessions::recorder::{EpisodeMeta, Recorder, RecorderStats};
+use kinedesk_models::driver::DriverHandle;
+use kinedesk_sessions::episode::{SessionDir, episode_summary};
+use kinedesk_sessions::recorder::{EpisodeMeta, RecorderStats};
+use kinedesk_sessions::rerun_export::LiveLogger;
+use kinedesk_sessions::session_recorder::{EpisodeEnd, SessionRecorder};
 
+use crate::gui::background_tasks::{BackgroundTasks, TaskKind, TaskProgress};
 use crate::gui::camera_feeds::CameraFeeds;
 
 /// One line of the episode list.
@@ -61,62 +64,15 @@ impl ExportFormat {
 /// Where live Rerun logging goes by default (the viewer's own default address).
 pub const DEFAULT_RERUN_URL: &str = "rerun+http://127.0.0.1:9876/proxy";
 
-/// The episode being recorded.
-pub struct Recording {
-    pub recorder: Arc<Recorder>,
-    /// Live logging to a Rerun viewer, when it was switched on.
-    pub live: Option<Arc<kinedesk_sessions::rerun_export::LiveLogger>>,
-    pub started: Instant,
-    pub path: PathBuf,
-    pub task: String,
+/// What the session's background tasks hand back to the app.
+pub enum TaskOutput {
+    EpisodeList { root: PathBuf, rows: Vec<EpisodeRow> },
+    EpisodeFinished { path: PathBuf, end: EpisodeEnd, result: Result<RecorderStats, String> },
+    Exported { out: PathBuf, result: Result<ExportDone, String> },
+    Imported { dataset: PathBuf, result: Result<ExportDone, String> },
 }
 
-/// An export or import on its own thread.
-pub struct ExportJob {
-    pub out: PathBuf,
-    pub done: Arc<AtomicUsize>,
-    pub total: Arc<AtomicUsize>,
-    pub result: Arc<Mutex<Option<Result<ExportDone, String>>>>,
-}
-
-impl ExportJob {
-    /// Runs `work` on a thread named `name`; `work` reports progress (done, total) through the function it is given.
-    fn spawn(
-        name: &str,
-        out: PathBuf,
-        waker: kinedesk_models::channel::Waker,
-        work: impl FnOnce(&mut dyn FnMut(usize, usize)) -> Result<ExportDone, String> + Send + 'static,
-    ) -> Result<Self, String> {
-        let job = Self {
-            out,
-            done: Arc::new(AtomicUsize::new(0)),
-            total: Arc::new(AtomicUsize::new(0)),
-            result: Arc::new(Mutex::new(None)),
-        };
-        let (done, total, result) = (job.done.clone(), job.total.clone(), job.result.clone());
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                let outcome = work(&mut |d, t| {
-                    done.store(d, Ordering::Relaxed);
-                    total.store(t, Ordering::Relaxed);
-                    waker();
-                });
-                if let Ok(mut slot) = result.lock() {
-                    *slot = Some(outcome);
-                }
-                waker();
-            })
-            .map_err(|e| e.to_string())?;
-        Ok(job)
-    }
-
-    /// Whether `job` exists and has not finished.
-    #[must_use]
-    pub fn is_running(job: Option<&Self>) -> bool {
-        job.is_some_and(|job| job.result.lock().is_ok_and(|r| r.is_none()))
-    }
-}
+pub type SessionTasks = BackgroundTasks<TaskOutput>;
 
 /// What a finished export did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,12 +87,13 @@ pub struct SessionState {
     pub root_text: String,
     pub session: Option<SessionDir>,
     pub task: String,
-    pub recording: Option<Recording>,
+    /// The episode being recorded.
+    pub recording: Option<Arc<SessionRecorder>>,
     pub episodes: Vec<EpisodeRow>,
-    pub export: Option<ExportJob>,
     pub export_text: String,
-    /// A LeRobot dataset being imported into the session, and the folder typed for it.
-    pub import: Option<ExportJob>,
+    /// How the last export ended (shown until the next one).
+    pub last_export: Option<Result<String, String>>,
+    /// The folder typed for a LeRobot dataset to import.
     pub import_text: String,
     /// The timeline editor and episode browser.
     pub annotator: crate::gui::annotator::Annotator,
@@ -153,123 +110,140 @@ pub struct SessionState {
     pub rerun_url: String,
 }
 
+/// Lists a session's episodes from their first and last records (and their annotations).
+fn list_episodes(session: &SessionDir, progress: &TaskProgress) -> Vec<EpisodeRow> {
+    let paths = session.episode_paths().unwrap_or_default();
+    paths
+        .iter()
+        .enumerate()
+        .map(|(index, path)| {
+            progress.set(index, paths.len());
+            let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            // Listing never renames anything: a corrupt annotation is only reported here.
+            let annotation_path = kinedesk_sessions::annotation::annotation_path(path);
+            let (annotation, annotation_error) = match std::fs::read_to_string(&annotation_path) {
+                Ok(text) => match serde_json::from_str(&text) {
+                    Ok(annotation) => (Some(annotation), None),
+                    Err(error) => (None, Some(format!("unreadable annotation: {error}"))),
+                },
+                Err(_) => (None, None),
+            };
+            match episode_summary(path) {
+                Ok(summary) => EpisodeRow {
+                    name,
+                    task: summary.meta.task,
+                    frames: usize::try_from(summary.frames).unwrap_or(usize::MAX),
+                    duration_s: summary.duration_s,
+                    finished: summary.finished,
+                    torn_tail: summary.torn_tail,
+                    path: path.clone(),
+                    annotation,
+                    annotation_error,
+                },
+                Err(error) => EpisodeRow {
+                    name,
+                    task: String::new(),
+                    frames: 0,
+                    duration_s: 0.0,
+                    finished: false,
+                    torn_tail: Some(error.to_string()),
+                    path: path.clone(),
+                    annotation,
+                    annotation_error,
+                },
+            }
+        })
+        .collect()
+}
+
 impl SessionState {
-    /// Opens (or creates) the session folder and lists its episodes.
-    pub fn open(&mut self, root: &Path, robot: &str) -> Result<usize, String> {
+    /// Opens (or creates) the session folder; its episodes are listed on a background task.
+    pub fn open(&mut self, root: &Path, robot: &str, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = SessionDir::open_or_create(root, robot).map_err(|e| e.to_string())?;
         self.session = Some(session);
+        self.episodes.clear();
         self.root_text = root.display().to_string();
-        self.refresh();
-        Ok(self.episodes.len())
+        self.refresh(tasks);
+        Ok(())
     }
 
-    /// Re-reads the episode list (a torn tail is shown, not hidden).
-    pub fn refresh(&mut self) {
-        let Some(session) = &self.session else { return };
-        let paths = session.episode_paths().unwrap_or_default();
-        self.episodes = paths
-            .iter()
-            .map(|path| {
-                let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                // Listing never renames anything: a corrupt annotation is only reported here.
-                let annotation_path = kinedesk_sessions::annotation::annotation_path(path);
-                let (annotation, annotation_error) = match std::fs::read_to_string(&annotation_path) {
-                    Ok(text) => match serde_json::from_str(&text) {
-                        Ok(annotation) => (Some(annotation), None),
-                        Err(error) => (None, Some(format!("unreadable annotation: {error}"))),
-                    },
-                    Err(_) => (None, None),
-                };
-                match read_episode(path) {
-                    Ok(episode) => {
-                        let (start, end) = episode.span();
-                        EpisodeRow {
-                            name,
-                            task: episode.meta.task.clone(),
-                            frames: episode.frames.len(),
-                            duration_s: end.saturating_since(start).as_secs_f64(),
-                            finished: episode.end.is_some(),
-                            torn_tail: episode.torn_tail.clone(),
-                            path: path.clone(),
-                            annotation,
-                            annotation_error,
-                        }
-                    }
-                    Err(error) => EpisodeRow {
-                        name,
-                        task: String::new(),
-                        frames: 0,
-                        duration_s: 0.0,
-                        finished: false,
-                        torn_tail: Some(error.to_string()),
-                        path: path.clone(),
-                        annotation,
-                        annotation_error,
-                    },
-                }
-            })
-            .collect();
+    /// Re-reads the episode list on a background task (a torn tail is shown, not hidden).
+    pub fn refresh(&self, tasks: &mut SessionTasks) {
+        let Some(session) = self.session.clone() else { return };
+        let name = session.root.display().to_string();
+        if let Err(error) = tasks.spawn(TaskKind::ListEpisodes, name, move |progress| TaskOutput::EpisodeList {
+            root: session.root.clone(),
+            rows: list_episodes(&session, progress),
+        }) {
+            log::error!(target: "kinedesk", "{error}");
+        }
     }
 
-    /// Starts an episode: a new log in the session, every camera frame tapped from its capture thread.
-    pub fn start(&mut self, meta: &EpisodeMeta, cameras: &CameraFeeds) -> Result<PathBuf, String> {
+    /// Takes a finished listing, if it is of the session still open.
+    pub fn apply_listing(&mut self, root: &Path, rows: Vec<EpisodeRow>) {
+        if self.session.as_ref().is_some_and(|s| s.root == root) {
+            self.episodes = rows;
+            self.sync_open_row();
+        }
+    }
+
+    /// Starts an episode: a new log in the session; every camera frame is tapped from its capture thread and every
+    /// joint state from the driver's thread.
+    pub fn start(
+        &mut self,
+        meta: &EpisodeMeta,
+        cameras: &CameraFeeds,
+        robot: Option<&DriverHandle>,
+    ) -> Result<PathBuf, String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?;
         if self.recording.is_some() {
             return Err("already recording".into());
         }
         let path = session.next_episode_path().map_err(|e| e.to_string())?;
-        let task = meta.task.clone();
-        let recorder = Arc::new(Recorder::start(&path, meta, 2).map_err(|e| format!("{}: {e}", path.display()))?);
         let live = if self.rerun_live {
             let url = if self.rerun_url.trim().is_empty() { DEFAULT_RERUN_URL } else { self.rerun_url.trim() };
             let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             // Every third frame (10 fps of a 30 fps camera) keeps a remote viewer's link light.
-            Some(Arc::new(
-                kinedesk_sessions::rerun_export::LiveLogger::connect(url, &name, &meta.robot, 3)
-                    .map_err(|e| format!("Rerun live logging: {e}"))?,
-            ))
+            Some(LiveLogger::connect(url, &name, &meta.robot, 3).map_err(|e| format!("Rerun live logging: {e}"))?)
         } else {
             None
         };
+        let recorder = SessionRecorder::start(&path, meta, live).map_err(|e| format!("{}: {e}", path.display()))?;
         for (index, feed) in cameras.feeds.iter().enumerate() {
-            let recorder = recorder.clone();
             let camera = u16::try_from(index).unwrap_or(u16::MAX);
-            let live = live.clone();
-            let name = feed.spec.name().to_owned();
-            feed.handle.set_tap(Some(Box::new(move |frame| {
-                recorder.frame(camera, frame.clone());
-                if let Some(live) = &live {
-                    live.frame(&name, frame);
-                }
-            })));
+            feed.handle.set_tap(Some(recorder.camera_tap(camera, feed.spec.name().to_owned())));
         }
-        self.recording = Some(Recording { recorder, live, started: Instant::now(), path: path.clone(), task });
+        if let Some(robot) = robot {
+            robot.set_state_tap(Some(recorder.state_tap()));
+        }
+        self.recording = Some(recorder);
         Ok(path)
     }
 
-    /// Ends the episode (taps removed first, then everything queued is written). `keep: false` deletes it.
-    pub fn stop(&mut self, cameras: &CameraFeeds, keep: bool) -> Result<Option<(PathBuf, RecorderStats)>, String> {
+    /// Ends the episode: the taps are removed at once, then everything queued is written (and a discarded episode
+    /// moved to the trash) on a background task. Returns the episode's path.
+    pub fn stop(
+        &mut self,
+        cameras: &CameraFeeds,
+        robot: Option<&DriverHandle>,
+        end: EpisodeEnd,
+        tasks: &mut SessionTasks,
+    ) -> Result<Option<PathBuf>, String> {
         let Some(recording) = self.recording.take() else { return Ok(None) };
         for feed in &cameras.feeds {
             feed.handle.set_tap(None);
         }
-        if let Some(live) = recording.live.clone() {
-            // Flushing waits for the network: on its own thread, never the UI's.
-            let _ = std::thread::Builder::new().name("kinedesk-rerun-flush".into()).spawn(move || {
-                if let Err(error) = live.flush() {
-                    log::warn!(target: "kinedesk", "Rerun live logging: {error}");
-                }
-            });
+        if let Some(robot) = robot {
+            robot.set_state_tap(None);
         }
-        let recorder = Arc::try_unwrap(recording.recorder).map_err(|_| "the recorder is still in use".to_owned())?;
-        let outcome =
-            serde_json::json!({"type": "end", "kept": keep, "seconds": recording.started.elapsed().as_secs_f64()});
-        let stats = recorder.finish(&outcome).map_err(|e| e.to_string())?;
-        if !keep {
-            std::fs::remove_file(&recording.path).map_err(|e| format!("{}: {e}", recording.path.display()))?;
-        }
-        self.refresh();
-        Ok(Some((recording.path, stats)))
+        let path = recording.path().to_owned();
+        let name = path.display().to_string();
+        let finished = path.clone();
+        tasks.spawn(TaskKind::FinishEpisode, name, move |_| {
+            let result = recording.finish(end).map(|(_, stats)| stats);
+            TaskOutput::EpisodeFinished { path: finished, end, result }
+        })?;
+        Ok(Some(path))
     }
 
     /// Timeline commands that concern the session (open, next/previous, delete, restore) are handled here; the
@@ -278,6 +252,7 @@ impl SessionState {
         &mut self,
         ctx: &egui::Context,
         command: crate::gui::annotator::TimelineCommand,
+        tasks: &mut SessionTasks,
     ) -> Result<Option<String>, String> {
         use crate::gui::annotator::TimelineCommand as C;
         match command {
@@ -300,19 +275,21 @@ impl SessionState {
                 Ok(None)
             }
             C::Delete(name) => {
-                if self.recording.as_ref().is_some_and(|r| r.path.file_stem().is_some_and(|s| *s == *name)) {
+                if self.recording.as_ref().is_some_and(|r| r.path().file_stem().is_some_and(|s| *s == *name)) {
                     return Err("that episode is being recorded".into());
                 }
                 let session = self.session.as_ref().ok_or("no session open")?;
                 let row = self.episodes.iter().find(|r| r.name == name).ok_or_else(|| format!("no episode {name}"))?;
                 if self.annotator.open.as_ref().is_some_and(|o| o.name == name) {
-                    self.annotator.flush_blocking();
+                    // Its last edit is written (by the one annotation writer) before the files move.
+                    self.annotator.flush_and_wait(std::time::Duration::from_secs(2));
                     self.annotator.open = None;
                 }
                 let moved = kinedesk_sessions::annotation::trash_episode(&session.root, &row.path)
                     .map_err(|e| e.to_string())?;
                 self.annotator.last_deleted = moved.file_name().map(|n| n.to_string_lossy().into_owned());
-                self.refresh();
+                self.episodes.retain(|r| r.name != name);
+                self.refresh(tasks);
                 Ok(Some(format!("Moved {name} to {} (Restore puts it back)", moved.display())))
             }
             C::ToggleFlagEpisode(name) => {
@@ -329,7 +306,7 @@ impl SessionState {
                         ..Default::default()
                     });
                 annotation.flagged = !annotation.flagged;
-                kinedesk_sessions::annotation::save_annotation(&row.path, &annotation).map_err(|e| e.to_string())?;
+                self.annotator.save_in_background(row.path.clone(), annotation.clone());
                 row.annotation = Some(annotation);
                 Ok(None)
             }
@@ -338,7 +315,7 @@ impl SessionState {
                 let name = self.annotator.last_deleted.take().ok_or("nothing was deleted")?;
                 let back =
                     kinedesk_sessions::annotation::restore_episode(&session.root, &name).map_err(|e| e.to_string())?;
-                self.refresh();
+                self.refresh(tasks);
                 Ok(Some(format!("Restored {}", back.display())))
             }
             other => {
@@ -364,46 +341,28 @@ impl SessionState {
         }
     }
 
-    /// Starts importing a LeRobot dataset into the open session on its own thread.
-    pub fn start_import(&mut self, dataset: PathBuf, waker: kinedesk_models::channel::Waker) -> Result<(), String> {
+    /// Starts importing a LeRobot dataset into the open session on a background task.
+    pub fn start_import(&mut self, dataset: PathBuf, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
-        if ExportJob::is_running(self.import.as_ref()) {
-            return Err("an import is already running".into());
-        }
-        let source = dataset.clone();
-        self.import = Some(ExportJob::spawn("kinedesk-import", dataset, waker, move |progress| {
-            kinedesk_sessions::lerobot_import::import_lerobot(&source, &session, progress)
-                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
-                .map_err(|e| e.to_string())
-        })?);
-        Ok(())
+        let name = dataset.display().to_string();
+        tasks.spawn(TaskKind::Import, name, move |progress| {
+            let result = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, &mut |d, t| {
+                progress.set(d, t);
+            })
+            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+            .map_err(|e| e.to_string());
+            TaskOutput::Imported { dataset, result }
+        })
     }
 
-    /// An import that finished since the last call: its result (the episode list is re-read on success).
-    pub fn take_finished_import(&mut self) -> Option<Result<ExportDone, String>> {
-        let finished = self.import.as_ref().and_then(|job| job.result.lock().ok().and_then(|mut r| r.take()))?;
-        self.import = None;
-        if finished.is_ok() {
-            self.refresh();
-        }
-        Some(finished)
-    }
-
-    /// Starts exporting the session in `format` to `out` on its own thread.
-    pub fn start_export(
-        &mut self,
-        out: PathBuf,
-        format: ExportFormat,
-        waker: kinedesk_models::channel::Waker,
-    ) -> Result<(), String> {
+    /// Starts exporting the session in `format` to `out` on a background task.
+    pub fn start_export(&mut self, out: PathBuf, format: ExportFormat, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
-        if ExportJob::is_running(self.export.as_ref()) {
-            return Err("an export is already running".into());
-        }
-        let target = out.clone();
-        self.export = Some(ExportJob::spawn("kinedesk-export", out, waker, move |progress| {
+        let name = out.display().to_string();
+        tasks.spawn(TaskKind::Export, name, move |progress| {
             use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
             use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
+            let mut report = |d, t| progress.set(d, t);
             let options = |version, images, video| ExportOptions { version, images, video };
             let options = match format {
                 ExportFormat::LeRobotV3 => options(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
@@ -411,15 +370,16 @@ impl SessionState {
                 ExportFormat::LeRobotV3Video => options(DatasetVersion::V30, ImageEncoding::AsRecorded, true),
                 ExportFormat::LeRobotV21 => options(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
                 ExportFormat::Rerun => {
-                    return export_rerun(&session, &RerunTarget::File(&target), progress)
+                    let result = export_rerun(&session, &RerunTarget::File(&out), &mut report)
                         .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
                         .map_err(|e| e.to_string());
+                    return TaskOutput::Exported { out, result };
                 }
             };
-            export_lerobot(&session, &target, options, progress)
+            let result = export_lerobot(&session, &out, options, &mut report)
                 .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
-                .map_err(|e| e.to_string())
-        })?);
-        Ok(())
+                .map_err(|e| e.to_string());
+            TaskOutput::Exported { out, result }
+        })
     }
 }

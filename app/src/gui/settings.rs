@@ -4,7 +4,9 @@ use egui::ThemePreference;
 use kinedesk_models::robot::BuiltinRobot;
 use kinedesk_widgets::LogFilter;
 
+use crate::gui::arm_state::RobotSource;
 use crate::gui::layout::{Pane, default_layout};
+use crate::gui::policy_state::PolicySettings;
 
 /// The colour theme chosen by the operator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,7 +49,8 @@ impl ThemeChoice {
     }
 }
 
-/// Everything KineDesk stores in eframe's storage under [`PersistedState::KEY`].
+/// Everything KineDesk stores in eframe's storage under [`PersistedState::KEY`]: the one place settings live. The
+/// app reads and changes them here; nothing keeps a copy to be mirrored back.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct PersistedState {
@@ -56,17 +59,11 @@ pub struct PersistedState {
     pub layout: egui_tiles::Tree<Pane>,
     pub theme: ThemeChoice,
     pub log_filter: LogFilter,
-    /// The robot model shown in the arm view.
-    pub robot: BuiltinRobot,
-    /// A URDF robot shown instead of the built-in one (reloaded at start-up).
-    pub urdf: Option<(std::path::PathBuf, Option<String>)>,
-    /// The policy that plans (built-in or a server address).
-    pub policy: crate::gui::policy_state::PolicyChoice,
-    /// Velocity scaling for sending plans, in percent.
-    pub velocity_percent: u16,
-    /// Instructions typed before, most recent last.
-    pub instruction_history: Vec<String>,
-    /// The camera feeds (with per-device settings).
+    /// The robot model shown in the arm view (a URDF is reloaded at start-up).
+    pub robot_source: RobotSource,
+    /// The policy, its velocity scaling and the instructions typed before.
+    pub policy_settings: PolicySettings,
+    /// The camera feeds (with per-device settings), written from the running feeds when saved.
     pub cameras: Vec<crate::gui::camera_feeds::CameraSpec>,
     /// The session folder last opened.
     pub session_root: Option<std::path::PathBuf>,
@@ -84,11 +81,8 @@ impl Default for PersistedState {
             layout: default_layout(),
             theme: ThemeChoice::default(),
             log_filter: LogFilter::default(),
-            robot: BuiltinRobot::Panda,
-            urdf: None,
-            policy: crate::gui::policy_state::PolicyChoice::Builtin,
-            velocity_percent: crate::gui::policy_state::DEFAULT_VELOCITY_PERCENT,
-            instruction_history: Vec::new(),
+            robot_source: RobotSource::Builtin(BuiltinRobot::Panda),
+            policy_settings: PolicySettings::default(),
             cameras: crate::gui::camera_feeds::CameraSpec::defaults(),
             session_root: None,
         }

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kinedesk_core::frame::{Frame, FrameSlot};
 use kinedesk_core::channel::Waker;
 use kinedesk_core::clock::Timestamp;
+use kinedesk_core::frame::{DisplayImage, Frame, FrameSlot};
 
 /// How long the capture thread waits before reopening a failed source.
 pub const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
@@ -85,6 +85,9 @@ pub enum CameraStatus {
 /// Called on the capture thread with every frame (the recorder's way to get all of them, not just the newest).
 pub type FrameTap = Box<dyn Fn(&Arc<Frame>) + Send>;
 
+/// Converts a frame for the screen, on the capture thread (installed by the display).
+pub type DisplayPrep = Box<dyn Fn(&Frame) -> DisplayImage + Send>;
+
 /// A running capture thread.
 pub struct CaptureHandle {
     pub name: String,
@@ -98,6 +101,9 @@ pub struct CaptureHandle {
     setting_requests: Arc<Mutex<Vec<(String, i64)>>>,
     settings: Arc<Mutex<Vec<super::device::DeviceSetting>>>,
     tap: Arc<Mutex<Option<FrameTap>>>,
+    display_prep: Arc<Mutex<Option<DisplayPrep>>>,
+    /// Only every n-th frame is converted for the screen (1: all).
+    display_stride: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
 }
@@ -145,6 +151,18 @@ impl CaptureHandle {
         }
     }
 
+    /// Installs (or removes) the conversion for the screen, run on the capture thread for the frames shown.
+    pub fn set_display_prep(&self, prep: Option<DisplayPrep>) {
+        if let Ok(mut slot) = self.display_prep.lock() {
+            *slot = prep;
+        }
+    }
+
+    /// Converts only every `stride`-th frame for the screen (the others still reach the slot and the tap).
+    pub fn set_display_stride(&self, stride: u64) {
+        self.display_stride.store(stride.max(1), Ordering::Relaxed);
+    }
+
     /// Asks the thread to stop (it closes the device).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
@@ -189,12 +207,15 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
     let setting_requests: Arc<Mutex<Vec<(String, i64)>>> = Arc::new(Mutex::new(Vec::new()));
     let settings = Arc::new(Mutex::new(Vec::new()));
     let tap: Arc<Mutex<Option<FrameTap>>> = Arc::new(Mutex::new(None));
+    let display_prep: Arc<Mutex<Option<DisplayPrep>>> = Arc::new(Mutex::new(None));
+    let display_stride = Arc::new(AtomicU64::new(1));
     let thread_name: String = format!("kinedesk-camera-{name}").chars().take(60).collect();
     let source_name: Arc<str> = name.clone().into();
     let join = {
         let (slot, status, status_changes, reopened, stop) =
             (slot.clone(), status.clone(), status_changes.clone(), reopened.clone(), stop.clone());
         let (setting_requests, settings, tap) = (setting_requests.clone(), settings.clone(), tap.clone());
+        let (display_prep, display_stride) = (display_prep.clone(), display_stride.clone());
         std::thread::Builder::new().name(thread_name).spawn(move || {
             let mut source = make();
             let mut sequence = 0u64;
@@ -225,7 +246,7 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
                             }
                             match source.next_frame() {
                                 Ok(image) => {
-                                    let frame = Arc::new(Frame {
+                                    let mut frame = Frame {
                                         source: source_name.clone(),
                                         sequence,
                                         captured: image.captured,
@@ -234,7 +255,16 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
                                         source_format: image.source_format,
                                         rgba: Arc::new(image.rgba),
                                         decode_us: image.decode_us,
-                                    });
+                                        display: None,
+                                    };
+                                    let stride = display_stride.load(Ordering::Relaxed).max(1);
+                                    if sequence.is_multiple_of(stride)
+                                        && let Ok(prep) = display_prep.lock()
+                                        && let Some(prep) = prep.as_ref()
+                                    {
+                                        frame.display = Some(prep(&frame));
+                                    }
+                                    let frame = Arc::new(frame);
                                     if let Ok(tap) = tap.lock()
                                         && let Some(tap) = tap.as_ref()
                                     {
@@ -280,6 +310,8 @@ pub fn spawn_capture(name: &str, make: SourceFactory, waker: Option<Waker>) -> s
         setting_requests,
         settings,
         tap,
+        display_prep,
+        display_stride,
         stop,
         join: Some(join),
     })

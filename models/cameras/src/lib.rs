@@ -8,6 +8,7 @@ pub mod device;
 pub mod synthetic;
 
 pub use capture::{
-    CameraError, CameraStatus, CaptureHandle, CapturedImage, FrameSource, SourceFactory, SourceInfo, spawn_capture,
+    CameraError, CameraStatus, CaptureHandle, CapturedImage, DisplayPrep, FrameSource, SourceFactory, SourceInfo,
+    spawn_capture,
 };
 pub use kinedesk_core::frame::{self, Frame, FrameSlot};

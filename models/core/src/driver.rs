@@ -17,7 +17,7 @@ mod gate;
 mod plan;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -88,22 +88,45 @@ pub enum DriverCommand {
 /// What a driver reports through the lossless lifecycle channel.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DriverEvent {
-    Connected { robot: String, dof: usize },
+    Connected {
+        robot: String,
+        dof: usize,
+    },
     /// The plan passed the gate and started.
-    PlanStarted { id: u64, steps: usize, items: usize },
+    PlanStarted {
+        id: u64,
+        steps: usize,
+        items: usize,
+    },
     /// Every item of the plan was carried out.
-    PlanFinished { id: u64 },
+    PlanFinished {
+        id: u64,
+    },
     /// The plan stopped part-way for a reason other than Stop (a controller error, a limit hit while writing).
-    PlanFailed { id: u64, at: PlanProgress, reason: String },
+    PlanFailed {
+        id: u64,
+        at: PlanProgress,
+        reason: String,
+    },
     /// A point-to-point move arrived.
     MoveFinished,
     /// The stop signal was seen; the arm is held where it is. `plan`: where an executing plan was stopped.
-    Stopped { generation: u64, plan: Option<PlanProgress> },
+    Stopped {
+        generation: u64,
+        plan: Option<PlanProgress>,
+    },
     /// A command was refused before anything was written, with the reason (`plan`: the refused plan's id).
-    Refused { plan: Option<u64>, reason: String },
+    Refused {
+        plan: Option<u64>,
+        reason: String,
+    },
     /// The arm was halted by a watchdog (e.g. teleop targets stopped arriving), with the reason.
-    Halted { reason: String },
-    Disconnected { reason: String },
+    Halted {
+        reason: String,
+    },
+    Disconnected {
+        reason: String,
+    },
 }
 
 /// How close (rad, every joint) the arm must be to a trajectory's first sample for it to be executed.
@@ -263,19 +286,13 @@ impl DriverHandle {
     /// The next lifecycle event, if one has arrived.
     #[must_use]
     pub fn try_event(&self) -> Option<DriverEvent> {
-        match self.lifecycle.try_recv() {
-            Ok(event) => Some(event),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.lifecycle.try_recv().ok()
     }
 
     /// Waits up to `timeout` for the next lifecycle event (for CLI tools and tests, never the UI thread).
     #[must_use]
     pub fn recv_event_timeout(&self, timeout: Duration) -> Option<DriverEvent> {
-        match self.lifecycle.recv_timeout(timeout) {
-            Ok(event) => Some(event),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.lifecycle.recv_timeout(timeout).ok()
     }
 
     /// Every lifecycle event that has arrived, in order.

@@ -22,7 +22,28 @@ pub struct Frame {
     pub rgba: Arc<Vec<u8>>,
     /// Time the capture thread spent decoding this frame to RGBA (µs).
     pub decode_us: u32,
+    /// The frame already converted for the screen, on the capture thread, by the function the display installed
+    /// (`None` when none is installed, or for frames the display asked to skip).
+    pub display: Option<DisplayImage>,
 }
+
+/// A frame converted for display (e.g. an egui `ColorImage`), opaque to everything but the display that made it.
+#[derive(Clone)]
+pub struct DisplayImage(pub Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for DisplayImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DisplayImage")
+    }
+}
+
+impl PartialEq for DisplayImage {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DisplayImage {}
 
 impl Frame {
     /// The frame as RGB (3 bytes a pixel), e.g. for a policy's observation.
@@ -113,6 +134,7 @@ mod tests {
             source_format: "RGB".into(),
             rgba: Arc::new(vec![1, 2, 3, 255]),
             decode_us: 0,
+            display: None,
         })
     }
 

@@ -25,12 +25,21 @@ pub enum ReviewState {
     Planned,
     Approved,
     /// Sent to the robot as execution `execution`; `step` of `steps` reached.
-    Executing { execution: u64, step: usize, steps: usize },
+    Executing {
+        execution: u64,
+        step: usize,
+        steps: usize,
+    },
     Completed,
     /// Stopped (Esc, the Stop button) at `step` of `steps`.
-    Stopped { step: usize, steps: usize },
+    Stopped {
+        step: usize,
+        steps: usize,
+    },
     /// Refused by the driver or failed part-way.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl ReviewState {

@@ -220,11 +220,8 @@ impl SimArm {
             Some(PlanItem::Gripper { opening }) => {
                 self.gripper_target = opening;
                 self.qd.iter_mut().for_each(|v| *v = 0.0);
-                self.commanded = Some(Commanded {
-                    joints: self.q.clone(),
-                    gripper: opening,
-                    source: CommandSource::Plan { id },
-                });
+                self.commanded =
+                    Some(Commanded { joints: self.q.clone(), gripper: opening, source: CommandSource::Plan { id } });
                 if (self.gripper - opening).abs() < 1e-9 {
                     run.advance();
                 }
@@ -242,10 +239,8 @@ impl SimArm {
                 };
                 // Every write is re-checked against the joint limits; the gate passed the samples, so this only
                 // fires if something upstream is wrong, and then the arm stops rather than writing.
-                if let Some((joint, value)) = target
-                    .iter()
-                    .enumerate()
-                    .find(|(j, value)| !self.gate.robot.joints[*j].limits.contains(**value))
+                if let Some((joint, value)) =
+                    target.iter().enumerate().find(|(j, value)| !self.gate.robot.joints[*j].limits.contains(**value))
                 {
                     let at = run.progress();
                     self.plan = None;
@@ -259,8 +254,11 @@ impl SimArm {
                     *qd = (t - *q) / dt;
                     *q = *t;
                 }
-                self.commanded =
-                    Some(Commanded { joints: target, gripper: self.gripper_target, source: CommandSource::Plan { id } });
+                self.commanded = Some(Commanded {
+                    joints: target,
+                    gripper: self.gripper_target,
+                    source: CommandSource::Plan { id },
+                });
                 if done {
                     run.advance();
                     *segment = None;
@@ -316,7 +314,8 @@ impl SimArm {
         }
         let target = target.clone();
         self.approach(&target, dt, TELEOP_VELOCITY_SCALE);
-        self.commanded = Some(Commanded { joints: target, gripper: self.gripper_target, source: CommandSource::Teleop });
+        self.commanded =
+            Some(Commanded { joints: target, gripper: self.gripper_target, source: CommandSource::Teleop });
     }
 
     fn state(&self) -> JointState {
@@ -368,7 +367,8 @@ mod tests {
         let handle = spawn_sim_arm(robot.clone(), StopSignal::new(), SimArmConfig::default(), None).unwrap();
         // Down a little, close, back up, open: the gripper command closes over samples 10..20.
         let trajectory = sweep(&robot, 0.3, 0.01);
-        let gripper: Vec<f64> = (0..trajectory.joints.len()).map(|k| if (10..20).contains(&k) { 1.0 } else { -1.0 }).collect();
+        let gripper: Vec<f64> =
+            (0..trajectory.joints.len()).map(|k| if (10..20).contains(&k) { 1.0 } else { -1.0 }).collect();
         let plan = ExecutionPlan::with_gripper_changes(&trajectory, &gripper);
         assert_eq!(plan.gripper_moves(), 2);
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

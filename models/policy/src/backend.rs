@@ -10,9 +10,9 @@ use super::instruction::InstructionError;
 use super::motion::{Action, StageSpan, decode_chunks};
 use super::tokens::{PolicyOutput, TokenLayout};
 use super::trajectory::{PlannedTrajectory, trajectory_from_actions};
+use crate::tokenizer::ActionTokenizer;
 use kinedesk_core::channel::Waker;
 use kinedesk_core::robot::Robot;
-use crate::tokenizer::ActionTokenizer;
 use kinedesk_core::{Worker, WorkerContext};
 
 /// An RGB camera image (row-major, 3 bytes a pixel) as a policy gets it.
@@ -154,12 +154,7 @@ pub fn finish_plan(
 /// Work for the policy thread.
 #[derive(Debug)]
 pub enum PolicyCommand {
-    Plan {
-        id: u64,
-        request: Box<PolicyRequest>,
-    },
-    /// Replace the backend (e.g. connect to a server); answered with [`PolicyUpdate::BackendChanged`].
-    SetBackend(Box<dyn PolicyBackend>),
+    Plan { id: u64, request: Box<PolicyRequest> },
 }
 
 impl std::fmt::Debug for dyn PolicyBackend {
@@ -173,7 +168,6 @@ impl std::fmt::Debug for dyn PolicyBackend {
 pub enum PolicyUpdate {
     Event { id: u64, event: PolicyEvent },
     Finished { id: u64, result: Result<Box<PolicyPlan>, PolicyError> },
-    BackendChanged { description: String },
 }
 
 /// Starts the policy thread with `backend`. Reasoning and tokens stream back as they are produced.
@@ -196,10 +190,6 @@ fn run_policy(ctx: &WorkerContext<PolicyCommand, PolicyUpdate>, mut backend: Box
                 };
                 let result = backend.plan(&request, &mut emit).map(Box::new);
                 let _ = ctx.events.try_send(PolicyUpdate::Finished { id, result });
-            }
-            PolicyCommand::SetBackend(next) => {
-                backend = next;
-                let _ = ctx.events.try_send(PolicyUpdate::BackendChanged { description: backend.describe() });
             }
         }
     }

@@ -10,8 +10,8 @@ use super::backend::{PlanParts, PolicyBackend, PolicyError, PolicyEvent, PolicyP
 use super::instruction::parse_instruction;
 use super::motion::{PLAN_DT_S, plan_actions, tokenize_actions};
 use super::tokens::PolicyOutput;
-use kinedesk_core::robot::{Pose, fk};
 use crate::tokenizer::ActionTokenizer;
+use kinedesk_core::robot::{Pose, fk};
 
 /// What the built-in planner calls itself.
 pub const BUILTIN_NAME: &str = "built-in planner (rule-based)";

@@ -9,9 +9,9 @@ use std::ops::Range;
 use glam::{DQuat, DVec3};
 
 use super::instruction::{Frame, Motion, ParsedInstruction, StageKind};
-use kinedesk_core::robot::Pose;
 use crate::tokenizer::data::{DT_S, profile_dt};
 use crate::tokenizer::{ActionTokenizer, TokenizerError};
+use kinedesk_core::robot::Pose;
 
 /// Control period of planned actions (20 Hz, as LIBERO).
 pub const PLAN_DT_S: f64 = DT_S;

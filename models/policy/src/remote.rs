@@ -23,8 +23,8 @@ use super::backend::{PlanParts, PolicyBackend, PolicyError, PolicyEvent, PolicyP
 use super::motion::{Action, PLAN_DT_S};
 use super::msgpack::{self, NdArray, get, number, text};
 use super::tokens::{PolicyOutput, TokenLayout};
-use kinedesk_core::robot::fk;
 use crate::tokenizer::ActionTokenizer;
+use kinedesk_core::robot::fk;
 
 /// Image side the LIBERO observation keys use.
 pub const IMAGE_SIDE: u32 = 224;

@@ -21,8 +21,8 @@ use super::motion::PLAN_DT_S;
 use super::msgpack::{self, NdArray, get, text};
 use super::remote::FINGERS_OPEN_M;
 use super::tokens::TokenLayout;
-use kinedesk_core::robot::Pose;
 use crate::tokenizer::ActionTokenizer;
+use kinedesk_core::robot::Pose;
 
 /// Server settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use kinedesk_core::robot::{SafetyLimits, panda};
 use kinedesk_policy::backend::{PolicyBackend, PolicyEvent, PolicyRequest};
 use kinedesk_policy::builtin::BuiltinPlanner;
 use kinedesk_policy::faithfulness::{evaluate_case, suite};
 use kinedesk_policy::trajectory::check_planned;
-use kinedesk_core::robot::{SafetyLimits, panda};
 
 fn request(instruction: &str, gripper_closed: bool) -> PolicyRequest {
     let robot = Arc::new(panda());

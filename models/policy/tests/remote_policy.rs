@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use kinedesk_core::robot::panda;
 use kinedesk_policy::backend::{PolicyBackend, PolicyError, PolicyEvent, PolicyRequest};
 use kinedesk_policy::builtin::BuiltinPlanner;
 use kinedesk_policy::remote::{RemoteConfig, RemotePolicy};
 use kinedesk_policy::server::{ServeOptions, serve};
-use kinedesk_core::robot::panda;
 use kinedesk_policy::tokenizer::ActionTokenizer;
 
 fn request(instruction: &str) -> PolicyRequest {

@@ -3,7 +3,7 @@
 //! Everything here only emits [`TimelineCommand`]s; the annotator carries them out.
 
 use egui::{Color32, RichText, Ui};
-use kinedesk_sessions::annotation::{ConstraintField, Outcome, STAGE_KINDS};
+use kinedesk_sessions::annotation::{ConstraintKind, Outcome, StageKind};
 use kinedesk_widgets::timeline::{Timeline, TimelineEvent, format_time};
 
 use crate::gui::annotator::{OpenEpisode, TimelineCommand as C, filtered, saved_state, stage_color};
@@ -159,10 +159,10 @@ fn fields_ui(ui: &mut Ui, open: &OpenEpisode, commands: &mut Vec<Command>) {
             push(commands, C::SetInstruction(text));
         }
     });
-    for pair in ConstraintField::ALL.chunks(2) {
+    for pair in ConstraintKind::ALL.chunks(2) {
         ui.horizontal(|ui| {
             for field in pair {
-                let mut label = field.key().to_owned();
+                let mut label = field.name().to_owned();
                 label[..1].make_ascii_uppercase();
                 let mut text = annotation.constraints.get(*field).to_owned();
                 let label = ui.add_sized([92.0, 18.0], egui::Label::new(label));
@@ -276,11 +276,11 @@ fn transport_ui(ui: &mut Ui, open: &OpenEpisode, commands: &mut Vec<Command>) {
     });
     ui.horizontal_wrapped(|ui| {
         ui.label("Label the selection:");
-        for (index, stage) in STAGE_KINDS.iter().enumerate() {
+        for (index, stage) in StageKind::KINEVLA.iter().enumerate() {
             let button = egui::Button::new(RichText::new(format!("{} {stage}", index + 1)).color(Color32::WHITE))
-                .fill(stage_color(stage).gamma_multiply(0.8));
+                .fill(stage_color(stage.name()).gamma_multiply(0.8));
             if ui.add(button).clicked() {
-                push(commands, C::LabelStage((*stage).to_owned()));
+                push(commands, C::LabelStage(stage.name().to_owned()));
             }
         }
         let custom_id = egui::Id::unique("custom_stage");

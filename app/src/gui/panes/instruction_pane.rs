@@ -31,9 +31,10 @@ fn constraint_colour(text: &str) -> Color32 {
 
 fn policy_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let policy = &mut *context.policy;
+    let choice = &context.policy_settings.choice;
     ui.horizontal_wrapped(|ui| {
         ui.label("Policy:");
-        let builtin = policy.choice == PolicyChoice::Builtin;
+        let builtin = *choice == PolicyChoice::Builtin;
         if ui
             .selectable_label(builtin, "Built-in planner")
             .on_hover_text("A rule-based kinematic planner (not a learned model); it emits the same reasoning and tokens as a KineVLA server")
@@ -45,7 +46,7 @@ fn policy_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         let label = ui.label(SERVER_LABEL);
         ui.add(TextEdit::singleline(&mut policy.remote_url).desired_width(160.0).hint_text("ws://host:8000"))
             .labelled_by(label.id);
-        let remote = matches!(&policy.choice, PolicyChoice::Remote { url } if *url == policy.remote_url);
+        let remote = matches!(choice, PolicyChoice::Remote { url } if *url == policy.remote_url);
         if ui.selectable_label(remote, "Use server").on_hover_text("Plan with a KineVLA server (openpi WebSocket + msgpack)").clicked() {
             context.commands.push(Command::UsePolicy(PolicyChoice::Remote { url: policy.remote_url.trim().to_owned() }));
         }
@@ -54,6 +55,7 @@ fn policy_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
 
 fn instruction_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let policy = &mut *context.policy;
+    let history = &context.policy_settings.history;
     let pending = policy.current.as_ref().is_some_and(crate::gui::policy_state::PlanView::is_pending);
     ui.horizontal(|ui| {
         let label = ui.label(INSTRUCTION_LABEL);
@@ -68,10 +70,10 @@ fn instruction_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         let mut plan = false;
         if edit.has_focus() {
             if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::ArrowUp)) {
-                policy.browse_history(true);
+                policy.browse_history(history, true);
             }
             if ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, Key::ArrowDown)) {
-                policy.browse_history(false);
+                policy.browse_history(history, false);
             }
         }
         if edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {

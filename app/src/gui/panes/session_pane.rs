@@ -2,8 +2,8 @@
 //! the episode timer and counters, the episode browser (a crash-recovered episode says so), the timeline editor of
 //! the episode opened from it (`annotate_ui`), and export to LeRobot v3.
 
+use crate::gui::background_tasks::TaskKind;
 use egui::{Color32, ProgressBar, RichText, Ui};
-use std::sync::atomic::Ordering;
 
 use super::PaneContext;
 use crate::gui::command::Command;
@@ -99,8 +99,8 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             if ui.button(DISCARD_LABEL).on_hover_text("Delete this episode (to record it again)").clicked() {
                 context.commands.push(Command::DiscardEpisode);
             }
-            let stats = recording.recorder.stats();
-            let seconds = recording.started.elapsed().as_secs_f64();
+            let stats = recording.stats();
+            let seconds = recording.elapsed().as_secs_f64();
             ui.label(
                 RichText::new(format!("REC {:02}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0))
                     .color(Color32::from_rgb(230, 70, 70)),
@@ -140,7 +140,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .hint_text("/path/to/new/dataset (or file.rrd)"),
         )
         .labelled_by(label.id);
-        let running = crate::gui::session_state::ExportJob::is_running(session.export.as_ref());
+        let running = context.tasks.is_running(TaskKind::Export);
         if ui
             .add_enabled(
                 !running && !session.export_text.trim().is_empty() && !session.episodes.is_empty(),
@@ -179,39 +179,33 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         let label = ui.label(IMPORT_LABEL);
         ui.add(egui::TextEdit::singleline(&mut session.import_text).desired_width(260.0).hint_text("/path/to/dataset"))
             .labelled_by(label.id);
-        let running = session.import.is_some();
+        let import = context.tasks.view(TaskKind::Import);
+        let running = import.is_some();
         if ui.add_enabled(!running && !session.import_text.trim().is_empty(), egui::Button::new("Import")).clicked() {
             context.commands.push(Command::ImportDataset(session.import_text.trim().into()));
         }
-        if let Some(job) = &session.import {
-            let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+        if let Some(task) = import {
             ui.add(
-                ProgressBar::new(done as f32 / total.max(1) as f32)
+                ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
                     .desired_width(160.0)
-                    .text(format!("data file {done} of {total}")),
+                    .text(format!("data file {} of {}", task.done, task.total)),
             );
         }
     });
-    if let Some(job) = &session.export {
-        let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
-        match job.result.lock().ok().and_then(|r| r.clone()) {
-            None => {
-                ui.add(
-                    ProgressBar::new(done as f32 / total.max(1) as f32)
-                        .text(format!("exporting episode {done} of {total}")),
-                );
+    if let Some(task) = context.tasks.view(TaskKind::Export) {
+        ui.add(
+            ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
+                .text(format!("exporting episode {} of {} to {}", task.done, task.total, task.name)),
+        );
+    } else {
+        match &session.last_export {
+            Some(Ok(message)) => {
+                ui.label(message);
             }
-            Some(Ok(summary)) => {
-                ui.label(format!(
-                    "Exported {} episodes, {} frames to {}",
-                    summary.episodes,
-                    summary.frames,
-                    job.out.display()
-                ));
+            Some(Err(message)) => {
+                ui.label(RichText::new(message).color(Color32::from_rgb(230, 70, 70)));
             }
-            Some(Err(error)) => {
-                ui.label(RichText::new(format!("Export failed: {error}")).color(Color32::from_rgb(230, 70, 70)));
-            }
+            None => {}
         }
     }
 }

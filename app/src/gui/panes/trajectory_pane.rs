@@ -4,6 +4,7 @@
 
 use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_models::driver::START_TOLERANCE_RAD;
+use kinedesk_models::review::{ReviewState, RobotReadiness};
 use kinedesk_widgets::placeholder_ui;
 use kinedesk_widgets::trajectory_plots::{TrajectoryPlots, trajectory_plots_ui};
 
@@ -17,12 +18,14 @@ pub const REJECT_LABEL: &str = "Reject";
 pub const SEND_LABEL: &str = "Send to robot";
 pub const VELOCITY_LABEL: &str = "Velocity scaling";
 pub const COARSE_LABEL: &str = "Coarse only (goal level)";
+/// Prefix of the review's state line ("Plan: approved").
+pub const REVIEW_STATE_LABEL: &str = "Plan";
 
 const GREEN: Color32 = Color32::from_rgb(60, 180, 75);
 const AMBER: Color32 = Color32::from_rgb(230, 170, 40);
 const RED: Color32 = Color32::from_rgb(230, 70, 70);
 
-/// Review of a plan: decode, scaling, approval.
+/// Review of a plan: decode, scaling.
 fn plan_review_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let policy = &*context.policy;
     let Some(current) = &policy.current else { return };
@@ -38,7 +41,7 @@ fn plan_review_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 context.commands.push(Command::SetCoarsePreview(coarse));
             }
         }
-        let mut percent = policy.velocity_percent;
+        let mut percent = context.policy_settings.velocity_percent;
         let label = ui.label(VELOCITY_LABEL);
         let slider = ui
             .add(Slider::new(&mut percent, VELOCITY_PERCENT_RANGE).suffix(" %"))
@@ -53,54 +56,60 @@ fn plan_review_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
 }
 
-/// The Send row: approval, move to start, send, progress.
-fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>, checks_ok: bool, from_plan: bool) {
-    let approved = context.policy.current.as_ref().is_some_and(|c| c.approved);
-    let coarse = from_plan && context.policy.show_coarse;
+/// The review row: the plan's state, Reject / Approve, Move to start, Send, progress. Each disabled button says
+/// the one thing it is waiting for; the command layer asks the same review before acting.
+fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let Some(preview) = &context.arm.preview else { return };
+    let review = &preview.review;
+    let readiness = RobotReadiness {
+        connected: context.robot_connected,
+        healthy: context.robot_health.clone(),
+        joints: context.arm.live.as_ref().map(|state| state.positions.as_slice()),
+    };
+    let state = review.state();
+    let colour = match state {
+        ReviewState::Planned => AMBER,
+        ReviewState::Approved | ReviewState::Executing { .. } | ReviewState::Completed => GREEN,
+        ReviewState::Stopped { .. } | ReviewState::Failed { .. } => RED,
+    };
     ui.horizontal(|ui| {
-        if from_plan {
-            if ui.button(REJECT_LABEL).on_hover_text("Discard this plan; edit the instruction and plan again").clicked()
-            {
-                context.commands.push(Command::RejectPlan);
-            }
-            let can_approve = checks_ok && !coarse && !approved;
-            if ui
-                .add_enabled(can_approve, egui::Button::new(APPROVE_LABEL))
-                .on_hover_text("I have looked at this plan; allow sending it")
-                .on_disabled_hover_text(if approved {
-                    "Approved"
-                } else if coarse {
-                    "Switch to the full decode to approve"
-                } else {
-                    "Every check must pass first"
-                })
-                .clicked()
-            {
-                context.commands.push(Command::ApprovePlan);
-            }
-            if approved {
-                ui.label(RichText::new("approved").color(GREEN));
-            }
+        ui.label(RichText::new(format!("{}: {}", REVIEW_STATE_LABEL, state.label())).color(colour))
+            .on_hover_text("planned → approved → executing → completed, stopped or failed");
+        if review.plan_id.is_some()
+            && ui.button(REJECT_LABEL).on_hover_text("Discard this plan; edit the instruction and plan again").clicked()
+        {
+            context.commands.push(Command::RejectPlan);
+        }
+        let approve_refusal = review.approve_refusal();
+        if ui
+            .add_enabled(approve_refusal.is_none(), egui::Button::new(APPROVE_LABEL))
+            .on_hover_text("I have looked at this trajectory; allow sending it")
+            .on_disabled_hover_text(approve_refusal.unwrap_or_default())
+            .clicked()
+        {
+            context.commands.push(Command::ApprovePlan);
         }
         let away = context.arm.offset_from_start().filter(|offset| *offset > START_TOLERANCE_RAD);
-        if let Some(offset) = away {
+        if let Some(offset) = away
+            && !review.is_executing()
+        {
             ui.label(RichText::new(format!("the arm is {:.1}° from the start", offset.to_degrees())).color(AMBER));
             if ui.button("Move to start").on_hover_text("Point-to-point move at 25 % speed").clicked() {
                 context.commands.push(Command::MoveToStart);
             }
         }
-        let allowed = checks_ok && context.robot_connected && away.is_none() && (!from_plan || (approved && !coarse));
+        let send_refusal = review.send_refusal(&readiness);
         let send = ui
-            .add_enabled(allowed, egui::Button::new(SEND_LABEL))
+            .add_enabled(send_refusal.is_none(), egui::Button::new(SEND_LABEL))
             .on_hover_text("Execute on the connected robot; its driver re-checks every limit. Esc stops.")
-            .on_disabled_hover_text("Needs: every check passing, the plan approved, a connected robot at the start");
+            .on_disabled_hover_text(format!("Waiting for: {}", send_refusal.unwrap_or_default()));
         if send.clicked() {
             context.commands.push(Command::SendTrajectory);
         }
     });
-    if let Some((step, steps)) = context.arm.execution {
-        let fraction = step as f32 / steps.saturating_sub(1).max(1) as f32;
-        ui.add(ProgressBar::new(fraction).text(format!("executing: step {step} of {steps} (Esc stops)")));
+    if let ReviewState::Executing { step, steps, .. } = review.state() {
+        let fraction = *step as f32 / steps.saturating_sub(1).max(1) as f32;
+        ui.add(ProgressBar::new(fraction).text(format!("executing: step {} of {steps} (Esc stops)", step + 1)));
     }
 }
 
@@ -114,15 +123,16 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         );
         return;
     }
-    let from_plan = context.arm.preview.as_ref().is_some_and(|p| p.plan_id.is_some());
+    let from_plan = context.arm.preview.as_ref().is_some_and(|p| p.review.plan_id.is_some());
     if from_plan {
         plan_review_ui(ui, context);
     }
     let Some(preview) = &context.arm.preview else { return };
-    let steps = preview.trajectory.joints.len();
+    let trajectory = preview.trajectory();
+    let steps = trajectory.joints.len();
     ui.horizontal(|ui| {
-        ui.label(RichText::new(&preview.source).strong());
-        ui.label(format!("{steps} samples, dt {:.3} s, {:.2} s", preview.trajectory.dt_s, preview.duration_s()));
+        ui.label(RichText::new(&preview.review.source).strong());
+        ui.label(format!("{steps} samples, dt {:.3} s, {:.2} s", trajectory.dt_s, preview.duration_s()));
         if ui.small_button("Clear").on_hover_text("Stop previewing this trajectory").clicked() {
             context.commands.push(Command::ClearTrajectory);
         }
@@ -131,37 +141,37 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     ui.spacing_mut().slider_width = (ui.available_width() - 160.0).max(120.0);
     let slider = Slider::new(&mut step, 0..=steps.saturating_sub(1))
         .text("step")
-        .custom_formatter(|value, _| format!("{} (t = {:.2} s)", value as usize, value * preview.trajectory.dt_s));
+        .custom_formatter(|value, _| format!("{} (t = {:.2} s)", value as usize, value * trajectory.dt_s));
     if ui.add(slider).changed() {
         context.commands.push(Command::ScrubTrajectory(step));
     }
-    let checks_ok = preview.report.ok;
-    if checks_ok {
+    let report = &preview.review.report;
+    if report.ok {
         ui.label(RichText::new("All safety checks pass").color(GREEN));
     } else {
         ui.label(
             RichText::new(format!(
                 "{} safety check violation(s): Send is disabled and the robot would refuse it",
-                preview.report.violations.len()
+                report.violations.len()
             ))
             .color(RED),
         );
         ScrollArea::vertical().id_salt("violations").max_height(90.0).show(ui, |ui| {
-            for violation in preview.report.violations.iter().take(200) {
+            for violation in report.violations.iter().take(200) {
                 if ui.selectable_label(violation.step == preview.step, &violation.message).clicked() {
                     context.commands.push(Command::ScrubTrajectory(violation.step));
                 }
             }
         });
     }
-    send_row_ui(ui, context, checks_ok, from_plan);
+    send_row_ui(ui, context);
     let Some(preview) = &context.arm.preview else { return };
     let limits: Vec<(f64, f64)> =
         context.arm.robot.joints.iter().map(|joint| (joint.limits.lower, joint.limits.upper)).collect();
     let highlight = preview.highlight;
     let data = TrajectoryPlots {
-        dt_s: preview.trajectory.dt_s,
-        joints: &preview.trajectory.joints,
+        dt_s: preview.trajectory().dt_s,
+        joints: &preview.trajectory().joints,
         limits: &limits,
         ee_speed_m_s: &preview.ee_speed_m_s,
         step: preview.step,

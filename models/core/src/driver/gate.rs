@@ -1,8 +1,8 @@
 //! The safety gate inside every driver: everything a driver is about to write is checked again here, so the command
 //! layer's checks are never the only line of defence.
 
-use super::plan::{ExecutionPlan, PlanItem};
 use super::START_TOLERANCE_RAD;
+use super::plan::{ExecutionPlan, PlanItem};
 use crate::robot::{CheckReport, Robot, SafetyLimits, Trajectory, check_trajectory};
 
 /// Re-checks everything a driver is about to write.

@@ -80,7 +80,9 @@ impl ExecutionPlan {
         self.items
             .iter()
             .map(|item| match item {
-                PlanItem::Joints { trajectory, .. } => trajectory.dt_s * trajectory.joints.len().saturating_sub(1) as f64,
+                PlanItem::Joints { trajectory, .. } => {
+                    trajectory.dt_s * trajectory.joints.len().saturating_sub(1) as f64
+                }
                 PlanItem::Gripper { .. } => 0.0,
             })
             .sum()

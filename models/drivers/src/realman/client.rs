@@ -91,7 +91,9 @@ enum ItemState {
     Pending,
     Streaming(Streaming),
     /// The gripper was told to move; the plan goes on at `until`.
-    Gripper { until: Instant },
+    Gripper {
+        until: Instant,
+    },
 }
 
 struct Session {
@@ -257,7 +259,11 @@ impl Session {
             match command {
                 DriverCommand::ExecutePlan { id, plan } => {
                     let busy = self.plan.is_some() || self.moving_to;
-                    match if busy { Err("refused: the arm is busy".to_owned()) } else { self.gate.check_plan(&plan, &self.q) } {
+                    match if busy {
+                        Err("refused: the arm is busy".to_owned())
+                    } else {
+                        self.gate.check_plan(&plan, &self.q)
+                    } {
                         Ok(()) => {
                             self.teleop = None;
                             let (steps, items) = (plan.steps(), plan.items.len());
@@ -274,7 +280,9 @@ impl Session {
                         self.send(&Request::MoveJ { joints, speed_percent })?;
                         self.moving_to = true;
                     }
-                    Ok(()) => ctx.report(DriverEvent::Refused { plan: None, reason: "refused: a plan is executing".into() }),
+                    Ok(()) => {
+                        ctx.report(DriverEvent::Refused { plan: None, reason: "refused: a plan is executing".into() });
+                    }
                     Err(reason) => ctx.report(DriverEvent::Refused { plan: None, reason }),
                 },
                 DriverCommand::StreamTarget(target) => match self.gate.check_target(&target) {

@@ -1,0 +1,188 @@
+//! Recording episodes from the app, and the results of the session's background tasks. The recorder is fed by the
+//! devices' own threads (camera taps, the driver's state tap); here the app starts and ends episodes and watches
+//! that the recorder keeps up: when it falls behind, the screen gives way (fewer preview frames), never the data.
+
+use std::time::{Duration, Instant};
+
+use egui::Context;
+use kinedesk_models::ConnectionState;
+use kinedesk_sessions::events::TimelineEvent;
+use kinedesk_sessions::recorder::EpisodeMeta;
+use kinedesk_sessions::session_recorder::EpisodeEnd;
+use kinedesk_widgets::LogLevel;
+
+use super::KineDeskApp;
+use crate::gui::session_state::TaskOutput;
+
+/// Recorder backlog (fraction of its encode queue) above which the camera previews slow down.
+const BACKLOG_THROTTLE: f32 = 0.25;
+/// Backlog below which the previews go back to full rate.
+const BACKLOG_RECOVERED: f32 = 0.05;
+
+impl KineDeskApp {
+    pub(super) fn recorder_state(&self) -> ConnectionState {
+        match (&self.session.session, &self.session.recording) {
+            (_, Some(recording)) => {
+                ConnectionState::Connected { detail: format!("recording {:.0} s", recording.elapsed().as_secs_f64()) }
+            }
+            (Some(session), None) => {
+                ConnectionState::Idle { detail: format!("{} (not recording)", session.root.display()) }
+            }
+            (None, None) => ConnectionState::Idle { detail: "no session open".to_owned() },
+        }
+    }
+
+    pub(super) fn start_recording(&mut self, ctx: &Context) {
+        self.session.reset_started = None;
+        let task = if self.session.task.trim().is_empty() {
+            self.policy.current.as_ref().map(|c| c.instruction.clone()).unwrap_or_default()
+        } else {
+            self.session.task.trim().to_owned()
+        };
+        let meta = EpisodeMeta {
+            task: task.clone(),
+            robot: self.arm.robot.name.clone(),
+            joint_names: self.arm.robot.joints.iter().map(|j| j.name.clone()).collect(),
+            cameras: self.cameras.feeds.iter().map(|f| f.spec.name().to_owned()).collect(),
+            fps: self
+                .cameras
+                .feeds
+                .first()
+                .map_or(30.0, |f| if f.stats.fps > 0.0 { f.stats.fps.round() } else { 30.0 }),
+            started_unix_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        };
+        match self.session.start(&meta, &self.cameras, self.robot.as_ref()) {
+            Ok(path) => {
+                if let Some(recording) = &self.session.recording
+                    && !task.is_empty()
+                {
+                    recording.event(&TimelineEvent::Instruction { text: task, source: None });
+                }
+                self.log_event(ctx, LogLevel::Info, "session", format!("Recording {}.", path.display()));
+            }
+            Err(error) => self.log_event(ctx, LogLevel::Warn, "session", format!("Cannot record: {error}")),
+        }
+    }
+
+    /// Ends the episode: taps off now, the rest (writing out, the end record, moving a discarded one to the
+    /// trash) on a background task whose result comes back through `apply_task_results`.
+    pub(super) fn stop_recording(&mut self, ctx: &Context, end: EpisodeEnd) {
+        self.cameras.preview_stride = 1;
+        match self.session.stop(&self.cameras, self.robot.as_ref(), end, &mut self.tasks) {
+            Ok(Some(path)) => {
+                let what = match end {
+                    EpisodeEnd::Keep => "Saving",
+                    EpisodeEnd::Discard => "Discarding (to the session's trash)",
+                };
+                self.log_event(ctx, LogLevel::Info, "session", format!("{what} {}…", path.display()));
+                if self.session.reset_s > 0.0 {
+                    self.session.reset_started = Some(Instant::now());
+                }
+            }
+            Ok(None) => self.log_event(ctx, LogLevel::Info, "session", "Not recording."),
+            Err(error) => {
+                self.log_event(ctx, LogLevel::Error, "session", format!("Recording did not end cleanly: {error}"));
+            }
+        }
+    }
+
+    /// Results of the background tasks that finished since the last pass.
+    pub(super) fn apply_task_results(&mut self, ctx: &Context) {
+        for output in self.tasks.poll() {
+            match output {
+                TaskOutput::EpisodeList { root, rows } => self.session.apply_listing(&root, rows),
+                TaskOutput::EpisodeFinished { path, end, result } => {
+                    match result {
+                        Ok(stats) => {
+                            let what = match end {
+                                EpisodeEnd::Keep => "Saved",
+                                EpisodeEnd::Discard => "Discarded (moved to the trash)",
+                            };
+                            let lost = stats.frames_dropped + stats.records_dropped;
+                            let message = format!(
+                                "{what} {}: {} frames, {} records, {lost} lost by the recorder.",
+                                path.display(),
+                                stats.frames_written,
+                                stats.records_written,
+                            );
+                            let level = if lost > 0 { LogLevel::Warn } else { LogLevel::Info };
+                            self.log_event(ctx, level, "session", message);
+                        }
+                        Err(error) => {
+                            let message = format!("{} did not end cleanly: {error}", path.display());
+                            self.log_event(ctx, LogLevel::Error, "session", message);
+                        }
+                    }
+                    self.session.refresh(&mut self.tasks);
+                }
+                TaskOutput::Exported { out, result } => {
+                    let message = match &result {
+                        Ok(done) => {
+                            format!("Exported {} episodes, {} frames to {}", done.episodes, done.frames, out.display())
+                        }
+                        Err(error) => format!("Export to {} failed: {error}", out.display()),
+                    };
+                    let level = if result.is_ok() { LogLevel::Info } else { LogLevel::Error };
+                    self.log_event(ctx, level, "session", message.clone());
+                    self.session.last_export = Some(if result.is_ok() { Ok(message) } else { Err(message) });
+                }
+                TaskOutput::Imported { dataset, result } => {
+                    match result {
+                        Ok(done) => {
+                            let message = format!(
+                                "Imported {} episodes, {} frames from {}.",
+                                done.episodes,
+                                done.frames,
+                                dataset.display()
+                            );
+                            self.log_event(ctx, LogLevel::Info, "session", message);
+                        }
+                        Err(error) => {
+                            self.log_event(ctx, LogLevel::Error, "session", format!("Import failed: {error}"));
+                        }
+                    }
+                    self.session.refresh(&mut self.tasks);
+                }
+            }
+        }
+        if !self.tasks.views().is_empty() {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    /// The recorder has priority over the screen: while its encode queue backs up, the camera previews show only
+    /// every third frame (the recording keeps every frame), and the operator is told once.
+    pub(super) fn recorder_health(&mut self, ctx: &Context) {
+        let Some(recording) = &self.session.recording else { return };
+        let backlog = recording.backlog();
+        if let Some(error) = recording.error() {
+            self.log_event(ctx, LogLevel::Error, "session", format!("Recording failed: {error}; finishing it."));
+            self.stop_recording(ctx, EpisodeEnd::Keep);
+            return;
+        }
+        if backlog > BACKLOG_THROTTLE && self.cameras.preview_stride == 1 {
+            self.cameras.preview_stride = 3;
+            self.log_event(
+                ctx,
+                LogLevel::Warn,
+                "camera",
+                format!(
+                    "The recorder is falling behind ({:.0} % of its queue): camera previews now show every third \
+                     frame so every frame is recorded. Close other programs or record fewer cameras if this persists.",
+                    backlog * 100.0
+                ),
+            );
+        } else if backlog < BACKLOG_RECOVERED && self.cameras.preview_stride > 1 {
+            self.cameras.preview_stride = 1;
+            self.log_event(
+                ctx,
+                LogLevel::Info,
+                "camera",
+                "The recorder caught up: camera previews at full rate again.",
+            );
+        }
+        ctx.request_repaint_after(Duration::from_millis(100));
+    }
+}

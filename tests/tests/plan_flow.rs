@@ -1,0 +1,80 @@
+//! Instruction → plan → review → approve → send, through the real window.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use egui::Key;
+use egui_kittest::kittest::{NodeT, Queryable};
+use kinedesk::gui::panes::instruction_pane::INSTRUCTION_LABEL;
+use kinedesk::gui::panes::trajectory_pane::{APPROVE_LABEL, SEND_LABEL};
+use kinedesk::{Command, KineDeskApp};
+use kinedesk_tests::*;
+
+#[test]
+fn an_instruction_is_planned_previewed_approved_and_sent() {
+    let mut harness = app_harness();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(2);
+    harness.get_by_label(INSTRUCTION_LABEL).type_text("move 5 cm left, then close the gripper");
+    harness.run_steps(2);
+    harness.key_press(Key::Enter);
+    run_until(&mut harness, "the plan", plan_finished);
+    let current = harness.state().policy().current.as_ref().unwrap();
+    assert!(current.error.is_none(), "{:?}", current.error);
+    // Reasoning chips, stages and tokens are on screen, by label.
+    harness.get_by_label("direction: left (base frame)");
+    harness.get_by_label("move: left 0.050 m at 0.050 m/s");
+    harness.get_by_label_contains("chunk 0: <act_c:");
+    harness.get_by_label("All safety checks pass");
+    assert!(harness.state().log_entries().iter().any(|e| e.message.contains("Plan #1 ready")));
+
+    // Send stays disabled until the plan is approved (the button, and the command layer behind it); approving is
+    // withdrawn when the scaling changes.
+    let approved = |app: &KineDeskApp| app.arm().preview.as_ref().is_some_and(|p| p.review.is_approved());
+    assert!(harness.get_by_label(SEND_LABEL).accesskit_node().is_disabled());
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "Send refused: it is not approved"));
+    assert!(!harness.state().arm().preview.as_ref().unwrap().review.is_executing());
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+    assert!(approved(harness.state()));
+    assert!(!harness.get_by_label(SEND_LABEL).accesskit_node().is_disabled());
+    harness.state_mut().handle_command(&ctx, Command::SetVelocityPercent(50));
+    harness.run_steps(2);
+    assert!(!approved(harness.state()));
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+
+    harness.get_by_label(SEND_LABEL).click();
+    run_until(&mut harness, "the arm to finish", |app| logged(app, "finished plan"));
+    harness.get_by_label_contains("Plan: completed");
+    let log: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(log.iter().any(|m| m.contains("approved at 50 % speed")), "{log:#?}");
+    assert!(log.iter().any(|m| m.contains("1 gripper moves")), "{log:#?}");
+    // The arm ended where the plan ends.
+    let goal = harness.state().arm().preview.as_ref().unwrap().trajectory().joints.last().unwrap().clone();
+    // The gripper was closed by the driver as part of the plan.
+    assert!(harness.state().arm().live.as_ref().unwrap().gripper < 0.01);
+    run_until(&mut harness, "the arm to settle", |app| {
+        app.arm().live.as_ref().is_some_and(|s| kinedesk_models::driver::max_joint_offset(&goal, &s.positions) < 0.01)
+    });
+}
+
+#[test]
+fn a_bad_instruction_is_explained_and_history_comes_back_with_the_up_arrow() {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::Plan("wiggle the mug".into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    // In the Instruction pane, and as a toast.
+    assert!(harness.get_all_by_label_contains("Plan #1 failed: cannot plan \"wiggle\"").count() >= 1);
+    assert!(harness.state().arm().preview.is_none(), "nothing to preview, nothing to send");
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(2);
+    harness.key_press(Key::ArrowUp);
+    harness.run_steps(2);
+    assert_eq!(harness.get_by_label(INSTRUCTION_LABEL).value().as_deref(), Some("wiggle the mug"));
+}

@@ -1,0 +1,176 @@
+//! The robot link from the window: the simulated arm, a Realman controller, teleop, Move to start.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use egui::{Key, Modifiers};
+use egui_kittest::kittest::{NodeT, Queryable};
+use kinedesk::Command;
+use kinedesk::gui::panes::arm_pane::ROBOT_ADDRESS_LABEL;
+use kinedesk_tests::*;
+
+#[test]
+fn the_simulated_arm_connects_executes_a_sent_trajectory_and_stops_on_esc() {
+    let robot = kinedesk_models::robot::panda();
+    // 4 s sweep of joint 1 from the rest pose (where the simulated arm starts).
+    let joints: Vec<Vec<f64>> = (0..=400)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[0] += 0.4 * f64::from(k) / 400.0;
+            q
+        })
+        .collect();
+    let path = write_trajectory("sweep.json", &joints);
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    // Send is refused while nothing is connected.
+    harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
+    assert!(logged(harness.state(), "Send refused: no trajectory is previewed"));
+
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.get_by_label("Robot: sim panda");
+    harness.get_by_label("Live state");
+
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(path));
+    finish_loads(&mut harness);
+    // A trajectory file is reviewed like a plan: Send waits for the approval, and the command layer refuses too.
+    assert!(harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+    harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "Send refused: it is not approved"));
+    assert!(harness.state().arm().live.as_ref().is_some_and(|s| !s.moving), "nothing moved");
+    harness.get_by_label("Approve").click();
+    harness.run_steps(2);
+    harness.get_by_label("Send to robot").click();
+    run_until(&mut harness, "motion", |app| {
+        app.arm().live.as_ref().is_some_and(|s| s.moving && s.positions[0] > robot.rest_pose[0] + 0.01)
+    });
+
+    harness.key_press(Key::Escape);
+    run_until(&mut harness, "the stop", |app| app.arm().live.as_ref().is_some_and(|s| !s.moving));
+    let held = harness.state().arm().live.clone().unwrap();
+    assert!(held.velocities.iter().all(|v| *v == 0.0));
+    assert!(held.positions[0] < robot.rest_pose[0] + 0.39, "stopped before the end of the sweep");
+    run_until(&mut harness, "the stop report", |app| logged(app, "sim panda stopped"));
+    // The review follows the driver: stopped at the step the driver reported, and no longer approved.
+    let state = harness.state().arm().preview.as_ref().unwrap().review.state().clone();
+    assert!(
+        matches!(state, kinedesk_models::review::ReviewState::Stopped { step, steps: 401 } if step > 0 && step < 400),
+        "{state:?}"
+    );
+    harness.get_by_label_contains("Plan: stopped at step");
+
+    // The gripper closes on command (the simulated one moves at 100 % per second).
+    harness.get_by_label("Close").click();
+    run_until(&mut harness, "the gripper to close", |app| app.arm().live.as_ref().is_some_and(|s| s.gripper < 0.01));
+
+    harness.get_by_label("Disconnect").click();
+    harness.run_steps(3);
+    assert!(!harness.state().robot_connected());
+    harness.get_by_label("Robot: not connected");
+}
+
+#[test]
+fn a_realman_controller_connects_from_the_form_and_quitting_asks_first() {
+    use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
+    let simulator = RealmanSimulator::start("127.0.0.1:0", kinedesk_models::robot::rm75(), Faults::default()).unwrap();
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
+    harness.run();
+    let url = format!("realman://{}", simulator.address());
+    let field = harness.get_by_label(ROBOT_ADDRESS_LABEL);
+    assert_eq!(field.value().as_deref(), Some("realman://192.168.1.18:8080"));
+    field.focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    harness.get_by_label(ROBOT_ADDRESS_LABEL).type_text(&url);
+    harness.run();
+    assert_eq!(harness.get_by_label(ROBOT_ADDRESS_LABEL).value().as_deref(), Some(url.as_str()));
+    harness.get_by_label("Connect").click();
+    run_until(&mut harness, "the Realman connection", |app| app.arm().live.is_some());
+    harness.get_by_label(&format!("Robot: {url}"));
+
+    // Quit asks first while a robot is connected; "Keep running" keeps it.
+    harness.state_mut().handle_command(&ctx, Command::Quit);
+    harness.run_steps(2);
+    assert!(harness.state().is_quit_confirmation_open());
+    harness.get_by_label("Keep running").click();
+    harness.run_steps(2);
+    assert!(!harness.state().is_quit_confirmation_open() && harness.state().robot_connected());
+    // "Stop and quit" stops and disconnects the arm.
+    harness.state_mut().handle_command(&ctx, Command::Quit);
+    harness.run_steps(2);
+    harness.get_by_label("Stop and quit").click();
+    harness.run_steps(2);
+    assert!(!harness.state().robot_connected());
+    assert_eq!(harness.state().stop_signal().generation(), 1);
+    simulator.shutdown();
+}
+
+#[test]
+fn teleop_jogs_while_shift_is_held_and_esc_disarms_it() {
+    let robot = kinedesk_models::robot::panda();
+    let start = kinedesk_models::robot::fk(&robot, &robot.rest_pose).unwrap().position_m;
+    let mut harness = app_harness();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.get_by_label("Arm teleop").click();
+    harness.run_steps(2);
+    assert!(harness.state().teleop().armed);
+    harness.get_by_label(" ARMED ");
+
+    // W without Shift does nothing; with Shift held the flange moves forward (+x).
+    harness.key_down(Key::W);
+    harness.run_steps(5);
+    assert!(harness.state().teleop().target.is_none());
+    harness.key_up(Key::W);
+    // Hold Shift (the dead-man key) the way the windowing system reports it, then W.
+    harness.event(egui::Event::ModifiersChanged(Modifiers::SHIFT));
+    harness.key_down(Key::W);
+    run_until(&mut harness, "the arm to move forward", |app| {
+        app.arm().live.as_ref().is_some_and(|state| {
+            kinedesk_models::robot::fk(&robot, &state.positions).unwrap().position_m.x > start.x + 0.005
+        })
+    });
+    assert!(harness.state().arm().teleop_target.is_some(), "the target is drawn while jogging");
+    harness.key_up(Key::W);
+    harness.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+    harness.run_steps(2);
+
+    harness.key_press(Key::Escape);
+    harness.run_steps(2);
+    assert!(!harness.state().teleop().armed, "Stop disarms teleop");
+}
+
+#[test]
+fn a_trajectory_that_starts_elsewhere_needs_move_to_start_before_send() {
+    let robot = kinedesk_models::robot::panda();
+    let joints: Vec<Vec<f64>> = (0..=20)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            q[2] += 0.2 + 0.1 * f64::from(k) / 20.0;
+            q
+        })
+        .collect();
+    let path = write_trajectory("elsewhere.json", &joints);
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(path));
+    finish_loads(&mut harness);
+    harness.get_by_label_contains("from the start");
+    harness.get_by_label("Approve").click();
+    harness.run_steps(2);
+    assert!(harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+    harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "from the start: Move to start first"), "the command layer says why");
+    harness.get_by_label("Move to start").click();
+    run_until(&mut harness, "the arm at the start", |app| {
+        app.arm().offset_from_start().is_some_and(|offset| offset < 1e-6)
+    });
+    harness.run_steps(2);
+    assert!(!harness.get_by_label("Send to robot").accesskit_node().is_disabled());
+}

@@ -1,0 +1,299 @@
+//! Recording, annotating, exporting and importing from the Session pane.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kinedesk::{AppOptions, Command, KineDeskApp, Pane};
+use kinedesk_tests::*;
+
+#[test]
+fn an_episode_is_recorded_from_the_session_pane_and_exported() {
+    use kinedesk::gui::camera_feeds::CameraSpec;
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-session-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = AppOptions {
+        cameras: Some(vec![CameraSpec::TestPattern { name: "pattern".into(), width: 160, height: 120, fps: 30 }]),
+        connect_sim: true,
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::ShowPane(Pane::Session));
+    harness.state_mut().handle_command(&ctx, Command::OpenSession(root.join("session")));
+    harness.run_steps(2);
+    harness.get_by_label(kinedesk::gui::panes::session_pane::TASK_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(kinedesk::gui::panes::session_pane::TASK_LABEL).type_text("wave hello");
+    harness.run_steps(1);
+    // With the rerun CLI at hand (scripts/test.sh), the episode also streams live to a headless Rerun server.
+    let rerun = std::env::var("KINEDESK_RERUN").ok().filter(|r| std::path::Path::new(r).is_file());
+    let live = root.join("live.rrd");
+    let port = 20_876 + (std::process::id() % 1000) as u16;
+    let mut server = rerun.as_ref().map(|rerun| {
+        std::fs::create_dir_all(&root).unwrap();
+        // In its own process group: the `rerun` entry point may be a wrapper that starts the real binary.
+        use std::os::unix::process::CommandExt as _;
+        let child = std::process::Command::new(rerun)
+            .args(["--port", &port.to_string(), "--save"])
+            .arg(&live)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        harness.get_by_label(kinedesk::gui::panes::session_pane::RERUN_LIVE_LABEL);
+        let ctx = harness.ctx.clone();
+        harness
+            .state_mut()
+            .handle_command(&ctx, Command::SetRerunLive(Some(format!("rerun+http://127.0.0.1:{port}/proxy"))));
+        child
+    });
+    harness.get_by_label(kinedesk::gui::panes::session_pane::RECORD_LABEL).click();
+    run_until(&mut harness, "a second of recording", |app| {
+        app.session().recording.as_ref().is_some_and(|r| r.stats().frames_written >= 25)
+    });
+    harness.get_by_label("Recorder: recording 1 s");
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::FinishEpisode);
+    run_until(&mut harness, "the finished episode in the list", |app| app.session().episodes.len() == 1);
+    let episodes = &harness.state().session().episodes;
+    assert!(episodes[0].finished && episodes[0].frames >= 25 && episodes[0].task == "wave hello", "{episodes:?}");
+    harness.get_by_label("complete");
+
+    harness.state_mut().handle_command(
+        &ctx,
+        Command::ExportSession {
+            out: root.join("dataset"),
+            format: kinedesk::gui::session_state::ExportFormat::LeRobotV3,
+        },
+    );
+    run_until(&mut harness, "the export", |app| app.session().last_export.is_some());
+    harness.get_by_label_contains("Exported 1 episodes");
+    assert!(root.join("dataset/meta/info.json").is_file());
+    harness.state_mut().handle_command(
+        &ctx,
+        Command::ExportSession {
+            out: root.join("session.rrd"),
+            format: kinedesk::gui::session_state::ExportFormat::Rerun,
+        },
+    );
+    run_until(&mut harness, "the Rerun export", |app| app.session().last_export.is_some());
+    harness.get_by_label_contains("Exported 1 episodes");
+    assert!(root.join("session.rrd").metadata().unwrap().len() > 1000);
+    if let (Some(rerun), Some(server)) = (&rerun, server.as_mut()) {
+        let mut received = String::new();
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let stats = std::process::Command::new(rerun).args(["rrd", "stats"]).arg(&live).output().unwrap();
+            received = String::from_utf8_lossy(&stats.stdout).into_owned();
+            if received.contains("/cameras/pattern:") && received.contains("/joints/q1:") {
+                break;
+            }
+        }
+        let _ = std::process::Command::new("kill").arg("--").arg(format!("-{}", server.id())).status();
+        let _ = server.kill();
+        let _ = server.wait();
+        for entity in ["/cameras/pattern:", "/joints/q1:", "/arm/skeleton:"] {
+            assert!(received.contains(entity), "live logging did not deliver {entity}:\n{received}");
+        }
+    } else if required("KINEDESK_REQUIRE_PYTHON_PEERS") {
+        panic!("the rerun CLI is required here (KINEDESK_RERUN) but was not found: live logging was not checked");
+    } else {
+        eprintln!("SKIPPED (loudly): no rerun CLI (KINEDESK_RERUN) — live logging was not checked");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() {
+    use kinedesk::gui::annotator::TimelineCommand as T;
+    use kinedesk::gui::panes::annotate_ui::{CLOSE_EPISODE_LABEL, NOTES_LABEL};
+    use kinedesk_sessions::annotation::{Outcome, annotation_path, load_annotation};
+
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-annotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
+        synthetic: true,
+        seconds: 2.0,
+        out: root.clone(),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: "move 10 cm left".into(),
+        encoders: 1,
+    })
+    .unwrap();
+    let log = root.join("episodes/episode_000000.kdlog");
+    let options = AppOptions { session: Some(root.clone()), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    run_until(&mut harness, "the session", |app| app.session().episodes.len() == 1);
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the episode on the timeline", |app| app.session().annotator.open.is_some());
+    assert_eq!(harness.state().maximised_pane(), Some(Pane::Session), "annotating gets the whole window");
+    harness.get_by_label(kinedesk_widgets::timeline::TIMELINE_LABEL);
+    let open = |app: &KineDeskApp| {
+        let open = app.session().annotator.open.as_ref().unwrap();
+        (open.cursor_s, open.history.current.clone())
+    };
+    // Seeded from what was recorded: the task as the instruction, the reasoning as constraints.
+    let (_, seeded) = open(harness.state());
+    assert_eq!(seeded.instruction, "move 10 cm left");
+    assert!(seeded.constraints.direction.contains("left"), "{seeded:?}");
+
+    // Keyboard-first: the arrows step frames here (they finish/discard only while recording).
+    harness.key_press(Key::ArrowRight);
+    harness.run_steps(2);
+    let (cursor, _) = open(harness.state());
+    assert!((cursor - 1.0 / 30.0).abs() < 1e-6, "{cursor}");
+    assert!(harness.state().session().recording.is_none());
+    let ctx = harness.ctx.clone();
+    // Key presses are handled in the next frame, so each gets one.
+    harness.state_mut().handle_command(&ctx, Command::Timeline(T::SeekMs(500)));
+    harness.key_press(Key::I);
+    harness.run_steps(1);
+    harness.state_mut().handle_command(&ctx, Command::Timeline(T::SeekMs(1200)));
+    for key in [Key::O, Key::Num2, Key::Y] {
+        harness.key_press(key);
+        harness.run_steps(1);
+    }
+    let (_, annotation) = open(harness.state());
+    let grasp = annotation.stages.iter().find(|s| s.stage.name() == "grasp").expect("a grasp stage");
+    assert!((grasp.start_s - 0.5).abs() < 1e-9 && (grasp.end_s - 1.2).abs() < 1e-9, "{grasp:?}");
+    assert_eq!(annotation.outcome, Outcome::Success);
+
+    harness.get_by_label(NOTES_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(NOTES_LABEL).type_text("slipped once");
+    harness.run_steps(2);
+    harness.key_press(Key::Escape); // leaves the text box (and is the Stop key: nothing moves here)
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "slipped once");
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "", "the typed text is one undo step");
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    harness.run_steps(2);
+    assert_eq!(open(harness.state()).1.notes, "slipped once");
+
+    // Autosave: the file on disk follows without any save command.
+    run_until(&mut harness, "the autosave", |_| {
+        load_annotation(&log).ok().flatten().is_some_and(|a| a.notes == "slipped once" && a.outcome == Outcome::Success)
+    });
+
+    // Deleting moves the episode to the trash; Restore puts it back with its annotation.
+    harness.get_by_label(CLOSE_EPISODE_LABEL).click();
+    harness.run_steps(3);
+    assert_eq!(harness.state().maximised_pane(), None);
+    harness.get_by_label("Delete episode_000000").click();
+    run_until(&mut harness, "the list without it", |app| app.session().episodes.is_empty());
+    let messages: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(!log.exists() && root.join("trash/episode_000000.kdlog").exists(), "{messages:#?}");
+    assert!(harness.state().session().episodes.is_empty());
+    harness.get_by_label("Restore episode_000000.kdlog").click();
+    run_until(&mut harness, "the list with it again", |app| app.session().episodes.len() == 1);
+    assert!(log.exists() && annotation_path(&log).exists());
+    let row = &harness.state().session().episodes[0];
+    assert_eq!(row.annotation.as_ref().map(|a| a.outcome), Some(Outcome::Success));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
+    use kinedesk::gui::camera_feeds::CameraSpec;
+    use kinedesk_sessions::annotation::load_annotation;
+
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-timers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = AppOptions {
+        cameras: Some(vec![CameraSpec::TestPattern { name: "pattern".into(), width: 96, height: 72, fps: 30 }]),
+        session: Some(root.clone()),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().session.is_some());
+    harness.get_by_label(kinedesk::gui::panes::session_pane::EPISODE_LIMIT_LABEL);
+    harness
+        .state_mut()
+        .handle_command(&ctx, Command::SetEpisodeTimers { limit_s: 1, reset_s: 1, record_after_reset: true });
+    harness.state_mut().handle_command(&ctx, Command::StartRecording);
+    run_until(&mut harness, "the episode to end by itself", |app| {
+        app.session().recording.is_none() && app.session().episodes.len() == 1
+    });
+    assert!(harness.state().session().reset_started.is_some(), "the reset countdown runs");
+    harness.get_by_label_contains("RESET");
+    run_until(&mut harness, "the next episode to start after the reset", |app| app.session().recording.is_some());
+    harness
+        .state_mut()
+        .handle_command(&ctx, Command::SetEpisodeTimers { limit_s: 0, reset_s: 0, record_after_reset: false });
+    harness.state_mut().handle_command(&ctx, Command::FinishEpisode);
+    run_until(&mut harness, "both episodes in the list", |app| app.session().episodes.len() == 2);
+    assert!(harness.state().session().reset_started.is_none(), "no reset when the reset time is 0");
+    let first = &harness.state().session().episodes[0];
+    assert!((0.9..2.0).contains(&first.duration_s), "the limit ended it after about a second: {first:?}");
+
+    // Flagging from the list writes the annotation without opening the episode.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::M); // the Session pane over the whole window
+    harness.run_steps(2);
+    assert_eq!(harness.state().maximised_pane(), Some(Pane::Session));
+    harness.get_by_label("Flag episode_000001").click();
+    let log = root.join("episodes/episode_000001.kdlog");
+    run_until(&mut harness, "the flag on disk", |_| load_annotation(&log).ok().flatten().is_some_and(|a| a.flagged));
+    harness.get_by_label("Unflag episode_000001").click();
+    run_until(&mut harness, "the flag off on disk", |_| {
+        load_annotation(&log).ok().flatten().is_some_and(|a| !a.flagged)
+    });
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
+        synthetic: true,
+        seconds: 1.5,
+        out: root.join("recorded"),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: "move 10 cm up".into(),
+        encoders: 1,
+    })
+    .unwrap();
+    kinedesk_sessions::lerobot::export_lerobot_v3(&root.join("recorded"), &root.join("dataset"), |_, _| {}).unwrap();
+
+    let options = AppOptions { session: Some(root.join("annotating")), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().session.is_some());
+    harness.state_mut().handle_command(&ctx, Command::MaximisePane(Some(Pane::Session)));
+    harness.run_steps(2);
+    harness.get_by_label(kinedesk::gui::panes::session_pane::IMPORT_LABEL).focus();
+    harness.run_steps(1);
+    harness
+        .get_by_label(kinedesk::gui::panes::session_pane::IMPORT_LABEL)
+        .type_text(root.join("dataset").to_str().unwrap());
+    harness.run_steps(1);
+    harness.get_by_label("Import").click();
+    run_until(&mut harness, "the import", |app| app.session().episodes.len() == 1);
+    let log: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(log.iter().any(|m| m.starts_with("Imported 1 episodes")), "{log:#?}");
+    assert_eq!(harness.state().session().episodes[0].task, "move 10 cm up");
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the imported episode on the timeline", |app| app.session().annotator.open.is_some());
+    let open = harness.state().session().annotator.open.as_ref().unwrap();
+    assert!(open.curves.iter().any(|c| c.name == "action 1"), "actions are plotted too");
+    assert!(!open.thumbnails.is_empty());
+    std::fs::remove_dir_all(&root).unwrap();
+}
