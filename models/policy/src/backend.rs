@@ -89,6 +89,9 @@ pub enum PolicyError {
     Timeout(Duration),
     #[error("the policy worker is gone")]
     WorkerGone,
+    /// The decoded plan does not do what the instruction asked (checked on every built-in plan).
+    #[error("the plan would not do what was asked, so it is refused: {0}")]
+    Unfaithful(String),
 }
 
 /// A policy: the built-in planner or a remote server.
@@ -108,6 +111,9 @@ pub struct PlanParts {
     /// Actions to use when there are no tokens (a plain openpi server).
     pub actions: Vec<Action>,
     pub action_dt_s: f64,
+    /// What the decoded plan must do (from the instruction as read); checked before the plan is handed out.
+    /// Empty when the planner does not know (a server's plan).
+    pub expect: Vec<crate::faithfulness::Expect>,
 }
 
 /// Decodes the tokens (every level, and coarse alone) with `tokenizer`, or takes the plain actions, and follows
@@ -137,7 +143,8 @@ pub fn finish_plan(
         _ => (parts.actions.clone(), None),
     };
     let full = follow(&actions)?;
-    Ok(PolicyPlan {
+    let expect = parts.expect;
+    let plan = PolicyPlan {
         output: parts.output,
         layout: parts.layout,
         stages: parts.stages,
@@ -148,7 +155,15 @@ pub fn finish_plan(
         first_reasoning,
         total: started.elapsed(),
         source,
-    })
+    };
+    // The plan must do what was asked, or it is refused: never a shorter move or a slower turn without a word.
+    if let Some(failed) = crate::faithfulness::evaluate(&expect, &plan).into_iter().find(|check| !check.pass) {
+        return Err(PolicyError::Unfaithful(format!(
+            "{}: asked {}, the arm would do {}",
+            failed.what, failed.expected, failed.measured
+        )));
+    }
+    Ok(plan)
 }
 
 /// Work for the policy thread.

@@ -41,6 +41,7 @@ pub fn plan_from_pose(
         stages: plan.stages,
         actions: tokens.full,
         action_dt_s: PLAN_DT_S,
+        expect: crate::faithfulness::expectations(&parsed),
     })
 }
 

@@ -2,9 +2,14 @@
 //! the speed the instruction asked for? Measured on the *decoded* joint trajectory (forward kinematics of the joints
 //! the robot would be sent), stage by stage. Used by the tests and by `kinedesk bench planner`.
 
+mod phrasings;
+
 use glam::{DQuat, DVec3};
 
+pub use phrasings::{Refusal, phrasings, refusals};
+
 use super::backend::PolicyPlan;
+use super::instruction::{Frame, Motion, ParsedInstruction};
 
 /// Tolerances: position within max(3 mm, 5 %), direction within 5°, angle within 3°, axis within 5°, speed within 10 %.
 pub const POSITION_TOLERANCE_M: f64 = 0.003;
@@ -85,11 +90,12 @@ fn shortest(rotation: DQuat) -> DQuat {
 
 fn check_rotation(what: String, axis: DVec3, angle_deg: f64, delta: DQuat) -> Check {
     let axis = axis.normalize();
-    let (measured_axis, measured_angle) = shortest(delta).to_axis_angle();
+    let (mut measured_axis, measured_angle) = shortest(delta).to_axis_angle();
     // Express as a signed angle about the expected axis; a half turn either way is the same rotation.
     let mut signed = if measured_axis.dot(axis) >= 0.0 { measured_angle } else { -measured_angle };
     if (angle_deg.abs() - 180.0).abs() < 1e-9 && signed.signum() != angle_deg.signum() {
         signed = -signed;
+        measured_axis = -measured_axis;
     }
     let axis_error =
         if measured_angle > 1e-6 { measured_axis.angle_between(axis * signed.signum()).to_degrees() } else { 0.0 };
@@ -101,12 +107,17 @@ fn check_rotation(what: String, axis: DVec3, angle_deg: f64, delta: DQuat) -> Ch
     }
 }
 
-fn check_speed(what: String, expected: f64, measured: f64, unit: &str) -> Check {
+/// Average speed within 10 %; or slower only because the stage was padded to whole action chunks (`padding_s`):
+/// the motion itself took the asked time, the chunk's last steps hold still.
+fn check_speed(what: String, expected: f64, amount: f64, duration_s: f64, padding_s: f64, unit: &str) -> Check {
+    let measured = amount / duration_s.max(1e-9);
+    let asked_duration = amount / expected.abs().max(1e-12);
+    let padded = measured <= expected && duration_s <= asked_duration + padding_s + 1e-9;
     Check {
         what,
         expected: format!("{expected:.4} {unit}"),
         measured: format!("{measured:.4} {unit}"),
-        pass: (measured - expected).abs() <= SPEED_TOLERANCE * expected.abs(),
+        pass: (measured - expected).abs() <= SPEED_TOLERANCE * expected.abs() || padded,
     }
 }
 
@@ -120,7 +131,48 @@ pub fn evaluate_case(case: &Case, plan: &PolicyPlan) -> Vec<Check> {
         measured: names.join(", "),
         pass: names == case.stages,
     }];
-    for expect in &case.expect {
+    checks.extend(evaluate(&case.expect, plan));
+    checks
+}
+
+/// What a plan read from `parsed` must do, stage by stage: each motion's displacement or rotation, its average
+/// speed, and each gripper state. The built-in planner checks every plan against this before handing it out.
+#[must_use]
+pub fn expectations(parsed: &ParsedInstruction) -> Vec<Expect> {
+    let mut expect = Vec::new();
+    for (stage, planned) in parsed.stages.iter().enumerate() {
+        match planned.motion {
+            Motion::Translate { direction, distance_m, frame, speed_m_s } => {
+                let vector_m = (direction * distance_m).to_array();
+                expect.push(match frame {
+                    Frame::Base => Expect::Displacement { stage, vector_m },
+                    Frame::Gripper => Expect::DisplacementInGripper { stage, vector_m },
+                });
+                expect.push(Expect::LinearSpeed { stage, m_s: speed_m_s });
+            }
+            Motion::Rotate { axis, angle_rad, frame, speed_rad_s } => {
+                let (axis, angle_deg) = (axis.to_array(), angle_rad.to_degrees());
+                expect.push(match frame {
+                    Frame::Base => Expect::Rotation { stage, axis, angle_deg },
+                    Frame::Gripper => Expect::RotationInGripper { stage, axis, angle_deg },
+                });
+                expect.push(Expect::AngularSpeed { stage, deg_s: speed_rad_s.to_degrees() });
+            }
+            Motion::Gripper { close } => expect.push(Expect::Gripper { stage, closed: close }),
+            Motion::Hold { .. } => {}
+        }
+    }
+    expect
+}
+
+/// Checks `plan` against each expectation.
+#[must_use]
+pub fn evaluate(expectations: &[Expect], plan: &PolicyPlan) -> Vec<Check> {
+    let mut checks = Vec::new();
+    // A stage is padded to whole action chunks: at most one chunk of steps holds still at its end.
+    let chunk_steps = plan.actions.len().checked_div(plan.output.chunks.len()).unwrap_or(1).max(1);
+    let padding_s = chunk_steps as f64 * plan.action_dt_s;
+    for expect in expectations {
         let stage_index = match expect {
             Expect::Displacement { stage, .. }
             | Expect::DisplacementInGripper { stage, .. }
@@ -162,12 +214,14 @@ pub fn evaluate_case(case: &Case, plan: &PolicyPlan) -> Vec<Check> {
                 q1 * q0.inverse(),
             ),
             Expect::LinearSpeed { m_s, .. } => {
-                check_speed(label("average speed"), m_s, (p1 - p0).length() / duration.max(1e-9), "m/s")
+                check_speed(label("average speed"), m_s, (p1 - p0).length(), duration, padding_s, "m/s")
             }
             Expect::AngularSpeed { deg_s, .. } => check_speed(
                 label("average angular speed"),
                 deg_s,
-                shortest(q1 * q0.inverse()).to_axis_angle().1.to_degrees() / duration.max(1e-9),
+                shortest(q1 * q0.inverse()).to_axis_angle().1.to_degrees(),
+                duration,
+                padding_s,
                 "°/s",
             ),
             Expect::Gripper { closed, .. } => {

@@ -461,6 +461,7 @@ impl PolicyBackend for RemotePolicy {
             stages: Vec::new(),
             actions: result.actions,
             action_dt_s: info.action_dt_s,
+            expect: Vec::new(),
         };
         finish_plan(parts, tokenizer, request, started, first_reasoning, self.describe())
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kinedesk_core::robot::{SafetyLimits, panda};
 use kinedesk_policy::backend::{PolicyBackend, PolicyEvent, PolicyRequest};
 use kinedesk_policy::builtin::BuiltinPlanner;
-use kinedesk_policy::faithfulness::{evaluate_case, suite};
+use kinedesk_policy::faithfulness::{Case, evaluate_case, phrasings, refusals, suite};
 use kinedesk_policy::trajectory::check_planned;
 
 fn request(instruction: &str, gripper_closed: bool) -> PolicyRequest {
@@ -22,12 +22,11 @@ fn request(instruction: &str, gripper_closed: bool) -> PolicyRequest {
     }
 }
 
-#[test]
-fn every_instruction_in_the_suite_is_followed_within_tolerance() {
+/// Plans every case and checks it on the decoded joint trajectory; returns what failed.
+fn failures_of(cases: &[Case]) -> Vec<String> {
     let mut planner = BuiltinPlanner::with_builtin_tokenizer().unwrap();
     let mut failures = Vec::new();
-    let cases = suite();
-    for case in &cases {
+    for case in cases {
         let plan = match planner.plan(&request(case.instruction, case.gripper_closed), &mut |_| {}) {
             Ok(plan) => plan,
             Err(error) => {
@@ -47,7 +46,34 @@ fn every_instruction_in_the_suite_is_followed_within_tolerance() {
             ));
         }
     }
+    failures
+}
+
+#[test]
+fn every_instruction_in_the_suite_is_followed_within_tolerance() {
+    let cases = suite();
+    let failures = failures_of(&cases);
     assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn new_phrasings_are_planned_faithfully_or_refused_with_the_words() {
+    let cases = phrasings();
+    let failures = failures_of(&cases);
+    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    let mut planner = BuiltinPlanner::with_builtin_tokenizer().unwrap();
+    for refusal in refusals() {
+        let Err(error) = planner.plan(&request(refusal.instruction, false), &mut |_| {}) else {
+            panic!("{:?} was planned; it must be refused ({})", refusal.instruction, refusal.reason);
+        };
+        let error = error.to_string();
+        if let Some(words) = refusal.words {
+            assert!(error.contains(&format!("\"{words}\"")), "{:?}: {error}", refusal.instruction);
+        }
+        assert!(error.contains(refusal.reason), "{:?}: {error}", refusal.instruction);
+    }
+    // The whole suite: at least 80 instructions, each either followed or refused.
+    assert!(suite().len() + cases.len() + refusals().len() >= 80);
 }
 
 #[test]
