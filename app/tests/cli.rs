@@ -12,10 +12,28 @@ fn kinedesk() -> Command {
 #[test]
 fn help_lists_the_subcommands_and_version_prints() {
     let help = kinedesk().arg("--help").output().unwrap();
+    assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for subcommand in ["gui", "fk", "ik", "robot-sim", "send", "bench"] {
-        assert!(text.contains(subcommand), "--help lacks {subcommand}: {text}");
+    // The first word of each line of the "Commands:" section, in order (not a substring anywhere in the text).
+    let listed: Vec<&str> = text
+        .lines()
+        .skip_while(|line| line.trim() != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    let expected = [
+        "gui", "fk", "ik", "robot-sim", "send", "plan", "serve", "record", "session", "export", "import", "tokenizer",
+        "bench", "help",
+    ];
+    assert_eq!(listed, expected, "{text}");
+    // Each subcommand answers its own --help.
+    for subcommand in &expected[..expected.len() - 1] {
+        let sub = kinedesk().args([subcommand, "--help"]).output().unwrap();
+        assert!(sub.status.success() && String::from_utf8_lossy(&sub.stdout).contains("Usage: kinedesk"), "{subcommand}");
     }
+    let unknown = kinedesk().arg("frobnicate").output().unwrap();
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("unrecognized subcommand"));
     let version = kinedesk().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("kinedesk {}", env!("CARGO_PKG_VERSION")));
 }
@@ -301,6 +319,32 @@ fn record_synthetic(session: &std::path::Path, seconds: &str, cameras: &str, siz
         .output()
         .unwrap();
     assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+}
+
+#[test]
+fn a_headless_recording_of_a_gripper_task_has_the_gripper_moving_and_what_was_commanded() {
+    use kinedesk_sessions::episode::read_episode;
+    let root = std::env::temp_dir().join(format!("kinedesk-record-gripper-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let task = "move down 5 cm, close the gripper, then lift 10 cm, move 10 cm left and open the gripper";
+    record_synthetic(&root, "12", "1", ("96", "72"), &["--task", task]);
+    let episode = read_episode(&root.join("episodes/episode_000000.kdlog")).unwrap();
+    let openings: Vec<f64> = episode.joints.iter().map(|j| j.gripper).collect();
+    let (lowest, highest) = openings.iter().fold((1.0_f64, 0.0_f64), |(lo, hi), g| (lo.min(*g), hi.max(*g)));
+    assert!(lowest < 0.05 && highest > 0.95, "the gripper closed and opened: {lowest}..{highest}");
+    // What was commanded is recorded beside what happened: joints and the gripper command.
+    assert!(episode.actions.len() > episode.joints.len() / 2, "{} actions", episode.actions.len());
+    assert!(episode.actions.iter().all(|a| a.values.len() == 8));
+    assert!(episode.actions.iter().any(|a| a.values[7] == 0.0) && episode.actions.iter().any(|a| a.values[7] == 1.0));
+    // The stages as the robot executed them, not spread evenly.
+    let executed: Vec<&str> = episode
+        .events
+        .iter()
+        .filter(|(_, e)| e["type"] == "stage_executed")
+        .filter_map(|(_, e)| e["stage"].as_str())
+        .collect();
+    assert!(executed.starts_with(&["move", "grasp", "lift", "move", "release"]), "{executed:?}");
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

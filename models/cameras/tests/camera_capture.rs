@@ -77,24 +77,37 @@ fn a_folder_of_images_plays_in_order_and_an_empty_one_says_why() {
 }
 
 #[test]
-fn without_a_camera_the_device_backend_says_so() {
-    // On CI there is no /dev/video*: listing is empty (or an error), and opening explains itself; never a panic.
+fn the_device_backend_streams_a_real_camera_or_says_clearly_why_not() {
     let devices = list_devices().unwrap_or_default();
-    if devices.is_empty() {
-        let mut source = DeviceSource::new("cam0", DeviceRequest::default(), Vec::new());
-        let error = source.open().unwrap_err();
-        assert!(error.to_string().contains("cannot open the camera"), "{error}");
-        // The capture thread keeps trying and reports the reason.
-        let handle = spawn_capture(
-            "cam0",
-            Box::new(|| Box::new(DeviceSource::new("cam0", DeviceRequest::default(), Vec::new()))),
-            None,
-        )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !matches!(handle.status(), CameraStatus::Lost { .. }) && Instant::now() < deadline {
+    // A device that is not there, whatever this machine has: opening explains itself, never a panic.
+    let absent = devices.len() as u32 + 50;
+    let request = DeviceRequest { index: absent, ..DeviceRequest::default() };
+    let mut source = DeviceSource::new("absent", request.clone(), Vec::new());
+    let error = source.open().unwrap_err();
+    assert!(error.to_string().contains("cannot open the camera"), "{error}");
+    // The capture thread keeps trying and reports the reason.
+    let handle =
+        spawn_capture("absent", Box::new(move || Box::new(DeviceSource::new("absent", request, Vec::new()))), None)
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !matches!(handle.status(), CameraStatus::Lost { .. }) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(matches!(handle.status(), CameraStatus::Lost { .. }), "{:?}", handle.status());
+    // With a camera attached, the first one streams decoded frames through the same path.
+    if let Some(first) = devices.first() {
+        let request = DeviceRequest { index: first.index, ..DeviceRequest::default() };
+        let camera =
+            spawn_capture("cam", Box::new(move || Box::new(DeviceSource::new("cam", request, Vec::new()))), None)
+                .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut frame = None;
+        while frame.is_none() && Instant::now() < deadline {
+            frame = camera.slot.take();
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(matches!(handle.status(), CameraStatus::Lost { .. }), "{:?}", handle.status());
+        let frame = frame.unwrap_or_else(|| panic!("{} delivered no frame: {:?}", first.name, camera.status()));
+        assert!(frame.width > 0 && frame.rgba.len() == (frame.width * frame.height * 4) as usize);
+        assert!(matches!(camera.status(), CameraStatus::Streaming(_)));
     }
 }

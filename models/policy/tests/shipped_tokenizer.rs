@@ -19,12 +19,23 @@ fn shipped_weights_reconstruct_held_out_chunks_under_two_millimetres() {
 }
 
 #[test]
-fn the_weights_built_into_the_binary_are_the_shipped_ones() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/tokenizer");
-    let loaded = ActionTokenizer::load(&dir).expect("assets/tokenizer loads");
+fn the_weights_built_into_the_binary_decode_and_a_config_that_does_not_fit_them_is_refused() {
+    // The built-in path (configuration parsed from the binary, weights read from its bytes) reconstructs as well as
+    // the files do.
     let builtin = ActionTokenizer::builtin().expect("built-in weights load");
-    assert_eq!(loaded.config(), builtin.config());
-    let chunks = held_out_chunks(loaded.config(), &FitOptions::default());
-    let sample = &chunks[..64];
-    assert_eq!(loaded.encode(sample).expect("encode"), builtin.encode(sample).expect("encode"));
+    let mut chunks = held_out_chunks(builtin.config(), &FitOptions::default());
+    chunks.truncate(500);
+    let report = evaluate(&builtin, &chunks).expect("evaluation runs");
+    assert!(report.by_levels.last().expect("levels").position_rmse_mm < 2.0, "{report:#?}");
+    // A configuration whose shapes differ from the tensors (a new config.json beside old weights) is refused with
+    // the tensor and both shapes named, not loaded into nonsense.
+    let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/tokenizer/model.safetensors"))
+        .expect("weights");
+    let mut wrong = builtin.config().clone();
+    wrong.latent_dim += 8;
+    let error = ActionTokenizer::from_parts(wrong, &bytes).err().expect("a mismatch is refused").to_string();
+    assert!(error.contains("rvq.codebook.0") && error.contains("the config says"), "{error}");
+    let mut wrong = builtin.config().clone();
+    wrong.hidden_dim *= 2;
+    assert!(ActionTokenizer::from_parts(wrong, &bytes).is_err(), "hidden layers of another width are refused too");
 }
