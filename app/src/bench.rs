@@ -5,6 +5,7 @@ pub mod arm_view;
 pub mod cameras;
 pub mod kinematics;
 pub mod policy;
+pub mod recording;
 pub mod robot_link;
 pub mod sessions;
 pub mod tokenizer;
@@ -160,6 +161,19 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Recording from the app: UI frame time while recording, the longest frame while finishing, frames kept.
+    Recording {
+        #[arg(long, default_value_t = 3)]
+        feeds: usize,
+        #[arg(long, default_value_t = 120.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Crash safety: record, kill -9, read back; frames recovered vs written and vs reported durable.
     Crash {
         #[arg(long, default_value_t = 20)]
@@ -235,6 +249,9 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Export { session, runs, lerobot_python, json } => {
             report(&sessions::bench_export(&session, runs, lerobot_python.as_deref())?, json)
+        }
+        BenchCommand::Recording { feeds, seconds, width, height, json } => {
+            report(&recording::bench_recording(feeds.max(1), seconds, width, height)?, json)
         }
         BenchCommand::Crash { runs, json } => {
             let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;

@@ -23,14 +23,29 @@ fn help_lists_the_subcommands_and_version_prints() {
         .filter_map(|line| line.split_whitespace().next())
         .collect();
     let expected = [
-        "gui", "fk", "ik", "robot-sim", "send", "plan", "serve", "record", "session", "export", "import", "tokenizer",
-        "bench", "help",
+        "gui",
+        "fk",
+        "ik",
+        "robot-sim",
+        "send",
+        "plan",
+        "serve",
+        "record",
+        "session",
+        "export",
+        "import",
+        "tokenizer",
+        "bench",
+        "help",
     ];
     assert_eq!(listed, expected, "{text}");
     // Each subcommand answers its own --help.
     for subcommand in &expected[..expected.len() - 1] {
         let sub = kinedesk().args([subcommand, "--help"]).output().unwrap();
-        assert!(sub.status.success() && String::from_utf8_lossy(&sub.stdout).contains("Usage: kinedesk"), "{subcommand}");
+        assert!(
+            sub.status.success() && String::from_utf8_lossy(&sub.stdout).contains("Usage: kinedesk"),
+            "{subcommand}"
+        );
     }
     let unknown = kinedesk().arg("frobnicate").output().unwrap();
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("unrecognized subcommand"));

@@ -1,4 +1,4 @@
-//! Export a session as a LeRobot v3.0 dataset (`../shared/reference/datasets.md`): `data/chunk-000/file-NNN.parquet`
+//! Export a session as a LeRobot v3.0 dataset (the layout lerobot 0.6 reads): `data/chunk-000/file-NNN.parquet`
 //! with many episodes per file (images embedded as the JPEG bytes recorded, no re-encoding), `meta/info.json`,
 //! `meta/stats.json`, `meta/tasks.parquet`, `meta/episodes/chunk-000/file-000.parquet`, and the bi-level reasoning
 //! in the `language_persistent` / `language_events` columns.

@@ -5,6 +5,7 @@
 
 pub mod arm_view;
 pub mod log_view;
+pub mod palette;
 pub mod placeholder;
 pub mod reasoning_view;
 pub mod shortcut_table;

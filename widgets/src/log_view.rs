@@ -28,9 +28,9 @@ impl LogLevel {
     #[must_use]
     pub fn colour(self) -> Color32 {
         match self {
-            Self::Error => Color32::from_rgb(230, 70, 70),
-            Self::Warn => Color32::from_rgb(230, 170, 40),
-            Self::Info => Color32::from_rgb(140, 170, 220),
+            Self::Error => crate::palette::DANGER,
+            Self::Warn => crate::palette::CAUTION,
+            Self::Info => crate::palette::INFO,
             Self::Debug => Color32::GRAY,
         }
     }

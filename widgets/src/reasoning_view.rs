@@ -1,6 +1,7 @@
 //! The policy's output as the operator reads it: reasoning as labelled chips and action tokens as a strip of codes
 //! coloured by level (coarse/goal level blue, fine/kinematic levels from green to orange).
 
+use crate::palette;
 use egui::{
     Color32, CornerRadius, Response, RichText, Sense, Stroke, StrokeKind, TextStyle, TextWrapMode, Ui, WidgetInfo,
     WidgetText,
@@ -10,16 +11,13 @@ use egui::{
 #[must_use]
 pub fn level_colour(level: usize, coarse_levels: usize, levels: usize) -> Color32 {
     if level < coarse_levels {
-        return Color32::from_rgb(70, 120, 220);
+        return palette::COARSE_LEVEL;
     }
-    let fine = levels.saturating_sub(coarse_levels).max(1);
-    let t = (level - coarse_levels) as f32 / (fine.saturating_sub(1)).max(1) as f32;
-    let lerp = |a: f32, b: f32| (a + (b - a) * t) as u8;
-    Color32::from_rgb(lerp(60.0, 230.0), lerp(170.0, 140.0), lerp(90.0, 40.0))
+    palette::fine_level(level - coarse_levels, levels.saturating_sub(coarse_levels).max(1))
 }
 
 fn highlight_stroke(highlighted: bool) -> Stroke {
-    if highlighted { Stroke::new(2.0, Color32::from_rgb(255, 240, 60)) } else { Stroke::NONE }
+    if highlighted { Stroke::new(2.0, palette::HIGHLIGHT) } else { Stroke::NONE }
 }
 
 fn small_galley(ui: &Ui, text: &str, monospace: bool) -> std::sync::Arc<egui::Galley> {

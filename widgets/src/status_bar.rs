@@ -12,10 +12,10 @@ pub struct StatusItem {
 
 fn state_colour(state: &ConnectionState) -> Color32 {
     match state {
-        ConnectionState::Connected { .. } => Color32::from_rgb(60, 180, 75),
-        ConnectionState::Idle { .. } => Color32::from_rgb(120, 150, 200),
-        ConnectionState::Connecting { .. } => Color32::from_rgb(230, 170, 40),
-        ConnectionState::Failed { .. } => Color32::from_rgb(220, 50, 50),
+        ConnectionState::Connected { .. } => crate::palette::OK,
+        ConnectionState::Idle { .. } => crate::palette::INFO,
+        ConnectionState::Connecting { .. } => crate::palette::CAUTION,
+        ConnectionState::Failed { .. } => crate::palette::DANGER,
         ConnectionState::NotConnected => Color32::GRAY,
     }
 }

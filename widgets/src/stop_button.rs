@@ -9,13 +9,8 @@ pub const STOP_BUTTON_LABEL: &str = "Stop";
 /// Returns the button's response; the caller turns a click into a stop command.
 pub fn stop_button_ui(ui: &mut Ui, shortcut: &str) -> Response {
     let text = RichText::new(STOP_BUTTON_LABEL).strong().size(16.0).color(Color32::WHITE);
-    ui.add(
-        Button::new(text)
-            .fill(Color32::from_rgb(200, 30, 30))
-            .corner_radius(CornerRadius::same(4))
-            .min_size(vec2(88.0, 26.0)),
-    )
-    .on_hover_text(format!("Stop all motion now ({shortcut}). Works from anywhere, even while typing."))
+    ui.add(Button::new(text).fill(crate::palette::STOP).corner_radius(CornerRadius::same(4)).min_size(vec2(88.0, 26.0)))
+        .on_hover_text(format!("Stop all motion now ({shortcut}). Works from anywhere, even while typing."))
 }
 
 #[cfg(test)]

@@ -255,7 +255,7 @@ impl Timeline<'_> {
         }
         let cursor_x = x_of(self.cursor_s);
         if (track.left()..=track.right()).contains(&cursor_x) {
-            let accent = Color32::from_rgb(255, 200, 60);
+            let accent = crate::palette::ACCENT;
             painter.line_segment([pos2(cursor_x, rect.top()), pos2(cursor_x, rect.bottom())], Stroke::new(1.5, accent));
             painter.text(
                 pos2(cursor_x + 3.0, rect.top() + 4.0),

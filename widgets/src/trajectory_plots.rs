@@ -37,22 +37,10 @@ pub struct PlotsResponse {
     pub clicked_step: Option<usize>,
 }
 
-const SPAN_FILLS: [Color32; 2] =
-    [Color32::from_rgba_premultiplied(40, 60, 90, 40), Color32::from_rgba_premultiplied(70, 60, 30, 40)];
-const HIGHLIGHT_FILL: Color32 = Color32::from_rgba_premultiplied(90, 85, 10, 70);
+use crate::palette::{HIGHLIGHT_FILL, STAGE_BANDS as SPAN_FILLS};
 
 fn joint_colour(joint: usize) -> Color32 {
-    const COLOURS: [Color32; 8] = [
-        Color32::from_rgb(86, 156, 255),
-        Color32::from_rgb(255, 140, 66),
-        Color32::from_rgb(92, 200, 120),
-        Color32::from_rgb(230, 90, 110),
-        Color32::from_rgb(170, 120, 230),
-        Color32::from_rgb(80, 200, 210),
-        Color32::from_rgb(220, 200, 80),
-        Color32::from_rgb(200, 200, 200),
-    ];
-    COLOURS[joint % COLOURS.len()]
+    crate::palette::SERIES[joint % crate::palette::SERIES.len()]
 }
 
 fn base_plot<'a>(id_salt: &str, name: &str, height: f32, group: Id, t_end: f64) -> Plot<'a> {
@@ -138,9 +126,7 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
                 for limit in [lower, upper] {
                     if limit.is_finite() && limit <= max + span && limit >= min - span {
                         plot_ui.hline(
-                            HLine::new("limit", limit)
-                                .color(Color32::from_rgb(230, 70, 70))
-                                .style(LineStyle::dashed_loose()),
+                            HLine::new("limit", limit).color(crate::palette::DANGER).style(LineStyle::dashed_loose()),
                         );
                     }
                 }

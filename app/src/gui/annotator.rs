@@ -13,6 +13,7 @@ use kinedesk_sessions::annotation::{
     save_annotation,
 };
 use kinedesk_sessions::episode::{Episode, StoredFrame, read_episode};
+use kinedesk_widgets::palette;
 use kinedesk_widgets::timeline::{LaneMarker, LaneSegment, TimelineCurve, TimelineLane, zoom_view};
 
 /// Autosave waits this long after the last edit (typing is saved in bursts, not per key).
@@ -175,16 +176,7 @@ impl OpenEpisode {
 /// A stable colour per stage name.
 #[must_use]
 pub fn stage_color(stage: &str) -> Color32 {
-    const PALETTE: [Color32; 8] = [
-        Color32::from_rgb(66, 133, 244),
-        Color32::from_rgb(219, 68, 55),
-        Color32::from_rgb(15, 157, 88),
-        Color32::from_rgb(171, 71, 188),
-        Color32::from_rgb(0, 172, 193),
-        Color32::from_rgb(255, 112, 67),
-        Color32::from_rgb(158, 157, 36),
-        Color32::from_rgb(120, 144, 156),
-    ];
+    const PALETTE: [Color32; 8] = kinedesk_widgets::palette::SERIES;
     let index = StageKind::KINEVLA.iter().position(|k| k.name() == stage).unwrap_or_else(|| {
         stage.bytes().fold(7usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % PALETTE.len()
     });
@@ -493,7 +485,7 @@ impl Annotator {
             curves.push(TimelineCurve {
                 name: "gripper".into(),
                 points: episode.joints.iter().map(|j| [seconds(j.time), j.gripper]).collect(),
-                color: Color32::from_gray(200),
+                color: palette::NEUTRAL,
             });
         }
         let events = episode
@@ -503,11 +495,11 @@ impl Annotator {
                 use kinedesk_sessions::events::{LogSource, TimelineEvent};
                 let event = TimelineEvent::from_json(raw)?;
                 let (label, color) = match &event {
-                    TimelineEvent::Log { source: LogSource::Stop, .. } => ("stop", Color32::from_rgb(230, 70, 70)),
-                    TimelineEvent::Log { source, .. } => (source.name(), Color32::from_gray(170)),
-                    TimelineEvent::Trajectory { .. } => ("send", Color32::from_rgb(90, 200, 120)),
-                    TimelineEvent::StageExecuted { .. } => ("stage", Color32::from_rgb(200, 160, 60)),
-                    other => (other.kind(), Color32::from_rgb(120, 170, 255)),
+                    TimelineEvent::Log { source: LogSource::Stop, .. } => ("stop", palette::DANGER),
+                    TimelineEvent::Log { source, .. } => (source.name(), palette::NEUTRAL),
+                    TimelineEvent::Trajectory { .. } => ("send", palette::OK),
+                    TimelineEvent::StageExecuted { .. } => ("stage", palette::EXECUTED_STAGE),
+                    other => (other.kind(), palette::REASONING),
                 };
                 Some(LaneMarker { time_s: seconds(*time), label: label.to_owned(), color })
             })

@@ -126,13 +126,14 @@ pub enum ConstraintKind {
 }
 
 impl ConstraintKind {
+    /// Every kind: the object, then the paper's six in the order reasoning lists them.
     pub const ALL: [Self; 7] = [
         Self::Object,
-        Self::ObjectPart,
         Self::Direction,
         Self::Distance,
         Self::Rotation,
         Self::Speed,
+        Self::ObjectPart,
         Self::TargetRelation,
     ];
     /// The six kinds an annotation holds as fields (the object is the instruction's own subject).

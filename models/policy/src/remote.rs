@@ -1,5 +1,5 @@
 //! Client for a KineVLA policy server speaking the openpi-style WebSocket + msgpack protocol
-//! (`../shared/reference/protocols.md`): a metadata frame on connect, then strictly alternating observation and
+//! (as openpi's `WebsocketPolicyServer` serves it): a metadata frame on connect, then strictly alternating observation and
 //! result maps; errors come as a text frame and a close with code 1011. `wss://` uses rustls with the webpki roots;
 //! an API key goes in `Authorization: Api-Key …`.
 //!

@@ -29,11 +29,14 @@ fn the_weights_built_into_the_binary_decode_and_a_config_that_does_not_fit_them_
     assert!(report.by_levels.last().expect("levels").position_rmse_mm < 2.0, "{report:#?}");
     // A configuration whose shapes differ from the tensors (a new config.json beside old weights) is refused with
     // the tensor and both shapes named, not loaded into nonsense.
-    let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/tokenizer/model.safetensors"))
-        .expect("weights");
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/tokenizer/model.safetensors"),
+    )
+    .expect("weights");
     let mut wrong = builtin.config().clone();
     wrong.latent_dim += 8;
-    let error = ActionTokenizer::from_parts(wrong, &bytes).err().expect("a mismatch is refused").to_string();
+    let Err(error) = ActionTokenizer::from_parts(wrong, &bytes) else { panic!("a mismatch must be refused") };
+    let error = error.to_string();
     assert!(error.contains("rvq.codebook.0") && error.contains("the config says"), "{error}");
     let mut wrong = builtin.config().clone();
     wrong.hidden_dim *= 2;

@@ -4,6 +4,7 @@
 
 use egui::{Color32, RichText, Ui};
 use kinedesk_sessions::annotation::{ConstraintKind, Outcome, StageKind};
+use kinedesk_widgets::palette;
 use kinedesk_widgets::timeline::{Timeline, TimelineEvent, format_time};
 
 use crate::gui::annotator::{OpenEpisode, TimelineCommand as C, filtered, saved_state, stage_color};
@@ -76,8 +77,8 @@ pub fn episode_browser_ui(
                     ui.label(format!("{} frames, {:.1} s", row.frames, row.duration_s));
                     let outcome = annotation.map_or(Outcome::Unlabelled, |a| a.outcome);
                     let color = match outcome {
-                        Outcome::Success => Color32::from_rgb(90, 200, 120),
-                        Outcome::Failure => Color32::from_rgb(230, 70, 70),
+                        Outcome::Success => palette::OK,
+                        Outcome::Failure => palette::DANGER,
                         Outcome::Unlabelled => ui.visuals().weak_text_color(),
                     };
                     ui.label(RichText::new(outcome.label()).color(color));
@@ -85,7 +86,7 @@ pub fn episode_browser_ui(
                     let trimmed = if annotation.is_some_and(|a| a.trim.is_some()) { ", trimmed" } else { "" };
                     ui.label(format!("{stages} stages{trimmed}"));
                     let flag = if flagged {
-                        RichText::new(format!("Unflag {}", row.name)).color(Color32::from_rgb(240, 150, 60))
+                        RichText::new(format!("Unflag {}", row.name)).color(palette::WARNING)
                     } else {
                         RichText::new(format!("Flag {}", row.name))
                     };
@@ -93,14 +94,11 @@ pub fn episode_browser_ui(
                         push(commands, C::ToggleFlagEpisode(row.name.clone()));
                     }
                     match (&row.torn_tail, row.finished, &row.annotation_error) {
-                        (_, _, Some(error)) => ui.label(RichText::new(error).color(Color32::from_rgb(230, 70, 70))),
-                        (Some(tail), _, _) => ui.label(
-                            RichText::new(format!("recovered after a crash ({tail})"))
-                                .color(Color32::from_rgb(240, 150, 60)),
-                        ),
-                        (None, false, _) => {
-                            ui.label(RichText::new("not finished (crash?)").color(Color32::from_rgb(240, 150, 60)))
+                        (_, _, Some(error)) => ui.label(RichText::new(error).color(palette::DANGER)),
+                        (Some(tail), _, _) => {
+                            ui.label(RichText::new(format!("recovered after a crash ({tail})")).color(palette::WARNING))
                         }
+                        (None, false, _) => ui.label(RichText::new("not finished (crash?)").color(palette::WARNING)),
                         (None, true, _) => ui.label("complete"),
                     };
                     ui.end_row();

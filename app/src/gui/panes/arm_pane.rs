@@ -1,6 +1,7 @@
 use egui::{Color32, ComboBox, ProgressBar, RichText, Ui};
 use kinedesk_models::robot::BuiltinRobot;
 use kinedesk_widgets::arm_view::{OrbitCamera, arm_view_ui};
+use kinedesk_widgets::palette;
 
 use super::PaneContext;
 use crate::gui::arm_state::RobotSource;
@@ -37,7 +38,7 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 context.commands.push(Command::DisconnectRobot);
             }
             let live = if arm.live.is_some() { "Live state" } else { "Connecting…" };
-            ui.label(RichText::new(live).color(Color32::from_rgb(60, 180, 75)));
+            ui.label(RichText::new(live).color(palette::OK));
         } else {
             if ui
                 .button("Connect simulated arm")
@@ -93,7 +94,7 @@ fn joint_bars_ui(ui: &mut Ui, robot: &kinedesk_models::robot::Robot, q: &[f64]) 
             let span = joint.limits.upper - joint.limits.lower;
             let fraction = if span > 0.0 { ((value - joint.limits.lower) / span).clamp(0.0, 1.0) } else { 0.5 };
             let near_limit = !(0.05..=0.95).contains(&fraction);
-            let colour = if near_limit { Color32::from_rgb(220, 60, 50) } else { Color32::from_rgb(70, 130, 200) };
+            let colour = if near_limit { palette::DANGER } else { palette::INFO };
             ui.add(
                 ProgressBar::new(fraction as f32)
                     .desired_width(96.0)
@@ -113,13 +114,8 @@ fn teleop_ui(ui: &mut Ui, teleop: &crate::gui::teleop::Teleop, dof: usize, comma
     use crate::gui::teleop::{JogMode, SPEEDS};
     ui.horizontal_wrapped(|ui| {
         if teleop.armed {
-            ui.label(
-                RichText::new(" ARMED ")
-                    .strong()
-                    .color(Color32::WHITE)
-                    .background_color(Color32::from_rgb(200, 30, 30)),
-            )
-            .on_hover_text("Teleop is armed: hold Shift and a jog key to move the arm");
+            ui.label(RichText::new(" ARMED ").strong().color(Color32::WHITE).background_color(palette::STOP))
+                .on_hover_text("Teleop is armed: hold Shift and a jog key to move the arm");
             if ui.button("Disarm teleop").clicked() {
                 commands.push(Command::SetTeleop(false));
             }

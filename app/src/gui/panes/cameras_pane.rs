@@ -5,6 +5,7 @@
 use egui::{Color32, Rect, RichText, Sense, Ui, vec2};
 use kinedesk_models::camera::CameraStatus;
 use kinedesk_models::camera::device::DeviceRequest;
+use kinedesk_widgets::palette;
 use kinedesk_widgets::placeholder_ui;
 
 use super::PaneContext;
@@ -63,7 +64,7 @@ fn add_menu_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         match &context.cameras.device_list() {
             None => {}
             Some(Err(error)) => {
-                ui.label(RichText::new(error).color(Color32::from_rgb(230, 120, 80)));
+                ui.label(RichText::new(error).color(palette::WARNING));
             }
             Some(Ok(devices)) if devices.is_empty() => {
                 ui.label("No camera found on this computer.");
@@ -86,7 +87,7 @@ fn add_menu_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
 /// Draws one feed into `rect`; returns whether it was double-clicked.
 fn feed_ui(ui: &mut Ui, feed: &Feed, index: usize, rect: Rect, commands: &mut Vec<Command>) {
     let response = ui.interact(rect, ui.scope_id().with(("camera_tile", index)), Sense::click());
-    ui.painter().rect_filled(rect, 2.0, Color32::from_gray(12));
+    ui.painter().rect_filled(rect, 2.0, palette::CAMERA_BACKGROUND);
     if let Some(texture) = &feed.texture {
         let size = texture.size_vec2();
         let scale = (rect.width() / size.x).min(rect.height() / size.y);
@@ -110,7 +111,7 @@ fn feed_ui(ui: &mut Ui, feed: &Feed, index: usize, rect: Rect, commands: &mut Ve
         .truncate(),
     );
     let status = match feed.handle.status() {
-        CameraStatus::Lost { reason } => Some((format!("{reason} — reconnecting…"), Color32::from_rgb(240, 150, 60))),
+        CameraStatus::Lost { reason } => Some((format!("{reason} — reconnecting…"), palette::WARNING)),
         CameraStatus::Opening => Some(("opening…".to_owned(), Color32::LIGHT_GRAY)),
         CameraStatus::Stopped => Some(("stopped".to_owned(), Color32::LIGHT_GRAY)),
         CameraStatus::Streaming(_) => None,

@@ -3,6 +3,8 @@
 //! chunk coloured by level. Hovering a stage or a chunk highlights its span in the plots and the 3D view.
 
 use egui::{Color32, Key, RichText, TextEdit, Ui};
+use kinedesk_models::vocab::ConstraintKind;
+use kinedesk_widgets::palette;
 use kinedesk_widgets::reasoning_view::{TokenStrip, chip_ui, token_legend_ui, token_strip_ui};
 
 use super::PaneContext;
@@ -17,16 +19,7 @@ pub const SERVER_LABEL: &str = "Server";
 const EXAMPLE: &str = "lift the mug by its handle, rotate it 90° clockwise, then place it slowly left of the plate";
 
 fn constraint_colour(text: &str) -> Color32 {
-    let kind = text.split(':').next().unwrap_or("");
-    match kind {
-        "object" | "object part" => Color32::from_rgb(120, 90, 160),
-        "direction" => Color32::from_rgb(50, 120, 170),
-        "distance" => Color32::from_rgb(40, 140, 120),
-        "rotation" => Color32::from_rgb(170, 100, 40),
-        "speed" => Color32::from_rgb(150, 70, 90),
-        "target relation" => Color32::from_rgb(90, 110, 60),
-        _ => Color32::from_rgb(90, 90, 100),
-    }
+    palette::constraint(text.split(':').next().and_then(ConstraintKind::from_name))
 }
 
 fn policy_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -103,9 +96,7 @@ pub fn instruction_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     ui.separator();
     match (&current.plan, &current.error) {
         (_, Some(error)) => {
-            ui.label(
-                RichText::new(format!("Plan #{} failed: {error}", current.id)).color(Color32::from_rgb(230, 80, 80)),
-            );
+            ui.label(RichText::new(format!("Plan #{} failed: {error}", current.id)).color(palette::DANGER));
         }
         (Some(plan), None) => {
             ui.label(format!(
@@ -139,7 +130,7 @@ pub fn instruction_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             ui.label(RichText::new("Action level").strong());
             ui.horizontal_wrapped(|ui| {
                 for (index, line) in current.action_level.iter().enumerate() {
-                    let response = chip_ui(ui, line, Color32::from_rgb(60, 80, 110), stage_under_cursor == Some(index));
+                    let response = chip_ui(ui, line, palette::STAGE_CHIP, stage_under_cursor == Some(index));
                     if response.hovered() {
                         policy.hover_next.stage = Some(index);
                     }

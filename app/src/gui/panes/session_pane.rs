@@ -3,7 +3,8 @@
 //! the episode opened from it (`annotate_ui`), and export to LeRobot v3.
 
 use crate::gui::background_tasks::TaskKind;
-use egui::{Color32, ProgressBar, RichText, Ui};
+use egui::{ProgressBar, RichText, Ui};
+use kinedesk_widgets::palette;
 
 use super::PaneContext;
 use crate::gui::command::Command;
@@ -88,7 +89,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     }
     ui.horizontal(|ui| match &session.recording {
         None => {
-            if ui.button(RichText::new(RECORD_LABEL).color(Color32::from_rgb(230, 70, 70))).clicked() {
+            if ui.button(RichText::new(RECORD_LABEL).color(palette::DANGER)).clicked() {
                 context.commands.push(Command::StartRecording);
             }
         }
@@ -103,16 +104,12 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             let seconds = recording.elapsed().as_secs_f64();
             ui.label(
                 RichText::new(format!("REC {:02}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0))
-                    .color(Color32::from_rgb(230, 70, 70)),
+                    .color(palette::DANGER),
             );
             let dropped = stats.frames_dropped + stats.records_dropped;
             let text =
                 format!("{} frames ({} on disk), {} dropped", stats.frames_written, stats.frames_durable, dropped);
-            ui.label(if dropped > 0 {
-                RichText::new(text).color(Color32::from_rgb(240, 150, 60))
-            } else {
-                RichText::new(text)
-            });
+            ui.label(if dropped > 0 { RichText::new(text).color(palette::WARNING) } else { RichText::new(text) });
             ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
         }
     });
@@ -203,7 +200,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 ui.label(message);
             }
             Some(Err(message)) => {
-                ui.label(RichText::new(message).color(Color32::from_rgb(230, 70, 70)));
+                ui.label(RichText::new(message).color(palette::DANGER));
             }
             None => {}
         }

@@ -2,7 +2,7 @@
 //! time slider (it moves the ghost in the 3D view), the safety checks, and the review: coarse or full decode,
 //! velocity scaling, Reject / Approve / Send with progress. Stop (Esc) always works.
 
-use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
+use egui::{ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_models::driver::START_TOLERANCE_RAD;
 use kinedesk_models::review::{ReviewState, RobotReadiness};
 use kinedesk_widgets::placeholder_ui;
@@ -21,9 +21,7 @@ pub const COARSE_LABEL: &str = "Coarse only (goal level)";
 /// Prefix of the review's state line ("Plan: approved").
 pub const REVIEW_STATE_LABEL: &str = "Plan";
 
-const GREEN: Color32 = Color32::from_rgb(60, 180, 75);
-const AMBER: Color32 = Color32::from_rgb(230, 170, 40);
-const RED: Color32 = Color32::from_rgb(230, 70, 70);
+use kinedesk_widgets::palette::{CAUTION as AMBER, DANGER as RED, OK as GREEN};
 
 /// Review of a plan: decode, scaling.
 fn plan_review_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
