@@ -6,6 +6,8 @@
 //! - [`renderer`]: wgpu pipelines, the offscreen MSAA + depth target, and the egui paint callback.
 
 pub mod camera;
+pub mod gpu_scene;
+mod meshes;
 pub mod renderer;
 pub mod robot_scene;
 pub mod scene;
@@ -15,7 +17,8 @@ use std::sync::Arc;
 use egui::{Key, PointerButton, Response, RichText, Sense, Ui, vec2};
 
 pub use camera::OrbitCamera;
-pub use renderer::{ArmViewCallback, ArmViewRenderer, GpuScene};
+pub use gpu_scene::GpuScene;
+pub use renderer::{ArmViewCallback, ArmViewRenderer};
 pub use robot_scene::{ArmModel, GhostPreview, add_arm, add_ghost_trajectory};
 pub use scene::{ArmScene, Capsule, MeshDraw, Rgba, Segment};
 

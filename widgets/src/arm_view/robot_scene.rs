@@ -266,7 +266,7 @@ mod tests {
         // The box became one capsule along X (0.2 long, radius 0.05); links 0 and 3 have no procedural capsule.
         let links: usize = robot.link_shapes.iter().map(Vec::len).sum();
         assert_eq!(scene.capsules.len(), links - 2 + 1 + 1);
-        let packed = super::super::renderer::GpuScene::pack(&scene, glam::Mat4::IDENTITY);
+        let packed = super::super::gpu_scene::GpuScene::pack(&scene, glam::Mat4::IDENTITY);
         assert_eq!(packed.mesh_batches.len(), 1);
         assert_eq!(packed.mesh_batches[0].instances, 0..1);
     }
