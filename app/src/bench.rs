@@ -23,6 +23,29 @@ pub trait Report: serde::Serialize {
     fn print_text(&self);
 }
 
+/// One UI frame of the real app without a window, at 1600×1000 points: the logic pass, the drawing pass with
+/// `events`, and tessellation (there is no GPU: texture uploads are discarded). Returns its CPU time.
+pub fn app_frame(
+    ctx: &egui::Context,
+    app: &mut crate::gui::app::KineDeskApp,
+    started: std::time::Instant,
+    events: Vec<egui::Event>,
+) -> Duration {
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0))),
+        time: Some(started.elapsed().as_secs_f64()),
+        predicted_dt: 1.0 / 60.0,
+        events,
+        ..egui::RawInput::default()
+    };
+    let frame_started = std::time::Instant::now();
+    let mut output = ctx.run_ui(input, |ui| app.frame(ui));
+    let primitives = ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
+    std::hint::black_box(primitives);
+    output.textures_delta.clear();
+    frame_started.elapsed()
+}
+
 /// Prints a result as JSON or as text.
 pub fn report(result: &impl Report, json: bool) -> anyhow::Result<()> {
     if json {

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use egui::{Pos2, RawInput, Rect, vec2};
 use kinedesk_models::camera::decode::{mjpeg_to_rgba, yuyv_to_rgba};
 use kinedesk_models::camera::synthetic::TestPattern;
 
@@ -50,19 +49,9 @@ pub fn bench_cameras(feeds: usize, seconds: f64, width: u32, height: u32, fps: u
     let mut next = started;
     let mut index = 0u64;
     while started.elapsed().as_secs_f64() < seconds {
-        let input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1600.0, 1000.0))),
-            time: Some(started.elapsed().as_secs_f64()),
-            predicted_dt: 1.0 / 60.0,
-            ..RawInput::default()
-        };
-        let frame_started = Instant::now();
-        let mut output = ctx.run_ui(input, |ui| app.frame(ui));
-        let primitives = ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
-        std::hint::black_box(primitives);
-        output.textures_delta.clear();
+        let frame_time = super::app_frame(&ctx, &mut app, started, Vec::new());
         if index > 30 {
-            ui_frame.push(frame_started.elapsed());
+            ui_frame.push(frame_time);
         }
         index += 1;
         for (feed, seen) in app.cameras().feeds.iter().zip(seen.iter_mut()) {

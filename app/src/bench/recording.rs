@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use egui::{Pos2, RawInput, Rect, vec2};
 
 use super::{Report, Summary};
 use crate::gui::app::{AppOptions, KineDeskApp};
@@ -37,22 +36,6 @@ pub struct RecordingBench {
     pub episode_mb: f64,
 }
 
-/// One UI frame at `width`×`height` points: the logic pass, the drawing pass, tessellation. Returns its CPU time.
-fn frame(ctx: &egui::Context, app: &mut KineDeskApp, started: Instant) -> Duration {
-    let input = RawInput {
-        screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1600.0, 1000.0))),
-        time: Some(started.elapsed().as_secs_f64()),
-        predicted_dt: 1.0 / 60.0,
-        ..RawInput::default()
-    };
-    let frame_started = Instant::now();
-    let mut output = ctx.run_ui(input, |ui| app.frame(ui));
-    let primitives = ctx.tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
-    std::hint::black_box(primitives);
-    output.textures_delta.clear();
-    frame_started.elapsed()
-}
-
 /// Runs frames at 60 Hz until `done` holds or `limit` passes; returns each frame's time.
 fn frames_until(
     ctx: &egui::Context,
@@ -66,7 +49,7 @@ fn frames_until(
     let mut next = Instant::now();
     let mut times = Vec::new();
     while !done(app) && Instant::now() < until {
-        times.push(frame(ctx, app, started));
+        times.push(super::app_frame(ctx, app, started, Vec::new()));
         next += period;
         let now = Instant::now();
         if next > now {

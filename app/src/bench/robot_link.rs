@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use egui::{Event, Pos2, RawInput, Rect, vec2};
+use egui::Event;
 
 use super::{Report, Summary};
 use crate::gui::app::{AppOptions, KineDeskApp};
@@ -164,14 +164,7 @@ pub fn bench_teleop(trials: usize, frame_rate_hz: f64) -> anyhow::Result<TeleopB
     let frame_period = Duration::from_secs_f64(1.0 / frame_rate_hz.clamp(1.0, 1000.0));
     let started = Instant::now();
     let frame = |app: &mut KineDeskApp, events: Vec<Event>| {
-        let input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1600.0, 1000.0))),
-            time: Some(started.elapsed().as_secs_f64()),
-            events,
-            ..RawInput::default()
-        };
-        let mut output = ctx.run_ui(input, |ui| app.frame(ui));
-        output.textures_delta.clear();
+        super::app_frame(&ctx, app, started, events);
         std::thread::sleep(frame_period);
     };
     app.handle_command(&ctx, Command::ConnectSimArm);

@@ -352,14 +352,7 @@ impl DriverHandle {
 
     /// If the driver's thread has ended, how; `None` while it runs (or after the exit was already taken).
     pub fn take_exit(&mut self) -> Option<WorkerExit> {
-        if !self.join.as_ref().is_some_and(JoinHandle::is_finished) {
-            return None;
-        }
-        let join = self.join.take()?;
-        Some(match join.join() {
-            Ok(()) => WorkerExit::Finished,
-            Err(payload) => WorkerExit::Panicked { message: crate::worker::panic_message(payload.as_ref()) },
-        })
+        crate::worker::take_thread_exit(&mut self.join)
     }
 }
 

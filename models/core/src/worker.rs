@@ -90,14 +90,7 @@ impl<Cmd, Ev> Worker<Cmd, Ev> {
 
     /// If the thread has ended, how; `None` while it runs (or after the exit was already taken).
     pub fn take_exit(&mut self) -> Option<WorkerExit> {
-        if !self.join.as_ref().is_some_and(JoinHandle::is_finished) {
-            return None;
-        }
-        let join = self.join.take()?;
-        Some(match join.join() {
-            Ok(()) => WorkerExit::Finished,
-            Err(payload) => WorkerExit::Panicked { message: panic_message(payload.as_ref()) },
-        })
+        take_thread_exit(&mut self.join)
     }
 
     /// Asks the worker to finish and waits up to `timeout` for it. Returns `None` if it is still running.
@@ -126,7 +119,18 @@ impl<Cmd, Ev> Drop for Worker<Cmd, Ev> {
     }
 }
 
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// If the thread behind `join` has ended, how (and `join` is emptied); `None` while it runs or once taken.
+pub(crate) fn take_thread_exit(join: &mut Option<JoinHandle<()>>) -> Option<WorkerExit> {
+    if !join.as_ref().is_some_and(JoinHandle::is_finished) {
+        return None;
+    }
+    Some(match join.take()?.join() {
+        Ok(()) => WorkerExit::Finished,
+        Err(payload) => WorkerExit::Panicked { message: panic_message(payload.as_ref()) },
+    })
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
