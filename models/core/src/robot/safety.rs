@@ -268,9 +268,13 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
                 }
             }
         }
-        if step > 0 && step + 1 < steps.len() {
+        // The arm starts and ends at rest: before the first sample and after the last it holds still, so a
+        // trajectory that starts (or stops) moving at full speed in one step is an acceleration violation too.
+        if steps.len() > 1 {
+            let before = &steps[step.saturating_sub(1)];
+            let after = &steps[(step + 1).min(steps.len() - 1)];
             for (j, joint) in robot.joints.iter().enumerate() {
-                let acceleration = (steps[step + 1][j] - 2.0 * q[j] + steps[step - 1][j]) / (dt * dt);
+                let acceleration = (after[j] - 2.0 * q[j] + before[j]) / (dt * dt);
                 let limit = joint.limits.acceleration * limits.acceleration_scale;
                 if acceleration.abs() > limit {
                     recorder.exceeds(
@@ -350,6 +354,36 @@ mod tests {
         for kind in [ViolationKind::StepJump, ViolationKind::JointVelocity, ViolationKind::JointAcceleration] {
             assert!(report.violations.iter().any(|v| v.kind == kind && v.joint == Some(3)), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn a_velocity_step_from_rest_or_to_rest_is_an_acceleration_violation() {
+        // Two samples 60 ms apart: from rest to 2.83 rad/s in one step (the RM75 allows 5 rad/s²).
+        let robot = crate::robot::rm75();
+        let q0 = vec![0.0, 0.5984, 0.0, 0.7712, 0.0, 1.772, 0.0];
+        let mut q1 = q0.clone();
+        q1[0] = 0.17;
+        let report = check_trajectory(
+            &robot,
+            &Trajectory { dt_s: 0.06, joints: vec![q0, q1] },
+            &SafetyLimits::for_robot(&robot),
+        );
+        assert!(!report.ok);
+        let kinds: Vec<_> = report.violations.iter().map(|v| (v.kind, v.step)).collect();
+        assert!(kinds.contains(&(ViolationKind::JointAcceleration, 0)), "starting from rest: {kinds:?}");
+        assert!(kinds.contains(&(ViolationKind::JointAcceleration, 1)), "coming to rest: {kinds:?}");
+        // Easing in and out passes.
+        let eased: Vec<Vec<f64>> = (0..=60)
+            .map(|k| {
+                let s = f64::from(k) / 60.0;
+                let mut q = vec![0.0, 0.5984, 0.0, 0.7712, 0.0, 1.772, 0.0];
+                q[0] = 0.17 * s * s * (3.0 - 2.0 * s);
+                q
+            })
+            .collect();
+        let report =
+            check_trajectory(&robot, &Trajectory { dt_s: 0.02, joints: eased }, &SafetyLimits::for_robot(&robot));
+        assert!(report.ok, "{:?}", report.violations.first());
     }
 
     #[test]

@@ -35,7 +35,7 @@ fn a_trajectory_streams_to_the_end_and_the_arm_follows() {
     let robot = rm75();
     let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
     let handle = connect(&simulator, &StopSignal::new());
-    let trajectory = sweep(&robot, 0.5);
+    let trajectory = sweep(&robot, 1.0);
     let goal = trajectory.joints.last().unwrap()[0];
     handle.send(execute(trajectory)).unwrap();
     until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1 }));
@@ -51,8 +51,7 @@ fn a_plan_with_a_gripper_move_streams_both_segments_and_closes_the_gripper() {
     let robot = rm75();
     let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
     let handle = connect(&simulator, &StopSignal::new());
-    let trajectory = sweep(&robot, 0.6);
-    let gripper: Vec<f64> = (0..trajectory.joints.len()).map(|k| if k >= 15 { 1.0 } else { -1.0 }).collect();
+    let (trajectory, gripper) = crate::test_support::two_moves_with_a_grasp(&robot, 0.8, 0.4, 0.02);
     let plan = ExecutionPlan::with_gripper_changes(&trajectory, &gripper);
     let goal = trajectory.joints.last().unwrap()[0];
     handle.send(DriverCommand::ExecutePlan { id: 4, plan }).unwrap();
