@@ -59,6 +59,33 @@ pub struct SafetyLimits {
     pub workspace: Workspace,
     /// Smallest allowed manipulability `sqrt(det(J Jᵀ))`; below it the arm is too close to a singularity.
     pub min_manipulability: f64,
+    /// The time step must lie within these (s): drivers sample a trajectory at it.
+    #[serde(default = "default_dt_range")]
+    pub dt_range_s: (f64, f64),
+    /// The longest trajectory (s) and the most samples a trajectory may have.
+    #[serde(default = "default_max_duration")]
+    pub max_duration_s: f64,
+    #[serde(default = "default_max_samples")]
+    pub max_samples: usize,
+}
+
+/// Time steps from 1 ms (a 1 kHz controller) to 2 s (a plan slowed down twentyfold).
+pub const DT_RANGE_S: (f64, f64) = (0.001, 2.0);
+/// Ten minutes of motion in one trajectory.
+pub const MAX_DURATION_S: f64 = 600.0;
+/// Ten minutes at 1 kHz.
+pub const MAX_SAMPLES: usize = 600_000;
+
+fn default_dt_range() -> (f64, f64) {
+    DT_RANGE_S
+}
+
+fn default_max_duration() -> f64 {
+    MAX_DURATION_S
+}
+
+fn default_max_samples() -> usize {
+    MAX_SAMPLES
 }
 
 impl SafetyLimits {
@@ -73,6 +100,9 @@ impl SafetyLimits {
             max_step_rad: 10f64.to_radians(),
             workspace: Workspace::around(robot),
             min_manipulability: 0.01 * rest,
+            dt_range_s: DT_RANGE_S,
+            max_duration_s: MAX_DURATION_S,
+            max_samples: MAX_SAMPLES,
         }
     }
 }
@@ -188,12 +218,26 @@ pub fn check_trajectory(robot: &Robot, trajectory: &Trajectory, limits: &SafetyL
     let mut recorder = Recorder { violations: Vec::new(), dt_s: if dt.is_finite() { dt.max(0.0) } else { 0.0 } };
     let finish =
         |recorder: Recorder| CheckReport { ok: recorder.violations.is_empty(), violations: recorder.violations };
-    if !(dt.is_finite() && dt > 0.0) {
-        recorder.malformed(0, format!("time step dt_s = {dt} must be a positive number of seconds"));
+    let (shortest, longest) = limits.dt_range_s;
+    if !(dt.is_finite() && dt >= shortest && dt <= longest) {
+        recorder.malformed(0, format!("time step dt_s = {dt} s is outside {shortest}–{longest} s"));
         return finish(recorder);
     }
     if trajectory.joints.is_empty() {
         recorder.malformed(0, "the trajectory has no steps".to_owned());
+        return finish(recorder);
+    }
+    let duration = dt * trajectory.joints.len().saturating_sub(1) as f64;
+    if trajectory.joints.len() > limits.max_samples || duration > limits.max_duration_s {
+        recorder.malformed(
+            0,
+            format!(
+                "{} samples over {duration:.1} s is more than a trajectory may hold ({} samples, {} s)",
+                trajectory.joints.len(),
+                limits.max_samples,
+                limits.max_duration_s
+            ),
+        );
         return finish(recorder);
     }
     for (step, q) in trajectory.joints.iter().enumerate() {
@@ -354,6 +398,20 @@ mod tests {
         for kind in [ViolationKind::StepJump, ViolationKind::JointVelocity, ViolationKind::JointAcceleration] {
             assert!(report.violations.iter().any(|v| v.kind == kind && v.joint == Some(3)), "{kind:?}");
         }
+    }
+
+    #[test]
+    fn time_steps_and_lengths_outside_the_limits_are_refused_before_anything_else() {
+        let robot = panda();
+        let limits = SafetyLimits::for_robot(&robot);
+        let rest = robot.rest_pose.clone();
+        for dt_s in [1e-30, 1e-4, 2.5, 1e9, 1e300, f64::INFINITY, f64::NAN, -0.01, 0.0] {
+            let report = check_trajectory(&robot, &Trajectory { dt_s, joints: vec![rest.clone(); 3] }, &limits);
+            assert!(!report.ok && report.violations[0].kind == ViolationKind::Malformed, "dt {dt_s}");
+        }
+        let long = Trajectory { dt_s: 0.5, joints: vec![rest.clone(); 1300] };
+        assert!(check_trajectory(&robot, &long, &limits).violations[0].message.contains("more than a trajectory"));
+        assert!(check_trajectory(&robot, &Trajectory { dt_s: 0.5, joints: vec![rest; 10] }, &limits).ok);
     }
 
     #[test]
