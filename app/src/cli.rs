@@ -116,7 +116,7 @@ pub enum CliCommand {
         #[arg(long = "model", default_value = "rm75")]
         model: String,
         /// Stop after this many seconds (default: run until interrupted).
-        #[arg(long)]
+        #[arg(long, value_parser = seconds_arg)]
         seconds: Option<f64>,
     },
     /// Execute a checked trajectory file on a robot, headless: `sim` or `realman://HOST:PORT`.
@@ -214,6 +214,19 @@ pub enum TokenizerCommand {
         #[arg(long)]
         levels: Option<usize>,
     },
+}
+
+/// The longest run a `--seconds` may ask for: a week.
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A `--seconds` value: a positive, finite number of seconds up to [`MAX_SECONDS`].
+pub fn seconds_arg(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if value.is_finite() && value > 0.0 && value <= MAX_SECONDS {
+        Ok(value)
+    } else {
+        Err(format!("{text} s is not between 0 and {MAX_SECONDS} s (a week)"))
+    }
 }
 
 /// Runs the parsed command line.

@@ -275,3 +275,28 @@ fn serve_and_plan_talk_over_websocket_through_the_binary() {
     let y = |i: usize| positions[i][1].as_f64().unwrap();
     assert!((y(positions.len() - 1) - y(0) - 0.05).abs() < 0.003);
 }
+
+#[test]
+fn arguments_out_of_range_are_refused_with_the_range_before_anything_runs() {
+    let out = std::env::temp_dir().join(format!("kinedesk-args-{}", std::process::id()));
+    for (args, expected) in [
+        (vec!["record", "--synthetic", "--seconds", "inf"], "not between 0 and"),
+        (vec!["record", "--synthetic", "--seconds", "NaN"], "not between 0 and"),
+        (vec!["record", "--synthetic", "--seconds", "1e300"], "not between 0 and"),
+        (vec!["record", "--synthetic", "--fps", "0"], "not in 1..=240"),
+        (vec!["record", "--synthetic", "--width", "0"], "not in 16..=7680"),
+        (vec!["record", "--synthetic", "--width", "100000", "--height", "100000"], "not in 16..=7680"),
+        (vec!["serve", "--seconds", "1e300"], "not between 0 and"),
+        (vec!["robot-sim", "--seconds", "0"], "not between 0 and"),
+    ] {
+        let mut command = kinedesk();
+        command.args(&args);
+        if args[0] == "record" {
+            command.arg("--out").arg(&out);
+        }
+        let run = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    assert!(!out.exists(), "nothing was recorded");
+}

@@ -179,7 +179,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub weights: Option<PathBuf>,
     /// Stop after this many seconds (default: run until interrupted).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::seconds_arg)]
     pub seconds: Option<f64>,
 }
 

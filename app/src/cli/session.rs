@@ -26,25 +26,28 @@ pub struct RecordArgs {
     /// first shows the rendered arm, the others the test pattern).
     #[arg(long)]
     pub synthetic: bool,
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::cli::seconds_arg)]
     pub seconds: f64,
     /// Session folder (created if needed; the episode is added to it).
     #[arg(long, value_name = "SESSION")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 3)]
-    pub cameras: usize,
-    #[arg(long, default_value_t = 640)]
+    /// Synthetic cameras (0 to 16).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub cameras: u16,
+    /// Image size in pixels (16 to 7680 × 16 to 4320).
+    #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u32).range(16..=7680))]
     pub width: u32,
-    #[arg(long, default_value_t = 480)]
+    #[arg(long, default_value_t = 480, value_parser = clap::value_parser!(u32).range(16..=4320))]
     pub height: u32,
-    #[arg(long, default_value_t = 30)]
+    /// Frames per second (1 to 240).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub fps: u32,
     /// The task (instruction) of the episode; the arm carries it out, looping, while recording.
     #[arg(long, default_value = "move 10 cm left, then rotate it 45 degrees clockwise, then move 10 cm right")]
     pub task: String,
-    /// JPEG encoder threads.
-    #[arg(long, default_value_t = 2)]
-    pub encoders: usize,
+    /// JPEG encoder threads (1 to 16).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub encoders: u16,
 }
 
 /// Records one episode headless and prints progress every second (`… durable N frames` is what a crash keeps).
@@ -58,7 +61,7 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
     let arm = spawn_sim_arm(robot.clone(), stop.clone(), SimArmConfig::default(), None)?;
     let joints: SharedJoints = Arc::new(std::sync::Mutex::new(robot.rest_pose.clone()));
     let mut cameras: Vec<CaptureHandle> = Vec::new();
-    for index in 0..args.cameras {
+    for index in 0..usize::from(args.cameras) {
         let (w, h, fps) = (args.width, args.height, f64::from(args.fps));
         let name = if index == 0 { "arm".to_owned() } else { format!("pattern{index}") };
         let make: kinedesk_models::camera::SourceFactory = if index == 0 {
@@ -80,7 +83,7 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
     };
-    let recorder = SessionRecorder::start_with_encoders(&path, &meta, None, args.encoders)
+    let recorder = SessionRecorder::start_with_encoders(&path, &meta, None, usize::from(args.encoders))
         .with_context(|| format!("cannot record into {}", path.display()))?;
     // Every frame goes to the recorder from its capture thread, every joint state from the driver's thread (the
     // newest-value slots are for displays); the rendered arm camera follows the states too.
