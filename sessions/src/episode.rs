@@ -61,6 +61,8 @@ pub struct Episode {
     pub end: Option<serde_json::Value>,
     /// What was cut off the end (after a crash), if anything.
     pub torn_tail: Option<String>,
+    /// Damaged stretches inside the log that were skipped (every valid record after them was read).
+    pub skipped: Vec<crate::episode_log::Skipped>,
 }
 
 impl Episode {
@@ -105,6 +107,7 @@ pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
         events: Vec::new(),
         end: None,
         torn_tail: scan.torn_tail,
+        skipped: scan.skipped,
     };
     for record in records {
         let p = &record.payload;

@@ -176,6 +176,14 @@ impl LogWriter {
     }
 }
 
+/// A stretch of a log that held no valid record (a flipped byte, a bad write), skipped to the next valid one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub at: u64,
+    pub bytes: u64,
+    pub reason: String,
+}
+
 /// What reading a log found.
 #[derive(Debug, Default)]
 pub struct LogScan {
@@ -184,14 +192,179 @@ pub struct LogScan {
     pub valid_bytes: u64,
     /// Why reading stopped before the end of the file, if it did (the torn tail).
     pub torn_tail: Option<String>,
+    /// Damaged stretches inside the log that were skipped; every valid record after them is kept.
+    pub skipped: Vec<Skipped>,
     pub file_bytes: u64,
 }
 
-/// Reads every valid record; stops at the first torn or corrupt one and says why.
+/// The largest log KineDesk reads (a 10-minute, 3-camera episode is 1.4 GB).
+pub const MAX_LOG_BYTES: u64 = 64 << 30;
+
+/// Parses the record at the start of `rest`: the record and its total size, or why it is not one.
+fn parse_record(rest: &[u8]) -> Result<(Record, usize), String> {
+    if rest.len() < RECORD_OVERHEAD {
+        return Err(format!("{} bytes of a cut-off record", rest.len()));
+    }
+    let u32_at = |o: usize| u32::from_le_bytes([rest[o], rest[o + 1], rest[o + 2], rest[o + 3]]);
+    if u32_at(0) != MAGIC {
+        return Err("no record marker".into());
+    }
+    let (kind, length) = (rest[4], u32_at(5));
+    if length > MAX_PAYLOAD {
+        return Err(format!("impossible record length {length}"));
+    }
+    let total = RECORD_OVERHEAD + length as usize;
+    if rest.len() < total {
+        return Err(format!("record cut short ({} of {total} bytes)", rest.len()));
+    }
+    let mut time = [0u8; 8];
+    time.copy_from_slice(&rest[9..17]);
+    let time = u64::from_le_bytes(time);
+    let payload = &rest[17..17 + length as usize];
+    if u32_at(17 + length as usize) != record_crc(kind, length, time, payload) {
+        return Err("checksum mismatch".into());
+    }
+    let kind = RecordKind::from_u8(kind).ok_or_else(|| format!("unknown record kind {kind}"))?;
+    Ok((Record { kind, time: Timestamp::from_nanos(time), payload: payload.to_vec() }, total))
+}
+
+/// Reads a log's records one at a time from a file, holding at most one record (and a read buffer) in memory. A
+/// damaged stretch is skipped: reading resumes at the next record that is whole and passes its checksum, and the
+/// stretch is reported. Damage that runs to the end of the file is the torn tail.
+pub struct RecordStream {
+    file: std::io::BufReader<File>,
+    at: u64,
+    file_bytes: u64,
+    pub valid_bytes: u64,
+    pub torn_tail: Option<String>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl RecordStream {
+    /// Opens `path` (a regular file of at most [`MAX_LOG_BYTES`]) and checks its header.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        if !metadata.is_file() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        if metadata.len() > MAX_LOG_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} bytes is larger than an episode log may be ({MAX_LOG_BYTES})", metadata.len()),
+            ));
+        }
+        let mut file = File::open(path)?;
+        let mut stream = Self {
+            file: std::io::BufReader::with_capacity(1 << 20, File::open(path)?),
+            at: FILE_HEADER.len() as u64,
+            file_bytes: metadata.len(),
+            valid_bytes: FILE_HEADER.len() as u64,
+            torn_tail: None,
+            skipped: Vec::new(),
+        };
+        let mut header = [0u8; 16];
+        if metadata.len() < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER
+        {
+            stream.torn_tail = Some("not a KineDesk episode log (bad header)".into());
+            stream.at = stream.file_bytes;
+            stream.valid_bytes = 0;
+        }
+        stream.file.seek(SeekFrom::Start(stream.at))?;
+        Ok(stream)
+    }
+
+    /// Reads the record at `at` without moving on.
+    fn record_at(&mut self, at: u64) -> std::io::Result<Result<(Record, usize), String>> {
+        self.file.seek(SeekFrom::Start(at))?;
+        let left = self.file_bytes - at;
+        let mut head = vec![0u8; (RECORD_OVERHEAD as u64).min(left) as usize];
+        self.file.read_exact(&mut head)?;
+        if head.len() < 17 {
+            return Ok(parse_record(&head));
+        }
+        let length = u32::from_le_bytes([head[5], head[6], head[7], head[8]]);
+        if u32::from_le_bytes([head[0], head[1], head[2], head[3]]) != MAGIC || length > MAX_PAYLOAD {
+            return Ok(parse_record(&head));
+        }
+        let total = (RECORD_OVERHEAD as u64 + u64::from(length)).min(left) as usize;
+        let mut whole = head;
+        whole.resize(total, 0);
+        self.file.read_exact(&mut whole[RECORD_OVERHEAD.min(total)..])?;
+        Ok(parse_record(&whole))
+    }
+
+    /// The next offset after `from` where a valid record starts, if any.
+    fn resynchronise(&mut self, from: u64) -> std::io::Result<Option<u64>> {
+        let magic = MAGIC.to_le_bytes();
+        let mut window_start = from;
+        let mut window = vec![0u8; 1 << 20];
+        while window_start + 4 <= self.file_bytes {
+            self.file.seek(SeekFrom::Start(window_start))?;
+            let length = ((self.file_bytes - window_start) as usize).min(window.len());
+            self.file.read_exact(&mut window[..length])?;
+            let candidates: Vec<u64> = window[..length]
+                .windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == magic)
+                .map(|(i, _)| window_start + i as u64)
+                .collect();
+            for candidate in candidates {
+                if self.record_at(candidate)?.is_ok() {
+                    return Ok(Some(candidate));
+                }
+            }
+            if length < 4 {
+                break;
+            }
+            window_start += (length - 3) as u64;
+        }
+        Ok(None)
+    }
+
+    /// The next valid record, skipping damaged stretches; `None` at the end (or the torn tail).
+    pub fn next_record(&mut self) -> std::io::Result<Option<Record>> {
+        while self.at < self.file_bytes {
+            match self.record_at(self.at)? {
+                Ok((record, total)) => {
+                    self.at += total as u64;
+                    self.valid_bytes = self.at;
+                    return Ok(Some(record));
+                }
+                Err(reason) => match self.resynchronise(self.at + 1)? {
+                    Some(next) => {
+                        self.skipped.push(Skipped {
+                            at: self.at,
+                            bytes: next - self.at,
+                            reason: format!("{reason} at byte {}", self.at),
+                        });
+                        self.at = next;
+                    }
+                    None => {
+                        self.torn_tail = Some(format!("{reason} at byte {}", self.at));
+                        self.at = self.file_bytes;
+                    }
+                },
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Reads every valid record; a damaged stretch is skipped (and reported) and reading goes on at the next valid
+/// record; damage up to the end of the file is the torn tail.
 pub fn scan_log(path: &Path) -> std::io::Result<LogScan> {
-    let mut data = Vec::new();
-    File::open(path)?.read_to_end(&mut data)?;
-    Ok(scan_bytes(&data))
+    let mut stream = RecordStream::open(path)?;
+    let mut records = Vec::new();
+    while let Some(record) = stream.next_record()? {
+        records.push(record);
+    }
+    Ok(LogScan {
+        records,
+        valid_bytes: stream.valid_bytes,
+        torn_tail: stream.torn_tail,
+        skipped: stream.skipped,
+        file_bytes: stream.file_bytes,
+    })
 }
 
 /// [`scan_log`] on bytes in memory.
@@ -204,110 +377,63 @@ pub fn scan_bytes(data: &[u8]) -> LogScan {
     }
     let mut at = FILE_HEADER.len();
     scan.valid_bytes = at as u64;
+    let magic = MAGIC.to_le_bytes();
     while at < data.len() {
-        let rest = &data[at..];
-        if rest.len() < RECORD_OVERHEAD {
-            scan.torn_tail = Some(format!("{} bytes of a cut-off record at byte {at}", rest.len()));
-            break;
+        match parse_record(&data[at..]) {
+            Ok((record, total)) => {
+                scan.records.push(record);
+                at += total;
+                scan.valid_bytes = at as u64;
+            }
+            Err(reason) => {
+                let next = (at + 1..data.len().saturating_sub(3))
+                    .find(|p| data[*p..*p + 4] == magic && parse_record(&data[*p..]).is_ok());
+                match next {
+                    Some(next) => {
+                        scan.skipped.push(Skipped {
+                            at: at as u64,
+                            bytes: (next - at) as u64,
+                            reason: format!("{reason} at byte {at}"),
+                        });
+                        at = next;
+                    }
+                    None => {
+                        scan.torn_tail = Some(format!("{reason} at byte {at}"));
+                        break;
+                    }
+                }
+            }
         }
-        let u32_at = |o: usize| u32::from_le_bytes([rest[o], rest[o + 1], rest[o + 2], rest[o + 3]]);
-        if u32_at(0) != MAGIC {
-            scan.torn_tail = Some(format!("no record marker at byte {at}"));
-            break;
-        }
-        let kind = rest[4];
-        let length = u32_at(5);
-        if length > MAX_PAYLOAD {
-            scan.torn_tail = Some(format!("impossible record length {length} at byte {at}"));
-            break;
-        }
-        let total = RECORD_OVERHEAD + length as usize;
-        if rest.len() < total {
-            scan.torn_tail = Some(format!("record at byte {at} cut short ({} of {total} bytes)", rest.len()));
-            break;
-        }
-        let mut time = [0u8; 8];
-        time.copy_from_slice(&rest[9..17]);
-        let time = u64::from_le_bytes(time);
-        let payload = &rest[17..17 + length as usize];
-        let crc = u32_at(17 + length as usize);
-        if crc != record_crc(kind, length, time, payload) {
-            scan.torn_tail = Some(format!("checksum mismatch in the record at byte {at}"));
-            break;
-        }
-        let Some(kind) = RecordKind::from_u8(kind) else {
-            scan.torn_tail = Some(format!("unknown record kind {kind} at byte {at}"));
-            break;
-        };
-        scan.records.push(Record { kind, time: Timestamp::from_nanos(time), payload: payload.to_vec() });
-        at += total;
-        scan.valid_bytes = at as u64;
     }
     scan
-}
-
-/// Reads the record at the start of `file` (after the header), if it is whole and valid.
-fn record_at(file: &mut File, at: u64, file_bytes: u64) -> std::io::Result<Option<(Record, u64)>> {
-    if at + RECORD_OVERHEAD as u64 > file_bytes {
-        return Ok(None);
-    }
-    file.seek(SeekFrom::Start(at))?;
-    let mut head = [0u8; 17];
-    file.read_exact(&mut head)?;
-    let u32_at = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
-    let (kind, length) = (head[4], u32_at(5));
-    if u32_at(0) != MAGIC || length > MAX_PAYLOAD || at + (RECORD_OVERHEAD as u64) + u64::from(length) > file_bytes {
-        return Ok(None);
-    }
-    let mut time = [0u8; 8];
-    time.copy_from_slice(&head[9..17]);
-    let time = u64::from_le_bytes(time);
-    let mut payload = vec![0u8; length as usize];
-    file.read_exact(&mut payload)?;
-    let mut crc = [0u8; 4];
-    file.read_exact(&mut crc)?;
-    let Some(kind) =
-        RecordKind::from_u8(kind).filter(|_| u32::from_le_bytes(crc) == record_crc(kind, length, time, &payload))
-    else {
-        return Ok(None);
-    };
-    let end = at + RECORD_OVERHEAD as u64 + u64::from(length);
-    Ok(Some((Record { kind, time: Timestamp::from_nanos(time), payload }, end)))
 }
 
 /// The first and the last record of a log, read without reading what lies between: the first record follows the
 /// header; the last is found by looking back from the end of the file (within 1 MiB) for a valid record that ends
 /// exactly there. `None` for either when there is none (a log cut short after a crash has no valid last record).
 pub fn first_and_last_record(path: &Path) -> std::io::Result<(Option<Record>, Option<Record>)> {
-    let mut file = File::open(path)?;
-    let file_bytes = file.metadata()?.len();
-    let mut header = [0u8; 16];
-    if file_bytes < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER {
+    let mut stream = RecordStream::open(path)?;
+    if stream.torn_tail.is_some() {
         return Ok((None, None));
     }
-    let first = record_at(&mut file, FILE_HEADER.len() as u64, file_bytes)?.map(|(record, _)| record);
+    let first = match stream.record_at(FILE_HEADER.len() as u64)? {
+        Ok((record, _)) => Some(record),
+        Err(_) => None,
+    };
+    let file_bytes = stream.file_bytes;
     let window = file_bytes.min(1 << 20);
     let start = file_bytes - window;
-    file.seek(SeekFrom::Start(start))?;
+    stream.file.seek(SeekFrom::Start(start))?;
     let mut tail = vec![0u8; window as usize];
-    file.read_exact(&mut tail)?;
+    stream.file.read_exact(&mut tail)?;
     let magic = MAGIC.to_le_bytes();
-    let mut last = None;
-    for offset in (0..tail.len().saturating_sub(RECORD_OVERHEAD - 1)).rev() {
-        if tail[offset..offset + 4] != magic {
-            continue;
-        }
-        let at = start + offset as u64;
-        if at < FILE_HEADER.len() as u64 {
-            break;
-        }
-        if let Some((record, end)) = record_at(&mut file, at, file_bytes)?
-            && end == file_bytes
-        {
-            last = Some(record);
-            break;
-        }
-    }
+    let last = (0..tail.len().saturating_sub(RECORD_OVERHEAD - 1))
+        .rev()
+        .filter(|offset| tail[*offset..*offset + 4] == magic && start + *offset as u64 >= FILE_HEADER.len() as u64)
+        .find_map(|offset| match parse_record(&tail[offset..]) {
+            Ok((record, total)) if offset + total == tail.len() => Some(record),
+            _ => None,
+        });
     Ok((first, last))
 }
 
@@ -323,78 +449,35 @@ pub struct LogCounts {
     pub last_ns: Option<u64>,
     pub valid_bytes: u64,
     pub torn_tail: Option<String>,
+    pub skipped: Vec<Skipped>,
 }
 
-/// Streams through a log counting records (payloads are read to check them, then dropped).
+/// Streams through a log counting records (each is read, checked and dropped).
 pub fn count_records(path: &Path) -> std::io::Result<LogCounts> {
-    let mut file = File::open(path)?;
-    let file_bytes = file.metadata()?.len();
+    let mut stream = RecordStream::open(path)?;
     let mut counts = LogCounts::default();
-    let mut header = [0u8; 16];
-    if file_bytes < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER {
-        counts.torn_tail = Some("not a KineDesk episode log (bad header)".into());
-        return Ok(counts);
-    }
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut at = FILE_HEADER.len() as u64;
-    counts.valid_bytes = at;
-    let mut payload = Vec::new();
-    loop {
-        let mut head = [0u8; 17];
-        match reader.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
-                if at < file_bytes {
-                    counts.torn_tail = Some(format!("{} bytes of a cut-off record at byte {at}", file_bytes - at));
-                }
-                break;
-            }
-            Err(error) => return Err(error),
-        }
-        let u32_at = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
-        let (kind, length) = (head[4], u32_at(5));
-        if u32_at(0) != MAGIC || length > MAX_PAYLOAD {
-            counts.torn_tail = Some(format!("no valid record at byte {at}"));
-            break;
-        }
-        payload.resize(length as usize + 4, 0);
-        if reader.read_exact(&mut payload).is_err() {
-            counts.torn_tail = Some(format!("record at byte {at} cut short"));
-            break;
-        }
-        let mut time = [0u8; 8];
-        time.copy_from_slice(&head[9..17]);
-        let time = u64::from_le_bytes(time);
-        let body = &payload[..length as usize];
-        let crc = u32::from_le_bytes([
-            payload[body.len()],
-            payload[body.len() + 1],
-            payload[body.len() + 2],
-            payload[body.len() + 3],
-        ]);
-        if crc != record_crc(kind, length, time, body) {
-            counts.torn_tail = Some(format!("checksum mismatch in the record at byte {at}"));
-            break;
-        }
+    while let Some(record) = stream.next_record()? {
         counts.records += 1;
-        match RecordKind::from_u8(kind) {
-            Some(RecordKind::CameraFrame) if body.len() >= 2 => {
-                let camera = usize::from(u16::from_le_bytes([body[0], body[1]]));
+        match record.kind {
+            RecordKind::CameraFrame if record.payload.len() >= 2 => {
+                let camera = usize::from(u16::from_le_bytes([record.payload[0], record.payload[1]]));
                 if counts.frames_per_camera.len() <= camera {
                     counts.frames_per_camera.resize(camera + 1, 0);
                 }
                 counts.frames_per_camera[camera] += 1;
             }
-            Some(RecordKind::JointState) => counts.joint_states += 1,
+            RecordKind::JointState => counts.joint_states += 1,
             _ => {}
         }
-        if !matches!(RecordKind::from_u8(kind), Some(RecordKind::Meta | RecordKind::End)) {
+        if !matches!(record.kind, RecordKind::Meta | RecordKind::End) {
+            let time = record.time.as_nanos();
             counts.first_ns = Some(counts.first_ns.map_or(time, |t| t.min(time)));
             counts.last_ns = Some(counts.last_ns.map_or(time, |t| t.max(time)));
         }
-        at += RECORD_OVERHEAD as u64 + u64::from(length);
-        counts.valid_bytes = at;
     }
+    counts.valid_bytes = stream.valid_bytes;
+    counts.torn_tail = stream.torn_tail;
+    counts.skipped = stream.skipped;
     Ok(counts)
 }
 
@@ -438,12 +521,21 @@ mod tests {
             assert_eq!(scan.records.len(), whole, "cut at {cut}");
             assert_eq!(scan.torn_tail.is_some(), !ends.contains(&(cut as u64)), "cut at {cut}");
         }
-        // A flipped byte in the middle stops reading there (nothing after it is trusted).
+        // A flipped byte in the middle loses that record only: reading resumes at the next valid one, and the
+        // damaged stretch is reported (in memory and streamed from the file alike).
         let mut corrupt = data.clone();
         corrupt[ends[5] as usize + 20] ^= 0xFF;
         let scan = scan_bytes(&corrupt);
-        assert_eq!(scan.records.len(), 5);
-        assert!(scan.torn_tail.unwrap().contains("checksum mismatch"));
+        assert_eq!((scan.records.len(), scan.torn_tail.as_deref()), (19, None));
+        assert_eq!(scan.skipped.len(), 1);
+        assert!(scan.skipped[0].reason.contains("checksum mismatch"), "{:?}", scan.skipped);
+        assert_eq!(scan.skipped[0].bytes, ends[6] - ends[5]);
+        let damaged = dir.join("damaged.kdlog");
+        std::fs::write(&damaged, &corrupt).unwrap();
+        let streamed = scan_log(&damaged).unwrap();
+        assert_eq!((streamed.records.len(), streamed.skipped.len()), (19, 1));
+        assert_eq!(streamed.records, scan.records);
+        assert_eq!(count_records(&damaged).unwrap().records, 19);
         // Trimming a torn tail, then appending, gives a clean log.
         std::fs::write(&path, &data[..data.len() - 3]).unwrap();
         assert_eq!(trim_torn_tail(&path).unwrap(), ends[20] - ends[19] - 3);
@@ -453,6 +545,8 @@ mod tests {
         let scan = scan_log(&path).unwrap();
         assert_eq!((scan.records.len(), scan.torn_tail), (20, None));
         assert!(LogWriter::create(&path).is_err(), "logs are never overwritten");
+        // Not a regular file (a link to /dev/zero, say): refused at once, not read forever.
+        assert!(scan_log(Path::new("/dev/zero")).is_err());
         // The first and last records are found without reading the middle; counting streams through.
         let (first, last) = first_and_last_record(&path).unwrap();
         assert_eq!(first.unwrap().time, Timestamp::from_nanos(0));

@@ -236,6 +236,7 @@ pub fn run_session_info(args: &SessionInfoArgs) -> anyhow::Result<()> {
                     "duration_s": end.saturating_since(start).as_secs_f64(),
                     "finished": episode.end.is_some(),
                     "torn_tail": episode.torn_tail,
+                    "skipped": episode.skipped.iter().map(|s| serde_json::json!({"at": s.at, "bytes": s.bytes, "reason": s.reason})).collect::<Vec<_>>(),
                 }));
             }
             Err(error) => {

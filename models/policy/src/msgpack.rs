@@ -46,9 +46,16 @@ impl NdArray {
         Self { dtype: "|u1".into(), shape, data: values }
     }
 
+    /// Elements in the array (`usize::MAX` when the shape's product overflows; such an array is refused anyway).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// Elements in the array, `None` when the shape's product does not fit.
+    #[must_use]
+    pub fn checked_len(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1_usize, |product, dim| product.checked_mul(*dim))
     }
 
     #[must_use]
@@ -59,7 +66,7 @@ impl NdArray {
     /// The element size and byte order of `dtype`, checked against the data length.
     fn layout(&self) -> Result<(char, usize, bool)> {
         let bytes = self.dtype.as_bytes();
-        if bytes.len() < 3 {
+        if bytes.len() < 3 || !self.dtype.is_ascii() {
             return Err(error(format!("unsupported dtype {:?}", self.dtype)));
         }
         let big_endian = match bytes[0] {
@@ -72,7 +79,10 @@ impl NdArray {
         if !matches!((kind, size), ('f', 4 | 8) | ('i' | 'u', 1 | 2 | 4 | 8) | ('b', 1)) {
             return Err(error(format!("unsupported dtype {:?}", self.dtype)));
         }
-        let expected = self.len().checked_mul(size).ok_or_else(|| error("array shape overflows"))?;
+        let expected = self
+            .checked_len()
+            .and_then(|len| len.checked_mul(size))
+            .ok_or_else(|| error(format!("array shape {:?} overflows", self.shape)))?;
         if expected != self.data.len() {
             return Err(error(format!(
                 "array of shape {:?} and dtype {} needs {expected} bytes but has {}",
@@ -266,6 +276,11 @@ mod tests {
         assert!(NdArray::from_value(&Value::from(3)).unwrap_err().0.contains("expected a numpy array"));
         assert!(decode(&[0x92, 0x01]).unwrap_err().0.contains("not valid msgpack"));
         assert!(decode(&[0x01, 0x02]).unwrap_err().0.contains("unexpected bytes"));
+        // A non-ASCII dtype and a shape whose product wraps are refused, not a panic or a wrong size.
+        let accented = NdArray { dtype: "<fé".into(), shape: vec![1], data: vec![0; 4] };
+        assert!(NdArray::from_value(&accented.to_value()).unwrap_err().0.contains("unsupported dtype"));
+        let wraps = NdArray { dtype: "<f4".into(), shape: vec![(1 << 63) + 4, 2], data: vec![0; 32] };
+        assert!(NdArray::from_value(&wraps.to_value()).unwrap_err().0.contains("overflows"));
         let big = NdArray { dtype: ">f8".into(), shape: vec![1], data: 2.5f64.to_be_bytes().to_vec() };
         assert_eq!(big.to_f64().unwrap(), vec![2.5]);
     }

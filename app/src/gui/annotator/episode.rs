@@ -128,6 +128,10 @@ pub(super) fn decode_frame(frame: &StoredFrame) -> Option<ColorImage> {
 pub(super) fn load(log: &std::path::Path, name: String) -> Result<Loaded, String> {
     let episode = read_episode(log).map_err(|e| e.to_string())?;
     let mut warnings = Vec::new();
+    for skipped in &episode.skipped {
+        warnings
+            .push(format!("{name}: {} damaged bytes skipped ({}); the rest is shown", skipped.bytes, skipped.reason));
+    }
     if let Some(tail) = &episode.torn_tail {
         warnings.push(format!("{name} was recovered after a crash ({tail}); everything before it is shown"));
     }
