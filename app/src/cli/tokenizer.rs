@@ -141,6 +141,13 @@ pub fn run_encode(weights: &Path) -> anyhow::Result<()> {
         }
         (None, None) => bail!("expected {{\"chunk\": [[…], …]}} or {{\"chunks\": [...]}} on stdin"),
     };
+    let (length, dim) = (tokenizer.config().chunk_len, tokenizer.config().action_dim);
+    for (index, chunk) in chunks.iter().enumerate() {
+        if chunk.len() != length || chunk.iter().any(|action| action.len() != dim) {
+            let rows: Vec<usize> = chunk.iter().map(Vec::len).collect();
+            bail!("chunk {index} must be {length} actions of {dim} numbers; it has rows of {rows:?}");
+        }
+    }
     let flat: Vec<Vec<f32>> = chunks.into_iter().map(|chunk| chunk.into_iter().flatten().collect()).collect();
     let codes = tokenizer.encode(&flat)?;
     let tokens =

@@ -25,6 +25,9 @@ use candle_nn::{Linear, Optimizer as _, VarBuilder, VarMap, linear};
 use super::config::TokenizerConfig;
 use super::data::Rng;
 
+/// How far (in standard deviations of the fitting data) an action value may be from the mean to be encoded.
+pub const MAX_NORMALISED_ACTION: f32 = 50.0;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
     #[error("invalid tokenizer config: {0}")]
@@ -279,6 +282,9 @@ impl ActionTokenizer {
     /// Normalised `[n, H·D]` tensor from flattened chunks.
     fn input(&self, chunks: &[Vec<f32>]) -> Result<Tensor> {
         let width = self.chunk_len_numbers();
+        if chunks.is_empty() {
+            return Err(TokenizerError::Input("no chunks to encode".into()));
+        }
         let mut data = Vec::with_capacity(chunks.len() * width);
         for (index, chunk) in chunks.iter().enumerate() {
             if chunk.len() != width {
@@ -292,7 +298,18 @@ impl ActionTokenizer {
             }
             for (i, v) in chunk.iter().enumerate() {
                 let d = i % self.config.action_dim;
-                data.push((v - self.config.action_mean[d]) / self.config.action_std[d]);
+                let normalised = (v - self.config.action_mean[d]) / self.config.action_std[d];
+                // Far outside what the tokenizer was fitted on, codes would stand for something else entirely.
+                if normalised.abs() > MAX_NORMALISED_ACTION {
+                    return Err(TokenizerError::Input(format!(
+                        "chunk {index}, action {}, value {}: {v} is {:.0} standard deviations from what the tokenizer \
+                         was fitted on (at most {MAX_NORMALISED_ACTION})",
+                        i / self.config.action_dim,
+                        d,
+                        normalised.abs()
+                    )));
+                }
+                data.push(normalised);
             }
         }
         Ok(Tensor::from_vec(data, (chunks.len(), width), &self.device)?)
@@ -342,7 +359,12 @@ impl ActionTokenizer {
     pub fn decode(&self, codes: &[Vec<u32>], levels_used: usize) -> Result<Vec<Vec<f32>>> {
         let levels = self.config.levels();
         let positions = self.config.positions_per_chunk;
-        let levels_used = levels_used.clamp(1, levels);
+        if !(1..=levels).contains(&levels_used) {
+            return Err(TokenizerError::Input(format!("{levels_used} levels asked; this tokenizer has 1 to {levels}")));
+        }
+        if codes.is_empty() {
+            return Err(TokenizerError::Input("no chunks to decode".into()));
+        }
         let mut per_level: Vec<Vec<u32>> = vec![Vec::with_capacity(codes.len() * positions); levels];
         for (index, chunk) in codes.iter().enumerate() {
             if chunk.len() != positions * levels {

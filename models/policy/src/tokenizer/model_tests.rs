@@ -72,5 +72,14 @@ fn bad_inputs_are_errors() {
     assert!(matches!(tokenizer.encode(&[vec![f32::NAN; 35]]), Err(TokenizerError::Input(_))));
     assert!(tokenizer.decode(&[vec![40, 0, 0]], 3).unwrap_err().to_string().contains("out of range"));
     assert!(tokenizer.decode(&[vec![1, 2]], 3).unwrap_err().to_string().contains("expected 3"));
+    assert!(tokenizer.decode(&[vec![1, 2, 3]], 99).unwrap_err().to_string().contains("1 to 3"));
+    assert!(tokenizer.decode(&[], 3).unwrap_err().to_string().contains("no chunks"));
+    assert!(tokenizer.encode(&[]).unwrap_err().to_string().contains("no chunks"));
+    // A 100 m step is nothing like what the tokenizer was fitted on: refused, not encoded into a code for something
+    // else.
+    let width = tokenizer.config().chunk_len * tokenizer.config().action_dim;
+    let mut absurd = vec![0.0_f32; width];
+    absurd[0] = 100.0;
+    assert!(tokenizer.encode(&[absurd]).unwrap_err().to_string().contains("standard deviations"));
     assert!(ActionTokenizer::load(Path::new("/no/such/dir")).unwrap_err().to_string().contains("config.json"));
 }
