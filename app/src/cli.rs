@@ -229,6 +229,18 @@ pub fn seconds_arg(text: &str) -> Result<f64, String> {
     }
 }
 
+/// An API key for `serve` and `--policy ws://…`: an empty or blank key would
+/// either lock every client out or look like protection while giving none.
+pub fn api_key_arg(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        Err("the API key is empty (leave --api-key out to serve without one)".into())
+    } else if text.chars().any(|c| c.is_control()) {
+        Err("the API key contains control characters, which cannot travel in an HTTP header".into())
+    } else {
+        Ok(text.to_owned())
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cameras = if cli.no_cameras {

@@ -288,6 +288,9 @@ fn arguments_out_of_range_are_refused_with_the_range_before_anything_runs() {
         (vec!["record", "--synthetic", "--width", "100000", "--height", "100000"], "not in 16..=7680"),
         (vec!["serve", "--seconds", "1e300"], "not between 0 and"),
         (vec!["robot-sim", "--seconds", "0"], "not between 0 and"),
+        (vec!["serve", "--api-key", "", "--seconds", "1"], "the API key is empty"),
+        (vec!["serve", "--api-key", "  ", "--seconds", "1"], "the API key is empty"),
+        (vec!["plan", "--api-key", "", "lift the mug 5 cm"], "the API key is empty"),
     ] {
         let mut command = kinedesk();
         command.args(&args);

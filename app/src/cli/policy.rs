@@ -59,7 +59,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = "builtin")]
     pub policy: String,
     /// API key for the server (sent as `Authorization: Api-Key …`).
-    #[arg(long, env = "KINEDESK_API_KEY")]
+    #[arg(long, env = "KINEDESK_API_KEY", value_parser = crate::cli::api_key_arg)]
     pub api_key: Option<String>,
     /// Tokenizer weights folder (default: the built-in weights).
     #[arg(long, value_name = "DIR")]
@@ -173,7 +173,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: String,
     /// Require `Authorization: Api-Key KEY` from clients.
-    #[arg(long, env = "KINEDESK_API_KEY")]
+    #[arg(long, env = "KINEDESK_API_KEY", value_parser = crate::cli::api_key_arg)]
     pub api_key: Option<String>,
     /// Tokenizer weights folder (default: the built-in weights).
     #[arg(long, value_name = "DIR")]
