@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use kinedesk_models::policy::backend::{CameraImage, PolicyBackend, PolicyRequest};
 use kinedesk_models::policy::builtin::BuiltinPlanner;
-use kinedesk_models::policy::faithfulness::{Check, evaluate_case, suite};
+use kinedesk_models::policy::faithfulness::{Check, evaluate_case, phrasings, refusals, suite};
 use kinedesk_models::policy::remote::{IMAGE_SIDE, RemoteConfig, RemotePolicy};
 use kinedesk_models::policy::server::{ServeOptions, serve};
 use kinedesk_models::robot::panda;
@@ -46,13 +46,19 @@ pub struct PlannerBench {
     pub instructions: usize,
     pub checks_passed: usize,
     pub checks: usize,
+    /// Instructions that must be refused: refused with the expected words and reason, of all.
+    pub refusals_correct: usize,
+    pub refusals: usize,
     pub cases: Vec<CaseResult>,
+    /// Refusal instructions that were planned or refused for another reason, with what happened.
+    pub wrong_refusals: Vec<String>,
 }
 
-/// Plans every instruction of the faithfulness suite `runs` times with the built-in planner.
+/// Plans every instruction of the faithfulness suite and the phrasing suite `runs` times with the built-in
+/// planner, and checks that every instruction it must refuse is refused with the words and reason expected.
 pub fn bench_planner(runs: usize) -> anyhow::Result<PlannerBench> {
     let mut planner = BuiltinPlanner::with_builtin_tokenizer().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cases = suite();
+    let cases: Vec<_> = suite().into_iter().chain(phrasings()).collect();
     let mut first = Vec::new();
     let mut total = Vec::new();
     let mut results = Vec::new();
@@ -78,7 +84,24 @@ pub fn bench_planner(runs: usize) -> anyhow::Result<PlannerBench> {
             failed_checks: failed,
         });
     }
+    let must_refuse = refusals();
+    let mut wrong_refusals = Vec::new();
+    for refusal in &must_refuse {
+        match planner.plan(&request(refusal.instruction, false, Vec::new()), &mut |_| {}) {
+            Ok(_) => wrong_refusals.push(format!("{:?} was planned", refusal.instruction)),
+            Err(error) => {
+                let error = error.to_string();
+                let words_ok = refusal.words.is_none_or(|words| error.contains(&format!("\"{words}\"")));
+                if !words_ok || !error.contains(refusal.reason) {
+                    wrong_refusals.push(format!("{:?} refused with: {error}", refusal.instruction));
+                }
+            }
+        }
+    }
     Ok(PlannerBench {
+        refusals_correct: must_refuse.len() - wrong_refusals.len(),
+        refusals: must_refuse.len(),
+        wrong_refusals,
         runs_per_instruction: runs.max(1),
         first_reasoning: Summary::millis(&first).context("no samples")?,
         full_preview: Summary::millis(&total).context("no samples")?,
@@ -175,6 +198,10 @@ impl super::Report for PlannerBench {
             self.checks_passed,
             self.checks
         );
+        println!("  refused as expected: {} of {} instructions", self.refusals_correct, self.refusals);
+        for wrong in &self.wrong_refusals {
+            println!("  WRONG {wrong}");
+        }
         for case in self.cases.iter().filter(|c| !c.pass) {
             println!("  FAILED {:?}", case.instruction);
             for check in &case.failed_checks {

@@ -259,7 +259,8 @@ pub fn refusals() -> Vec<Refusal> {
         refusal("move it a quarter of a metre left", Some("quarter"), "account for"),
         refusal("move it 5 cm left or right", Some("or"), "alternatives"),
         refusal("turn left", Some("turn left"), "how far"),
-        refusal("move 10 cm left at 0.5 m/s", None, "would not do what was asked"),
+        // Its steps would be over 50 standard deviations from the fitted actions: the tokenizer refuses them.
+        refusal("move 10 cm left at 0.5 m/s", None, "than the action tokens can represent"),
         // A small roll whose decoded axis is 6° off (tolerance 5°): the plan's own check refuses it.
         refusal("roll the gripper 15 degrees counterclockwise", None, "would not do what was asked"),
     ]

@@ -303,7 +303,8 @@ impl ActionTokenizer {
                 if normalised.abs() > MAX_NORMALISED_ACTION {
                     return Err(TokenizerError::Input(format!(
                         "chunk {index}, action {}, value {}: {v} is {:.0} standard deviations from what the tokenizer \
-                         was fitted on (at most {MAX_NORMALISED_ACTION})",
+                         was fitted on (at most {MAX_NORMALISED_ACTION}): a larger or faster step than the action tokens can \
+                         represent",
                         i / self.config.action_dim,
                         d,
                         normalised.abs()
