@@ -1,0 +1,278 @@
+//! The sessions crate on its own: an episode recorded through `SessionRecorder` as the app and the headless
+//! recorder do (camera frames, driver states with what was commanded, a plan's stages followed through the driver's
+//! progress), then listed, read back, damaged, annotated, discarded and restored, exported and imported again.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kinedesk_core::Timestamp;
+use kinedesk_core::driver::{CommandSource, Commanded, JointState, PlanProgress};
+use kinedesk_core::frame::Frame;
+use kinedesk_core::vocab::{ConstraintKind, StageKind};
+use kinedesk_sessions::annotation::{EpisodeAnnotation, StageSource, restore_episode, save_annotation};
+use kinedesk_sessions::episode::{SessionDir, episode_summary, read_episode};
+use kinedesk_sessions::events::TimelineEvent;
+use kinedesk_sessions::lerobot::export_lerobot_v3;
+use kinedesk_sessions::lerobot_import::import_lerobot;
+use kinedesk_sessions::recorder::EpisodeMeta;
+use kinedesk_sessions::session_recorder::{EpisodeEnd, SessionRecorder};
+
+const JOINTS: usize = 7;
+/// 2 s of recording: 60 frames a camera at 30 fps, 200 states at 100 Hz.
+const STATES: usize = 200;
+const FRAMES: usize = 60;
+/// The plan's stages over its 200 steps.
+const STAGES: [(StageKind, std::ops::Range<usize>); 3] =
+    [(StageKind::Approach, 0..80), (StageKind::Grasp, 80..120), (StageKind::Lift, 120..200)];
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kinedesk-sessions-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn meta() -> EpisodeMeta {
+    EpisodeMeta {
+        task: "lift the mug 10 cm".into(),
+        robot: "panda".into(),
+        joint_names: (1..=JOINTS).map(|j| format!("joint{j}")).collect(),
+        cameras: vec!["front".into(), "wrist".into()],
+        fps: 30.0,
+        started_unix_s: 1_800_000_000.0,
+    }
+}
+
+fn frame(camera: u16, sequence: u64, at: Timestamp) -> Arc<Frame> {
+    let (width, height) = (64u32, 48u32);
+    let shade = (sequence * 4 % 256) as u8;
+    let rgba: Vec<u8> = (0..width * height).flat_map(|i| [shade, (i % 256) as u8, camera as u8 * 100, 255]).collect();
+    Arc::new(Frame {
+        source: format!("camera {camera}").into(),
+        sequence,
+        captured: at,
+        width,
+        height,
+        source_format: "RGB (synthetic)".into(),
+        rgba: Arc::new(rgba),
+        decode_us: 0,
+        display: None,
+    })
+}
+
+/// The joint position the plan commands at step `step`, and where the arm is (10 ms behind).
+fn commanded_at(step: usize) -> Vec<f64> {
+    (0..JOINTS).map(|j| 0.001 * step as f64 * (j + 1) as f64).collect()
+}
+
+fn gripper_at(step: usize) -> f64 {
+    if step < 100 { 1.0 } else { 0.0 }
+}
+
+/// Records one episode into `session` with a clock starting at `origin`; returns its log.
+fn record(session: &Path, origin: Timestamp, end: EpisodeEnd) -> PathBuf {
+    let dir = SessionDir::open_or_create(session, "panda").unwrap();
+    let path = dir.next_episode_path().unwrap();
+    let recorder = SessionRecorder::start(&path, &meta(), None).unwrap();
+    recorder.track_stages(7, STAGES.to_vec());
+    recorder.event(&TimelineEvent::Reasoning {
+        instruction_level: vec!["direction: up".into(), "distance: 10 cm".into()],
+        action_level: vec!["approach".into(), "grasp".into(), "lift".into()],
+        action_tokens: Vec::new(),
+    });
+    let at = |ms: f64| Timestamp::from_nanos(origin.as_nanos() + (ms * 1e6) as u64);
+    let mut next_frame = 0;
+    for step in 0..STATES {
+        let time_ms = step as f64 * 10.0;
+        while next_frame < FRAMES && next_frame as f64 * 1000.0 / 30.0 <= time_ms {
+            let when = at(next_frame as f64 * 1000.0 / 30.0);
+            for camera in 0..2 {
+                recorder.frame(
+                    camera,
+                    if camera == 0 { "front" } else { "wrist" },
+                    &frame(camera, next_frame as u64, when),
+                );
+            }
+            next_frame += 1;
+        }
+        let measured = commanded_at(step.saturating_sub(1));
+        recorder.joint_state(&JointState {
+            at: at(time_ms),
+            velocities: vec![0.1; JOINTS],
+            positions: measured,
+            gripper: gripper_at(step.saturating_sub(1)),
+            moving: true,
+            commanded: Some(Commanded {
+                joints: commanded_at(step),
+                gripper: gripper_at(step),
+                source: CommandSource::Plan { id: 7 },
+            }),
+            progress: Some(PlanProgress { plan_id: 7, item: 0, items: 1, step, steps: STATES }),
+        });
+    }
+    // The driver reports the arm at rest: the last stage ends.
+    recorder.joint_state(&JointState {
+        at: at(STATES as f64 * 10.0),
+        positions: commanded_at(STATES - 1),
+        velocities: vec![0.0; JOINTS],
+        gripper: 0.0,
+        moving: false,
+        commanded: None,
+        progress: None,
+    });
+    let (log, stats) = recorder.finish(end).unwrap();
+    assert_eq!(stats.frames_dropped, 0);
+    assert_eq!(stats.records_dropped, 0);
+    log
+}
+
+#[test]
+fn a_recorded_episode_reads_back_with_commanded_actions_and_the_stages_as_executed() {
+    let session = scratch("record");
+    let origin = Timestamp::now();
+    let log = record(&session, origin, EpisodeEnd::Keep);
+
+    let episode = read_episode(&log).unwrap();
+    assert_eq!(episode.meta, meta());
+    assert!(episode.end.is_some() && episode.torn_tail.is_none() && episode.skipped.is_empty());
+    assert_eq!(episode.frames.len(), 2 * FRAMES);
+    assert_eq!(episode.camera_frames(1).count(), FRAMES);
+    assert_eq!(episode.joints.len(), STATES + 1);
+    // One action per commanded tick: the commanded joints and gripper, not the next measured state.
+    assert_eq!(episode.actions.len(), STATES);
+    for (step, action) in episode.actions.iter().enumerate() {
+        let mut expected = commanded_at(step);
+        expected.push(gripper_at(step));
+        assert_eq!(action.values, expected, "action {step}");
+        assert_eq!(action.time, episode.joints[step].time, "stamped with the state it was commanded at");
+    }
+
+    // The stages, stamped with when the driver reached and left them.
+    let executed: Vec<(StageKind, usize, usize, u64, u64)> = episode
+        .events
+        .iter()
+        .filter_map(|(_, raw)| match TimelineEvent::from_json(raw) {
+            Some(TimelineEvent::StageExecuted { stage, first_step, last_step, start_ns, end_ns }) => Some((
+                stage,
+                first_step,
+                last_step,
+                (start_ns - origin.as_nanos()) / 1_000_000,
+                (end_ns - origin.as_nanos()) / 1_000_000,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        executed,
+        [
+            (StageKind::Approach, 0, 79, 0, 800),
+            (StageKind::Grasp, 80, 119, 800, 1200),
+            (StageKind::Lift, 120, 199, 1200, 2000)
+        ]
+    );
+
+    // A first annotation takes those spans (from execution) and the reasoning's constraints; nothing invented.
+    let annotation = EpisodeAnnotation::seeded_from(&episode);
+    let spans: Vec<(f64, f64, StageSource)> =
+        annotation.stages.iter().map(|s| (s.start_s, s.end_s, s.source)).collect();
+    assert_eq!(spans.len(), 3);
+    for ((start, end, source), expected) in spans.iter().zip([(0.0, 0.8), (0.8, 1.2), (1.2, 2.0)]) {
+        assert!((start - expected.0).abs() < 1e-6 && (end - expected.1).abs() < 1e-6, "{spans:?}");
+        assert_eq!(*source, StageSource::Execution);
+    }
+    assert_eq!(annotation.constraints.get(ConstraintKind::Distance), "10 cm");
+    assert_eq!(annotation.constraints.get(ConstraintKind::Direction), "up");
+    assert_eq!(annotation.constraints.get(ConstraintKind::Speed), "", "nothing the reasoning did not say");
+
+    // Listing reads the end record's counts, not the whole log.
+    let summary = episode_summary(&log).unwrap();
+    assert!(summary.finished);
+    assert_eq!(summary.frames, 2 * FRAMES as u64);
+    assert_eq!(summary.joint_states, STATES as u64 + 1);
+    assert!((summary.duration_s - 2.0).abs() < 0.05, "{}", summary.duration_s);
+    std::fs::remove_dir_all(&session).unwrap();
+}
+
+#[test]
+fn a_damaged_stretch_in_the_middle_of_a_log_loses_only_itself() {
+    let session = scratch("damaged");
+    let log = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let whole = read_episode(&log).unwrap();
+    let mut bytes = std::fs::read(&log).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4096].fill(0xA5);
+    std::fs::write(&log, &bytes).unwrap();
+
+    let damaged = read_episode(&log).unwrap();
+    assert_eq!(damaged.skipped.len(), 1, "{:?}", damaged.skipped);
+    assert!(damaged.skipped[0].bytes >= 4096, "{:?}", damaged.skipped);
+    assert!(damaged.end.is_some(), "the end record after the damage is still read");
+    let lost_frames = whole.frames.len() - damaged.frames.len();
+    let lost_states = whole.joints.len() - damaged.joints.len();
+    assert!(lost_frames + lost_states > 0, "the damage hit something");
+    // 4 kB holds at most a few 64×48 JPEG frames and a few dozen states.
+    assert!(lost_frames <= 4 && lost_states <= 60, "{lost_frames} frames, {lost_states} states lost");
+    let last_state = |e: &kinedesk_sessions::episode::Episode| e.joints.last().map(|j| j.time);
+    assert_eq!(last_state(&damaged), last_state(&whole), "everything after the damage is kept");
+    std::fs::remove_dir_all(&session).unwrap();
+}
+
+#[test]
+fn a_discarded_episode_goes_to_the_trash_and_comes_back() {
+    let session = scratch("trash");
+    let kept = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let discarded = record(&session, Timestamp::now(), EpisodeEnd::Discard);
+    let dir = SessionDir::open(&session).unwrap();
+    assert_eq!(dir.episode_paths().unwrap(), std::slice::from_ref(&kept));
+    let name = discarded.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(session.join("trash").join(&name).exists());
+    // The next episode never takes the name of one in the trash.
+    assert_ne!(dir.next_episode_path().unwrap(), discarded);
+    let restored = restore_episode(&session, &name).unwrap();
+    assert_eq!(restored, discarded);
+    assert_eq!(dir.episode_paths().unwrap().len(), 2);
+    assert_eq!(read_episode(&restored).unwrap().frames.len(), 2 * FRAMES);
+    std::fs::remove_dir_all(&session).unwrap();
+}
+
+#[test]
+fn an_exported_session_imports_back_with_its_frames_states_and_labels() {
+    let session = scratch("roundtrip");
+    let log = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let annotation = EpisodeAnnotation::seeded_from(&read_episode(&log).unwrap());
+    save_annotation(&log, &annotation).unwrap();
+
+    let dataset = session.with_extension("lerobot");
+    let _ = std::fs::remove_dir_all(&dataset);
+    let mut progress = Vec::new();
+    let summary = export_lerobot_v3(&session, &dataset, |done, total| progress.push((done, total))).unwrap();
+    assert_eq!((summary.episodes, summary.frames), (1, FRAMES));
+    assert_eq!(progress.last(), Some(&(1, 1)));
+    // The folder must be new: an export never writes over a dataset.
+    assert!(export_lerobot_v3(&session, &dataset, |_, _| {}).is_err());
+
+    let imported = session.with_extension("imported");
+    let _ = std::fs::remove_dir_all(&imported);
+    let result = import_lerobot(&dataset, &imported, |_, _| {}).unwrap();
+    assert_eq!((result.episodes, result.frames), (1, FRAMES));
+    assert_eq!(result.cameras, ["front", "wrist"]);
+    let episode = read_episode(&result.episode_paths[0]).unwrap();
+    assert_eq!(episode.frames.len(), 2 * FRAMES);
+    assert_eq!(episode.joints.len(), FRAMES);
+    assert_eq!(episode.meta.task, "lift the mug 10 cm");
+    // States survive to f32 precision.
+    let original = read_episode(&log).unwrap();
+    let first = &episode.joints[0];
+    let nearest = original.joints.iter().min_by_key(|j| j.time.as_nanos().abs_diff(original.frames[0].time.as_nanos()));
+    for (a, b) in first.positions.iter().zip(&nearest.unwrap().positions) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let labels = kinedesk_sessions::annotation::load_annotation(&result.episode_paths[0]).unwrap().unwrap();
+    let stages: Vec<_> = labels.stages.iter().map(|s| (s.stage.to_string(), s.source)).collect();
+    assert_eq!(stages.len(), 3, "{stages:?}");
+    assert!(stages.iter().all(|(_, source)| *source == StageSource::Imported), "{stages:?}");
+    for dir in [&session, &dataset, &imported] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
