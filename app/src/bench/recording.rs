@@ -82,6 +82,8 @@ pub fn bench_recording(feeds: usize, seconds: f64, width: u32, height: u32) -> a
     app.handle_command(&ctx, Command::SetVelocityPercent(100));
     app.handle_command(&ctx, Command::Plan("move 10 cm left, then move 10 cm right".into()));
     frames_until(&ctx, &mut app, started, Duration::from_secs(20), |app| app.arm().preview.is_some());
+    let published = |app: &KineDeskApp| -> u64 { app.cameras().feeds.iter().map(|f| f.handle.slot.published()).sum() };
+    let delivered_before = published(&app);
     app.handle_command(&ctx, Command::StartRecording);
     let states_before = app.robot().map_or(0, |robot| robot.state_counts().0);
     let recording_started = Instant::now();
@@ -106,7 +108,8 @@ pub fn bench_recording(feeds: usize, seconds: f64, width: u32, height: u32) -> a
         ));
     }
     let states_after = app.robot().map_or(0, |robot| robot.state_counts().0);
-    let delivered: u64 = app.cameras().feeds.iter().map(|f| f.handle.slot.published()).sum();
+    // Frames the cameras delivered while recording (those before Start are not the recorder's to keep).
+    let delivered = published(&app) - delivered_before;
     let skipped: u64 = app.cameras().feeds.iter().map(|f| f.stats.display_skipped).sum();
     let finish = Instant::now();
     app.handle_command(&ctx, Command::FinishEpisode);
