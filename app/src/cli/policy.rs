@@ -181,6 +181,12 @@ pub struct ServeArgs {
     /// Stop after this many seconds (default: run until interrupted).
     #[arg(long, value_parser = crate::cli::seconds_arg)]
     pub seconds: Option<f64>,
+    /// Clients served at once; more are answered 503 and closed.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_connections: u16,
+    /// Disconnect a client that sends nothing for this many seconds.
+    #[arg(long, default_value = "600", value_parser = crate::cli::seconds_arg)]
+    pub idle_timeout: f64,
 }
 
 pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
@@ -198,6 +204,12 @@ pub fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
         })?;
     }
     let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
-    serve(&listener, &tokenizer, &ServeOptions { api_key: args.api_key.clone() }, &stop, &log)?;
+    let options = ServeOptions {
+        api_key: args.api_key.clone(),
+        max_connections: usize::from(args.max_connections),
+        idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+        ..ServeOptions::default()
+    };
+    serve(&listener, &tokenizer, &options, &stop, &log)?;
     Ok(())
 }

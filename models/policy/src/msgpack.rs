@@ -3,7 +3,7 @@
 //! `{"__npgeneric__": true, "data": v, "dtype": "..."}`. Python peers send the marker keys as msgpack *bin* (they are
 //! Python bytes); we write them as bin too and accept either on reading.
 
-use rmpv::Value;
+pub use rmpv::Value;
 
 /// Why a msgpack message could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -1,18 +1,22 @@
 //! `kinedesk serve`: the built-in planner behind the openpi-style WebSocket + msgpack protocol, so a remote setup
-//! can be tried end to end (and so other tools can use the planner). One thread per connection; `GET /healthz`
-//! answers 200; an optional API key is checked on the upgrade request; a request that cannot be planned is answered
-//! with a text frame and a close with code 1011, as openpi servers do.
+//! can be tried end to end (and so other tools can use the planner). One thread per connection, up to
+//! [`ServeOptions::max_connections`]; `GET /healthz` answers 200; an optional API key is checked on the upgrade
+//! request; a request that cannot be planned is answered with a text frame and a close with code 1011, as openpi
+//! servers do. A client that has not finished its handshake in time, or sends nothing for the idle timeout, is
+//! disconnected by the accept loop, so slow or silent clients cannot hold threads.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use glam::{DQuat, DVec3};
 use rmpv::Value;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
@@ -25,10 +29,31 @@ use crate::tokenizer::ActionTokenizer;
 use kinedesk_core::robot::Pose;
 
 /// Server settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServeOptions {
     /// When set, clients must send `Authorization: Api-Key <key>`.
     pub api_key: Option<String>,
+    /// Connections served at once; more are answered `503 Service Unavailable` and closed.
+    pub max_connections: usize,
+    /// From accepting a connection to a finished WebSocket handshake (or health answer).
+    pub handshake_timeout: Duration,
+    /// A connected client that sends nothing for this long is disconnected.
+    pub idle_timeout: Duration,
+    /// Largest WebSocket message (an observation) accepted.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            max_connections: 16,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(600),
+            // Two 224×224 RGB images are 301 kB; a 1080p pair is 12 MB.
+            max_message_bytes: 16 << 20,
+        }
+    }
 }
 
 /// The token layout as a msgpack map (`token_config`).
@@ -70,6 +95,7 @@ pub fn answer(tokenizer: &ActionTokenizer, observation: &Value) -> Result<Value,
             state.len()
         ));
     }
+    check_state(&state)?;
     let start = Pose {
         position_m: DVec3::new(state[0], state[1], state[2]),
         rotation: DQuat::from_scaled_axis(DVec3::new(state[3], state[4], state[5])),
@@ -97,6 +123,65 @@ pub fn answer(tokenizer: &ActionTokenizer, observation: &Value) -> Result<Value,
     ]))
 }
 
+/// The farthest from the base a gripper of an arm this server plans for can be (m).
+pub const MAX_STATE_REACH_M: f64 = 5.0;
+
+/// Refuses a state no arm can be in: a position kilometres away, a rotation vector of many turns, fingers metres
+/// apart. Planning from such a state would give actions that mean nothing while the reasoning looks sane.
+fn check_state(state: &[f64]) -> Result<(), String> {
+    let position = DVec3::new(state[0], state[1], state[2]);
+    if position.length() > MAX_STATE_REACH_M {
+        return Err(format!(
+            "observation/state puts the gripper {:.3e} m from the base (at most {MAX_STATE_REACH_M} m): not a pose of \
+             an arm",
+            position.length()
+        ));
+    }
+    let rotation = DVec3::new(state[3], state[4], state[5]).length();
+    if rotation > 2.0 * std::f64::consts::TAU {
+        return Err(format!("observation/state's axis-angle rotation is {rotation:.3e} rad (at most 4π)"));
+    }
+    if !(-0.01..=0.2).contains(&state[6]) {
+        return Err(format!("observation/state's finger opening {} m is not between -0.01 and 0.2 m", state[6]));
+    }
+    Ok(())
+}
+
+/// A connection being served, as the accept loop sees it: a handle on its socket (to shut it down) and when it must
+/// show progress by.
+struct Connection {
+    peer: std::net::SocketAddr,
+    stream: TcpStream,
+    /// Shut down for missing its deadline (its thread may still be ending).
+    timed_out: bool,
+    deadline: Arc<Mutex<Instant>>,
+    thread: JoinHandle<()>,
+}
+
+impl Connection {
+    fn overdue(&self, now: Instant) -> bool {
+        now > *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Logs a repeated failure at most once every few seconds, with how many were left out.
+struct Throttled {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Throttled {
+    fn log(&mut self, log: &(dyn Fn(String) + Send + Sync), line: String) {
+        if self.last.is_some_and(|last| last.elapsed() < Duration::from_secs(5)) {
+            self.suppressed += 1;
+            return;
+        }
+        let more = std::mem::take(&mut self.suppressed);
+        log(if more > 0 { format!("{line} ({more} more like it since the last report)") } else { line });
+        self.last = Some(Instant::now());
+    }
+}
+
 /// Serves until `stop` is set. `log` gets one line per connection and per error.
 pub fn serve(
     listener: &TcpListener,
@@ -106,24 +191,67 @@ pub fn serve(
     log: &Arc<dyn Fn(String) + Send + Sync>,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
+    let mut connections: Vec<Connection> = Vec::new();
+    let (mut refused, mut failed) = (Throttled { last: None, suppressed: 0 }, Throttled { last: None, suppressed: 0 });
+    let mut backoff = Duration::from_millis(20);
     while !stop.load(Ordering::Acquire) {
+        let now = Instant::now();
+        connections.retain_mut(|connection| {
+            if connection.thread.is_finished() {
+                return false;
+            }
+            if !connection.timed_out && connection.overdue(now) {
+                // Its thread sees the socket closed and ends; it is counted until it has.
+                connection.timed_out = true;
+                let _ = connection.stream.shutdown(std::net::Shutdown::Both);
+                log(format!("{}: disconnected: no handshake or no message in time", connection.peer));
+            }
+            true
+        });
         match listener.accept() {
             Ok((stream, peer)) => {
-                let tokenizer = tokenizer.clone();
-                let options = options.clone();
-                let log = log.clone();
-                let stop = stop.clone();
-                std::thread::Builder::new().name(format!("kinedesk-serve-{peer}")).spawn(move || {
-                    if let Err(error) = handle_connection(stream, &tokenizer, &options, &stop) {
+                backoff = Duration::from_millis(20);
+                if connections.len() >= options.max_connections {
+                    refused.log(
+                        log.as_ref(),
+                        format!("{peer}: refused, {} connections are being served already", connections.len()),
+                    );
+                    refuse_busy(stream);
+                    continue;
+                }
+                let Ok(handle) = stream.try_clone() else { continue };
+                let deadline = Arc::new(Mutex::new(now + options.handshake_timeout));
+                let (tokenizer, options, log, stop, shared) =
+                    (tokenizer.clone(), options.clone(), log.clone(), stop.clone(), deadline.clone());
+                let thread = std::thread::Builder::new().name(format!("kinedesk-serve-{peer}")).spawn(move || {
+                    if let Err(error) = handle_connection(stream, &tokenizer, &options, &stop, &shared) {
                         log(format!("{peer}: {error}"));
                     }
                 })?;
+                connections.push(Connection { peer, stream: handle, timed_out: false, deadline, thread });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => log(format!("accept failed: {e}")),
+            Err(e) => {
+                // Out of file descriptors, say: wait and try again, without spinning or flooding the log.
+                failed.log(log.as_ref(), format!("accept failed: {e}; retrying"));
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
         }
     }
+    for connection in &connections {
+        let _ = connection.stream.shutdown(std::net::Shutdown::Both);
+    }
     Ok(())
+}
+
+/// Tells a client over the connection cap why it is closed, without waiting on it.
+fn refuse_busy(mut stream: TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\n\
+          too many connections",
+    );
 }
 
 fn handle_connection(
@@ -131,9 +259,13 @@ fn handle_connection(
     tokenizer: &ActionTokenizer,
     options: &ServeOptions,
     stop: &AtomicBool,
+    deadline: &Mutex<Instant>,
 ) -> Result<(), String> {
+    let active = || *deadline.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now() + options.idle_timeout;
     stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(options.handshake_timeout)).map_err(|e| e.to_string())?;
+    // A client that stops reading cannot hold this thread in a send either.
+    stream.set_write_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
     let mut head = [0u8; 16];
     let seen = stream.peek(&mut head).map_err(|e| e.to_string())?;
@@ -154,8 +286,13 @@ fn handle_connection(
             _ => Ok(response),
         }
     };
-    let mut socket = tungstenite::accept_hdr(stream, check_key).map_err(|e| format!("handshake: {e}"))?;
-    // Idle clients may think for a long time; only the stop flag ends a connection early.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_message_bytes))
+        .max_frame_size(Some(options.max_message_bytes));
+    let mut socket =
+        tungstenite::accept_hdr_with_config(stream, check_key, Some(config)).map_err(|e| format!("handshake: {e}"))?;
+    active();
+    // Reads wake twice a second to see the stop flag; the accept loop ends a connection idle for too long.
     socket.get_ref().set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
     let meta = msgpack::encode(&metadata(tokenizer)).map_err(|e| e.to_string())?;
     socket.send(Message::Binary(meta.into())).map_err(|e| e.to_string())?;
@@ -172,8 +309,17 @@ fn handle_connection(
                 | tungstenite::Error::AlreadyClosed
                 | tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake),
             ) => return Ok(()),
+            Err(tungstenite::Error::Capacity(e)) => {
+                let limit = options.max_message_bytes;
+                close_with_error(
+                    &mut socket,
+                    &format!("the observation is too large ({e}; the limit is {limit} bytes)"),
+                );
+                return Err(format!("refused an observation over {limit} bytes"));
+            }
             Err(e) => return Err(e.to_string()),
         };
+        active();
         let reply = match message {
             Message::Binary(bytes) => msgpack::decode(&bytes)
                 .map_err(|e| format!("cannot read the observation: {e}"))

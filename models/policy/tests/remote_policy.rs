@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kinedesk_core::robot::panda;
 use kinedesk_policy::backend::{PolicyBackend, PolicyError, PolicyEvent, PolicyRequest};
@@ -44,11 +44,14 @@ impl Drop for OurServer {
 }
 
 fn start_our_server(api_key: Option<&str>) -> OurServer {
+    start_server_with(ServeOptions { api_key: api_key.map(str::to_owned), ..ServeOptions::default() })
+}
+
+fn start_server_with(options: ServeOptions) -> OurServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let stop = Arc::new(AtomicBool::new(false));
     let tokenizer = Arc::new(ActionTokenizer::builtin().unwrap());
-    let options = ServeOptions { api_key: api_key.map(str::to_owned) };
     let flag = stop.clone();
     let log: Arc<dyn Fn(String) + Send + Sync> = Arc::new(|line| eprintln!("{line}"));
     std::thread::spawn(move || serve(&listener, &tokenizer, &options, &flag, &log));
@@ -113,6 +116,113 @@ fn health_api_keys_and_dead_servers_are_explained() {
     assert!(matches!(error, PolicyError::Connection { .. }), "{error}");
     let error = client("http://example").plan(&request("move 5 cm up"), &mut |_| {}).unwrap_err();
     assert!(error.to_string().contains("ws://"), "{error}");
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what it sent and how long it took.
+fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    stream.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < limit {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    (received, started.elapsed())
+}
+
+#[test]
+fn slow_silent_and_surplus_clients_cannot_hold_the_server() {
+    let server = start_server_with(ServeOptions {
+        max_connections: 2,
+        handshake_timeout: Duration::from_millis(400),
+        idle_timeout: Duration::from_millis(600),
+        ..ServeOptions::default()
+    });
+    // A header dripped a byte at a time, slower than the handshake allows in all, is cut off.
+    let mut drip = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let started = Instant::now();
+    let mut cut_off = false;
+    for byte in b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n" {
+        if drip.write_all(&[*byte]).is_err() {
+            cut_off = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, waited) = read_until_closed(&mut drip, Duration::from_secs(5));
+    assert!(cut_off || started.elapsed() < Duration::from_secs(4), "closed after {:?}", started.elapsed());
+    assert!(waited < Duration::from_secs(4), "the drip was closed in time ({waited:?})");
+
+    // Two clients that say nothing hold both places; a third is told the server is busy, at once.
+    let mut silent: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut third = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let (answer, waited) = read_until_closed(&mut third, Duration::from_secs(2));
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("too many connections"), "{answer}");
+    assert!(waited < Duration::from_secs(1));
+    // The silent ones are disconnected after the handshake timeout, and the server takes new clients again.
+    for stream in &mut silent {
+        let (_, waited) = read_until_closed(stream, Duration::from_secs(5));
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let mut remote = client(&server.url);
+    remote.plan(&request("move 5 cm up"), &mut |_| {}).unwrap();
+    // A connected client that goes quiet is disconnected after the idle timeout; the client reconnects by itself.
+    std::thread::sleep(Duration::from_millis(1200));
+    remote.plan(&request("move 5 cm down"), &mut |_| {}).unwrap();
+}
+
+#[test]
+fn states_no_arm_can_be_in_are_refused() {
+    use kinedesk_policy::msgpack::{NdArray, map};
+    use kinedesk_policy::server::answer;
+    let tokenizer = ActionTokenizer::builtin().unwrap();
+    let observation = |state: [f64; 8]| {
+        map(vec![
+            ("prompt", rmpv::Value::from("move 5 cm left")),
+            ("observation/state", NdArray::from_f64(vec![8], &state).to_value()),
+        ])
+    };
+    answer(&tokenizer, &observation([0.4, 0.0, 0.4, 3.0, 0.0, 0.0, 0.04, 0.04])).unwrap();
+    for (state, expected) in [
+        ([1e30, 0.0, 0.4, 3.0, 0.0, 0.0, 0.04, 0.04], "from the base"),
+        ([0.4, 0.0, 0.4, 1e9, 0.0, 0.0, 0.04, 0.04], "axis-angle"),
+        ([0.4, 0.0, 0.4, 3.0, 0.0, 0.0, 7.0, 7.0], "finger opening"),
+        ([0.4, f64::NAN, 0.4, 3.0, 0.0, 0.0, 0.04, 0.04], "finite"),
+    ] {
+        let error = answer(&tokenizer, &observation(state)).unwrap_err();
+        assert!(error.contains(expected), "{state:?}: {error}");
+    }
+}
+
+#[test]
+fn an_observation_over_the_message_limit_is_refused_before_it_is_read() {
+    let server = start_server_with(ServeOptions { max_message_bytes: 64 << 10, ..ServeOptions::default() });
+    let mut big = request("move 5 cm up");
+    // The client sends two 224×224 RGB images (301 kB), over the 64 kB limit.
+    big.images = (0..2)
+        .map(|i| kinedesk_policy::backend::CameraImage {
+            name: format!("camera {i}"),
+            width: 256,
+            height: 256,
+            rgb: Arc::new(vec![7; 256 * 256 * 3]),
+        })
+        .collect();
+    let error = client(&server.url).plan(&big, &mut |_| {}).unwrap_err();
+    assert!(matches!(error, PolicyError::Server(ref m) if m.contains("too large")), "{error}");
+    // The server is still there.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 // --- Against the independent Python server --------------------------------------------------------------------
