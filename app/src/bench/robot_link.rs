@@ -131,13 +131,14 @@ pub fn bench_stream(seconds: f64) -> anyhow::Result<StreamBench> {
     }
     let _ = handle.send(DriverCommand::Disconnect);
     let stats = simulator.stats();
-    let intervals: Vec<Duration> = stats.canfd_arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let arrivals: Vec<_> = stats.canfd_arrivals.iter().copied().collect();
+    let intervals: Vec<Duration> = arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
     let period = Duration::from_secs_f64(CANFD_PERIOD_S);
     let jitter: Vec<Duration> = intervals.iter().map(|interval| interval.abs_diff(period)).collect();
     let mean_interval_ms =
         intervals.iter().map(Duration::as_secs_f64).sum::<f64>() / intervals.len().max(1) as f64 * 1e3;
     Ok(StreamBench {
-        frames: stats.canfd_arrivals.len(),
+        frames: arrivals.len(),
         period_ms: CANFD_PERIOD_S * 1e3,
         jitter: Summary::millis(&jitter).context("no frames")?,
         mean_interval_ms,

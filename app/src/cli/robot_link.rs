@@ -36,11 +36,14 @@ pub fn run_robot_sim(protocol: &str, listen: &str, robot: &Robot, seconds: Optio
             let stats = simulator.stats();
             let _ = writeln!(
                 out,
-                "served {} connection(s), {} command(s), {} stream frame(s), {} ignored",
+                "served {} connection(s), {} command(s), {} stream frame(s), {} ignored; {} client(s) turned away, {} \
+                 disconnected for silence",
                 stats.connections,
                 stats.commands,
-                stats.canfd_arrivals.len(),
-                stats.canfd_ignored
+                stats.canfd_frames,
+                stats.canfd_ignored,
+                stats.turned_away,
+                stats.idle_disconnects
             );
             simulator.shutdown();
             return Ok(());

@@ -1,7 +1,12 @@
 //! A simulated Realman controller: accepts the JSON commands on a TCP port and answers like the real one, driving a
 //! simulated arm. Faults can be injected to test clients: dropping the connection, delaying replies, answering a
 //! command with an error code, or sending garbage.
+//!
+//! Like the controller it serves one client at a time; a client that has sent nothing for [`HANDOVER_IDLE`] gives
+//! way to a new one, and one silent for [`CLIENT_IDLE_TIMEOUT`] is dropped, so an idle connection cannot lock others
+//! out. A client that connects while an active one is served is told so and closed.
 
+use std::collections::VecDeque;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,16 +36,29 @@ pub struct Faults {
     pub error_on: Option<(String, i64)>,
 }
 
+/// A client silent this long gives way to a new client that connects.
+pub const HANDOVER_IDLE: Duration = Duration::from_secs(1);
+/// A client silent this long is disconnected.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Arrival times kept for jitter measurements (the newest; memory stays bounded however long a stream runs).
+pub const ARRIVALS_KEPT: usize = 10_000;
+
 /// What the simulator saw (for tests and benchmarks).
 #[derive(Clone, Debug, Default)]
 pub struct SimulatorStats {
     pub commands: usize,
-    /// Arrival times of `movej_canfd` frames, to measure streaming jitter.
-    pub canfd_arrivals: Vec<Instant>,
+    /// `movej_canfd` frames received in all.
+    pub canfd_frames: u64,
+    /// Arrival times of the last [`ARRIVALS_KEPT`] `movej_canfd` frames, to measure streaming jitter.
+    pub canfd_arrivals: VecDeque<Instant>,
     /// `movej_canfd` frames ignored for breaking the 10°/frame or 180°/s rule.
     pub canfd_ignored: usize,
     pub stops: usize,
     pub connections: usize,
+    /// Clients turned away because another (active) client was being served.
+    pub turned_away: usize,
+    /// Clients disconnected for being silent (or for giving way to a new client).
+    pub idle_disconnects: usize,
 }
 
 /// A running simulated controller.
@@ -71,17 +89,24 @@ impl RealmanSimulator {
         };
         let stop = shutdown.clone();
         let join = std::thread::Builder::new().name("realman-sim".into()).spawn(move || {
+            let mut next = None;
             while !stop.load(Ordering::Acquire) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        controller.stats().connections += 1;
-                        controller.serve(stream, &stop);
-                    }
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
+                let stream = match next.take() {
+                    Some(stream) => stream,
+                    None => match listener.accept() {
+                        Ok((stream, _)) => stream,
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue;
+                        }
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                    },
+                };
+                controller.stats().connections += 1;
+                next = controller.serve(stream, &listener, &stop);
             }
         })?;
         Ok(Self { address, shutdown, faults, stats, join: Some(join) })
@@ -138,36 +163,58 @@ impl Controller {
         self.faults.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    fn serve(&mut self, mut stream: TcpStream, shutdown: &AtomicBool) {
+    /// Serves `stream` until it closes, goes silent, or gives way to a new client (returned, to be served next).
+    fn serve(&mut self, mut stream: TcpStream, listener: &TcpListener, shutdown: &AtomicBool) -> Option<TcpStream> {
         let _ = stream.set_nodelay(true);
-        if stream.set_read_timeout(Some(TICK)).is_err() {
-            return;
+        if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(TICK)).is_err() {
+            return None;
         }
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
         let mut lines = LineBuffer::default();
         let mut buffer = [0_u8; 4096];
         let mut last_tick = Instant::now();
+        let mut last_heard = Instant::now();
         while !shutdown.load(Ordering::Acquire) {
             match stream.read(&mut buffer) {
-                Ok(0) => return,
+                Ok(0) => return None,
                 Ok(n) => {
-                    let Ok(received) = lines.push(&buffer[..n]) else { return };
+                    last_heard = Instant::now();
+                    let Ok(received) = lines.push(&buffer[..n]) else { return None };
                     for line in received {
                         if !self.answer(&mut stream, &line) {
-                            return;
+                            return None;
                         }
                     }
                 }
                 Err(error) if matches!(error.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 }
-                Err(_) => return,
+                Err(_) => return None,
+            }
+            let silent = last_heard.elapsed();
+            if silent > CLIENT_IDLE_TIMEOUT {
+                self.stats().idle_disconnects += 1;
+                return None;
+            }
+            if let Ok((mut newcomer, _)) = listener.accept() {
+                if silent > HANDOVER_IDLE {
+                    self.stats().idle_disconnects += 1;
+                    return Some(newcomer);
+                }
+                self.stats().turned_away += 1;
+                let _ = newcomer.set_nonblocking(true);
+                let _ = write_line(
+                    &mut newcomer,
+                    &json!({"command": "connect", "set_state": false, "err": 1, "message": "another client is connected"}),
+                );
             }
             let now = Instant::now();
             let dt = now.duration_since(last_tick).as_secs_f64();
             last_tick = now;
             if self.advance_movej(dt) && write_line(&mut stream, &json!({"state": "current_trajectory_state", "trajectory_state": true, "device": 0, "trajectory_connect": 0})).is_err() {
-                return;
+                return None;
             }
         }
+        None
     }
 
     /// Moves toward a `movej` target; returns true when it was just reached.
@@ -246,7 +293,14 @@ impl Controller {
             },
             "movej_canfd" => {
                 let now = Instant::now();
-                self.stats().canfd_arrivals.push(now);
+                {
+                    let mut stats = self.stats();
+                    stats.canfd_frames += 1;
+                    if stats.canfd_arrivals.len() == ARRIVALS_KEPT {
+                        stats.canfd_arrivals.pop_front();
+                    }
+                    stats.canfd_arrivals.push_back(now);
+                }
                 if let Some(code) = injected {
                     json!({"state": "joint_state", "joint": self.q.iter().map(|v| joint_to_wire(*v)).collect::<Vec<_>>(), "arm_err": code})
                 } else {
@@ -356,6 +410,48 @@ mod tests {
             ask(&mut stream, &mut reader, &Request::Stop),
             Reply::Ack { command: "set_arm_stop".into(), ok: true, err: 0 }
         );
+        simulator.shutdown();
+    }
+
+    #[test]
+    fn an_idle_client_gives_way_and_an_active_one_is_not_interrupted() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot, Faults::default()).unwrap();
+        // A client that connects and says nothing.
+        let _idle = TcpStream::connect(simulator.address()).unwrap();
+        std::thread::sleep(HANDOVER_IDLE + Duration::from_millis(200));
+        // A new client is served all the same.
+        let mut stream = TcpStream::connect(simulator.address()).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        assert!(matches!(ask(&mut stream, &mut reader, &Request::GetState), Reply::State { err: 0, .. }));
+        assert_eq!(simulator.stats().idle_disconnects, 1);
+        // While it is active, a third is told another client is connected, and closed.
+        let mut third = TcpStream::connect(simulator.address()).unwrap();
+        for _ in 0..20 {
+            assert!(matches!(ask(&mut stream, &mut reader, &Request::GetState), Reply::State { err: 0, .. }));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut answer = String::new();
+        third.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let _ = third.read_to_string(&mut answer);
+        assert!(answer.contains("another client is connected"), "{answer:?}");
+        assert_eq!(simulator.stats().turned_away, 1);
+        simulator.shutdown();
+    }
+
+    #[test]
+    fn a_long_stream_keeps_a_bounded_record_of_arrivals() {
+        let robot = rm75();
+        let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+        let mut stream = TcpStream::connect(simulator.address()).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let frames = ARRIVALS_KEPT + 500;
+        for _ in 0..frames {
+            ask(&mut stream, &mut reader, &Request::MoveJCanfd { joints: robot.rest_pose.clone() });
+        }
+        let stats = simulator.stats();
+        assert_eq!(stats.canfd_frames, frames as u64);
+        assert_eq!(stats.canfd_arrivals.len(), ARRIVALS_KEPT);
         simulator.shutdown();
     }
 }
