@@ -43,6 +43,12 @@ pub const DEFAULT_LOWER_M: f64 = 0.05;
 pub const MAX_SPEED_M_S: f64 = 0.5;
 pub const MAX_SPEED_RAD_S: f64 = std::f64::consts::PI;
 pub const MAX_DURATION_S: f64 = 120.0;
+/// Longest instruction read, in characters: a paragraph; longer text is not one plan's instruction.
+pub const MAX_INSTRUCTION_CHARS: usize = 1000;
+/// Most stages in one plan.
+pub const MAX_STAGES: usize = 32;
+/// Longest plan, all stages together (s): the command layer's longest trajectory.
+pub const MAX_PLAN_S: f64 = 600.0;
 /// Speed when none is asked for.
 pub const DEFAULT_SPEED_M_S: f64 = 0.05;
 /// 30°/s.
@@ -122,6 +128,13 @@ pub struct InstructionError {
 
 /// Reads `text` into constraints and stages. `gripper_closed` is the gripper's state before the first stage.
 pub fn parse_instruction(text: &str, gripper_closed: bool) -> Result<ParsedInstruction, InstructionError> {
+    let whole = |reason: String| InstructionError { span: 0..text.len(), phrase: shorten(text), reason };
+    let chars = text.chars().count();
+    if chars > MAX_INSTRUCTION_CHARS {
+        return Err(whole(format!(
+            "the instruction is {chars} characters long (at most {MAX_INSTRUCTION_CHARS}); give it in parts"
+        )));
+    }
     let tokens = lexer::lex(text);
     if tokens.iter().all(|t| t.lexeme == lexer::Lexeme::Separator) {
         return Err(InstructionError {
@@ -138,8 +151,40 @@ pub fn parse_instruction(text: &str, gripper_closed: bool) -> Result<ParsedInstr
         let clause = clause::Clause { tokens: &tokens[range], text };
         let facts = clause::read_clause(&clause)?;
         previous_verb = Some(builder.clause(&clause, facts, previous_verb)?);
+        if builder.out.stages.len() > MAX_STAGES {
+            return Err(whole(format!("the instruction has more than {MAX_STAGES} motions; give it in parts")));
+        }
+    }
+    let total: f64 = builder.out.stages.iter().map(|stage| stage.motion.nominal_duration_s()).sum();
+    if total > MAX_PLAN_S {
+        return Err(whole(format!(
+            "together the motions would take {total:.0} s, longer than one plan may take ({MAX_PLAN_S:.0} s); give it \
+             in parts"
+        )));
     }
     Ok(builder.out)
+}
+
+/// The instruction as quoted in an error: the first 80 characters of a long one.
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 80 {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    }
+}
+
+impl Motion {
+    /// How long the motion takes at its asked speed (gripper moves counted as 1 s; the planner adds ramps).
+    #[must_use]
+    pub fn nominal_duration_s(&self) -> f64 {
+        match *self {
+            Self::Translate { distance_m, speed_m_s, .. } => distance_m.abs() / speed_m_s.max(1e-9),
+            Self::Rotate { angle_rad, speed_rad_s, .. } => angle_rad.abs() / speed_rad_s.max(1e-9),
+            Self::Gripper { .. } => 1.0,
+            Self::Hold { duration_s } => duration_s,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +193,23 @@ mod tests {
 
     fn stages(text: &str) -> Vec<String> {
         parse_instruction(text, false).unwrap().stages.into_iter().map(|s| s.description).collect()
+    }
+
+    #[test]
+    fn instructions_too_long_for_one_plan_are_refused_at_once() {
+        let started = std::time::Instant::now();
+        let many = vec!["move 1 cm left"; 1000].join(", then ");
+        let error = parse_instruction(&many, false).unwrap_err();
+        assert!(error.reason.contains("characters long"), "{error}");
+        assert!(error.phrase.chars().count() <= 81, "the error quotes the start, not 20 kB");
+        let forty = vec!["move 1 cm left"; 40].join(", then ");
+        assert!(forty.len() <= MAX_INSTRUCTION_CHARS);
+        let error = parse_instruction(&forty, false).unwrap_err();
+        assert!(error.reason.contains("more than 32 motions"), "{error}");
+        let slow = ["move 10 cm left at 1 mm/s"; 7].join(", then ");
+        let error = parse_instruction(&slow, false).unwrap_err();
+        assert!(error.reason.contains("longer than one plan may take"), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     #[test]
