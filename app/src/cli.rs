@@ -192,6 +192,9 @@ pub enum TokenizerCommand {
         data: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Replace the weights in --out if there are some (they are replaced only once the new ones are written).
+        #[arg(long)]
+        force: bool,
     },
     /// Reconstruction per number of levels and codebook usage on held-out synthetic demonstrations.
     Eval {
@@ -234,7 +237,7 @@ pub fn seconds_arg(text: &str) -> Result<f64, String> {
 pub fn api_key_arg(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         Err("the API key is empty (leave --api-key out to serve without one)".into())
-    } else if text.chars().any(|c| c.is_control()) {
+    } else if text.chars().any(char::is_control) {
         Err("the API key contains control characters, which cannot travel in an HTTP header".into())
     } else {
         Ok(text.to_owned())

@@ -497,7 +497,17 @@ fn the_tokenizer_trains_on_a_recorded_session_too() {
     let session = std::env::temp_dir().join(format!("kinedesk-fit-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&session);
     record_synthetic(&session, "2", "1", ("64", "48"), &[]);
-    let out = session.join("weights");
+    // Weights are never written into a session they are fitted on.
+    let inside = kinedesk()
+        .args(["tokenizer", "fit", "--steps", "30", "--out"])
+        .arg(session.join("weights"))
+        .arg("--data")
+        .arg(&session)
+        .output()
+        .unwrap();
+    assert!(!inside.status.success() && String::from_utf8_lossy(&inside.stderr).contains("inside the session"));
+    let out = session.with_extension("weights");
+    let _ = std::fs::remove_dir_all(&out);
     let fit = kinedesk()
         .args(["tokenizer", "fit", "--steps", "30", "--episodes", "40", "--batch", "64", "--codebook-size", "16"])
         .arg("--out")
@@ -518,4 +528,5 @@ fn the_tokenizer_trains_on_a_recorded_session_too() {
     assert!(count >= 12, "{count} chunks: {stderr}");
     assert!(out.join("model.safetensors").is_file());
     std::fs::remove_dir_all(&session).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
 }

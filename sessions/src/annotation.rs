@@ -152,9 +152,34 @@ pub enum AnnotationError {
     Io { path: String, message: String },
     #[error("{path} is not a valid annotation ({message}); it was kept as {kept}")]
     Corrupt { path: String, message: String, kept: String },
+    #[error("{path} is not a valid annotation ({message})")]
+    Unreadable { path: String, message: String },
 }
 
 impl EpisodeAnnotation {
+    /// Checks values JSON cannot: times finite and not negative, spans that end after they start, a trim that keeps
+    /// something. (An annotation edited by hand or by another tool is read through this.)
+    pub fn validate(&self) -> Result<(), String> {
+        let time = |what: &str, t: f64| {
+            if t.is_finite() && t >= 0.0 { Ok(()) } else { Err(format!("{what} {t} is not a time in the episode")) }
+        };
+        for (i, stage) in self.stages.iter().enumerate() {
+            time("a stage start", stage.start_s)?;
+            time("a stage end", stage.end_s)?;
+            if stage.end_s < stage.start_s {
+                return Err(format!("stage {} ({}) ends before it starts", i + 1, stage.stage));
+            }
+        }
+        if let Some((from, to)) = self.trim {
+            time("the trim start", from)?;
+            time("the trim end", to)?;
+            if to <= from {
+                return Err(format!("the trim keeps nothing ({from} s to {to} s)"));
+            }
+        }
+        Ok(())
+    }
+
     /// A first annotation from what was recorded: the episode's task, the constraints of the last reasoning the
     /// policy gave (instruction-level "key: value" lines), and the stages as the robot executed them (from the
     /// driver's progress through the plan). Stage boundaries are never invented: an episode without executed
@@ -256,18 +281,47 @@ pub fn annotation_path(log: &Path) -> PathBuf {
     log.with_extension("annotation.json")
 }
 
-/// Reads the annotation of an episode: `Ok(None)` if it has none yet. A corrupt file is renamed aside (kept, never
-/// deleted) and reported.
+/// Largest annotation file read (an annotation is a few kB; a stage lane of thousands of segments is under 1 MB).
+pub const MAX_ANNOTATION_BYTES: u64 = 16 << 20;
+
+/// Reads the annotation of an episode without changing anything: `Ok(None)` if it has none yet; a corrupt or
+/// oversized file is an error (exports use this: they only read the session).
+pub fn read_annotation(log: &Path) -> Result<Option<EpisodeAnnotation>, AnnotationError> {
+    let path = annotation_path(log);
+    let unreadable = |message: String| AnnotationError::Unreadable { path: path.display().to_string(), message };
+    let text = match read_limited(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
+        Err(error) => return Err(AnnotationError::Io { path: path.display().to_string(), message: error }),
+    };
+    let annotation: EpisodeAnnotation = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    annotation.validate().map_err(unreadable)?;
+    Ok(Some(annotation))
+}
+
+/// The file's text, `None` if there is none; refuses a file over [`MAX_ANNOTATION_BYTES`] or not a regular file.
+fn read_limited(path: &Path) -> Result<Option<String>, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error.to_string()),
+    };
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_ANNOTATION_BYTES {
+        return Err(format!("{} bytes, more than an annotation can be ({MAX_ANNOTATION_BYTES})", meta.len()));
+    }
+    std::fs::read_to_string(path).map(Some).map_err(|e| e.to_string())
+}
+
+/// Reads the annotation of an episode to edit it: `Ok(None)` if it has none yet. A corrupt file is renamed aside
+/// (kept, never deleted) and reported, so that the operator's next save does not overwrite it.
 pub fn load_annotation(log: &Path) -> Result<Option<EpisodeAnnotation>, AnnotationError> {
     let path = annotation_path(log);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(AnnotationError::Io { path: path.display().to_string(), message: error.to_string() }),
-    };
-    match serde_json::from_str(&text) {
-        Ok(annotation) => Ok(Some(annotation)),
-        Err(error) => {
+    match read_annotation(log) {
+        Err(AnnotationError::Unreadable { message, .. }) => {
+            let error = message;
             let kept = path.with_extension(format!(
                 "json.corrupt-{}",
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -275,10 +329,11 @@ pub fn load_annotation(log: &Path) -> Result<Option<EpisodeAnnotation>, Annotati
             let _ = std::fs::rename(&path, &kept);
             Err(AnnotationError::Corrupt {
                 path: path.display().to_string(),
-                message: error.to_string(),
+                message: error,
                 kept: kept.display().to_string(),
             })
         }
+        other => other,
     }
 }
 

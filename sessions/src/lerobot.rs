@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::annotation::load_annotation;
+use crate::annotation::read_annotation;
 use crate::episode::{Episode, SessionDir, read_episode};
 
 use metadata::*;
@@ -54,6 +54,8 @@ pub struct ExportOptions {
     pub images: ImageEncoding,
     /// Cameras as MP4 video (H.264, through the system's ffmpeg) instead of images in the Parquet files.
     pub video: bool,
+    /// Replace an existing output (`--force`); otherwise an existing output is refused.
+    pub overwrite: bool,
 }
 
 /// What an export did.
@@ -65,6 +67,25 @@ pub struct ExportSummary {
     pub bytes: u64,
     /// Episodes whose log had a torn tail (exported up to it).
     pub recovered_episodes: usize,
+    /// Episodes that were not exported, and why (a damaged log, an unreadable annotation, other cameras or joints
+    /// than the first episode, no frames).
+    pub left_out: Vec<LeftOut>,
+    /// Episodes exported without damaged stretches of their logs (what was skipped).
+    pub salvaged: Vec<LeftOut>,
+}
+
+/// An episode an export left out.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LeftOut {
+    pub episode: String,
+    pub reason: String,
+}
+
+impl LeftOut {
+    pub(crate) fn new(path: &Path, reason: impl std::fmt::Display) -> Self {
+        let episode = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into());
+        Self { episode, reason: reason.to_string() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,22 +121,34 @@ struct Layout {
     sizes: Vec<(u32, u32)>,
 }
 
-/// Exports every episode of `session` into the LeRobot dataset folder `out` (which must not exist yet). Episodes
-/// are read one at a time; a trimmed or annotated episode is exported as its annotation says.
+/// Exports every episode of `session` into the LeRobot dataset folder `out` (which must not exist yet, unless
+/// `options.overwrite`). Episodes are read one at a time; a trimmed or annotated episode is exported as its
+/// annotation says; an episode that cannot be exported whole is left out and listed in the summary. The dataset is
+/// written beside `out` and moved into place when complete; the session is only read.
 pub fn export_lerobot(
     session: &Path,
     out: &Path,
     options: ExportOptions,
-    mut progress: impl FnMut(usize, usize),
+    progress: impl FnMut(usize, usize),
 ) -> Result<ExportSummary, ExportError> {
     let dir = SessionDir::open(session)?;
-    if out.exists() {
-        return Err(ExportError::Invalid(format!("{} exists; choose a new folder", out.display())));
-    }
     let paths = dir.episode_paths()?;
     if paths.is_empty() {
         return Err(ExportError::Invalid(format!("{} has no episodes", session.display())));
     }
+    let staged =
+        crate::output::StagedOutput::prepare(&[session], out, options.overwrite).map_err(ExportError::Invalid)?;
+    let summary = write_dataset(&paths, staged.path(), options, progress)?;
+    staged.commit().map_err(ExportError::Invalid)?;
+    Ok(summary)
+}
+
+fn write_dataset(
+    paths: &[std::path::PathBuf],
+    out: &Path,
+    options: ExportOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<ExportSummary, ExportError> {
     let ffmpeg = if options.video {
         Some(crate::video::find_ffmpeg().ok_or_else(|| {
             ExportError::Invalid(
@@ -155,7 +188,7 @@ pub fn export_lerobot(
     // The next episode is read on another thread while this one is converted and written (at most two in memory).
     std::thread::scope(|scope| -> Result<(), ExportError> {
         let (sender, episodes) = std::sync::mpsc::sync_channel::<Result<Episode, ExportError>>(0);
-        let to_read = &paths;
+        let to_read = paths;
         scope.spawn(move || {
             for path in to_read {
                 if sender.send(read_episode(path).map_err(ExportError::from)).is_err() {
@@ -165,10 +198,23 @@ pub fn export_lerobot(
         });
         for (position, path) in paths.iter().enumerate() {
             progress(position, paths.len());
-            let episode = episodes.recv().map_err(|_| ExportError::Invalid("the episode reader stopped".into()))??;
-            if episode.torn_tail.is_some() {
-                summary.recovered_episodes += 1;
-            }
+            let episode = match episodes.recv() {
+                Ok(Ok(episode)) => episode,
+                Ok(Err(error)) => {
+                    summary.left_out.push(LeftOut::new(path, error));
+                    continue;
+                }
+                Err(_) => return Err(ExportError::Invalid("the episode reader stopped".into())),
+            };
+            // An annotation that cannot be read leaves the episode out: exporting it without would drop the
+            // operator's labels and trim. The file is left as it is (an export only reads the session).
+            let annotation = match read_annotation(path) {
+                Ok(annotation) => annotation,
+                Err(error) => {
+                    summary.left_out.push(LeftOut::new(path, error));
+                    continue;
+                }
+            };
             let names: Vec<String> = episode.meta.cameras.iter().map(|c| c.replace(' ', "_")).collect();
             match &layout {
                 None => {
@@ -185,15 +231,14 @@ pub fn export_lerobot(
                     });
                 }
                 Some(first) if first.cameras != names || first.joints != episode.meta.joint_names => {
-                    return Err(ExportError::Invalid(format!(
-                        "{} has other cameras or joints than the first episode; export them separately",
-                        path.display()
-                    )));
+                    summary.left_out.push(LeftOut::new(
+                        path,
+                        "other cameras or joints than the first episode; export it separately",
+                    ));
+                    continue;
                 }
                 Some(_) => {}
             }
-            // An annotation that cannot be read stops the export: exporting without it would lose the operator's work.
-            let annotation = load_annotation(path).map_err(|e| ExportError::Invalid(e.to_string()))?;
             let task = annotation
                 .as_ref()
                 .map(|a| a.instruction.trim().to_owned())
@@ -203,6 +248,7 @@ pub fn export_lerobot(
             let task_index = *tasks.entry(task.clone()).or_insert(next_task);
             let mut rows = rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
             if rows.is_empty() {
+                summary.left_out.push(LeftOut::new(path, "no camera frames (in the kept span)"));
                 continue;
             }
             if options.images == ImageEncoding::Png {
@@ -244,6 +290,16 @@ pub fn export_lerobot(
                         samples.push(image);
                     }
                 }
+            }
+            if episode.torn_tail.is_some() {
+                summary.recovered_episodes += 1;
+            }
+            if !episode.skipped.is_empty() {
+                let bytes: u64 = episode.skipped.iter().map(|s| s.bytes).sum();
+                summary.salvaged.push(LeftOut::new(
+                    path,
+                    format!("{} damaged stretch(es), {bytes} bytes, skipped; the rest exported", episode.skipped.len()),
+                ));
             }
             summary.frames += rows.len();
             summary.episodes += 1;
@@ -326,12 +382,10 @@ pub fn export_lerobot(
         }
         Ok(())
     })?;
-    let Some(layout) = layout else {
-        return Err(ExportError::Invalid("no episode could be read".into()));
+    let reasons = || summary.left_out.iter().map(|l| format!("{}: {}", l.episode, l.reason)).collect::<Vec<_>>();
+    let (Some(layout), true) = (layout, summary.episodes > 0) else {
+        return Err(ExportError::Invalid(format!("no episode could be exported ({})", reasons().join("; "))));
     };
-    if summary.episodes == 0 {
-        return Err(ExportError::Invalid("every episode is empty after trimming".into()));
-    }
     for writer in videos {
         writer.finish().map_err(|e| io_error(out, &e))?;
     }

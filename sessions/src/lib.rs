@@ -18,6 +18,7 @@ pub mod episode_log;
 pub mod events;
 pub mod lerobot;
 pub mod lerobot_import;
+pub mod output;
 pub mod recorder;
 pub mod rerun_export;
 pub mod session_recorder;

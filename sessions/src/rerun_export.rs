@@ -25,7 +25,7 @@ use crate::events::{LogSource, TimelineEvent};
 use kinedesk_core::robot::{BuiltinRobot, Robot, fk_frames};
 use rerun::{RecordingStream, RecordingStreamBuilder};
 
-use crate::annotation::{EpisodeAnnotation, load_annotation};
+use crate::annotation::{EpisodeAnnotation, read_annotation};
 use crate::episode::{Episode, SessionDir, read_episode};
 
 /// The Rerun application id of KineDesk recordings.
@@ -40,6 +40,8 @@ pub struct RerunSummary {
     pub text_entries: usize,
     /// The arm model used for the joint transforms (`None`: not a built-in arm, joints are logged as scalars only).
     pub arm: Option<String>,
+    /// Episodes not exported, and why.
+    pub left_out: Vec<crate::lerobot::LeftOut>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +71,13 @@ fn arm_for(episode: &Episode) -> Option<Robot> {
     episode.meta.robot.parse::<BuiltinRobot>().ok().map(BuiltinRobot::robot)
 }
 
-/// Exports every episode of `session` to Rerun.
+/// Exports every episode of `session` to Rerun. A file is written beside its name and moved into place when
+/// complete; it replaces an existing file only when `overwrite`. Episodes that cannot be read are left out and
+/// listed; a trimmed episode is logged as its annotation keeps it.
 pub fn export_rerun(
     session: &Path,
     target: &RerunTarget<'_>,
+    overwrite: bool,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<RerunSummary, RerunError> {
     let dir = SessionDir::open(session)?;
@@ -80,22 +85,32 @@ pub fn export_rerun(
     if paths.is_empty() {
         return Err(RerunError::Invalid(format!("{} has no episodes", session.display())));
     }
-    if let RerunTarget::File(out) = target
-        && out.exists()
-    {
-        return Err(RerunError::Invalid(format!("{} exists; choose a new file", out.display())));
-    }
+    let staged = match target {
+        RerunTarget::File(out) => {
+            Some(crate::output::StagedOutput::prepare(&[session], out, overwrite).map_err(RerunError::Invalid)?)
+        }
+        RerunTarget::Viewer(_) => None,
+    };
     let mut summary = RerunSummary::default();
     // Each episode is its own Rerun recording; for a file they all go through one shared file sink, so the `.rrd`
     // holds one stream with a recording per episode.
-    let file_sink = match target {
-        RerunTarget::File(out) => Some(Arc::new(rerun::sink::FileSink::new(*out).map_err(rerun_error)?)),
-        RerunTarget::Viewer(_) => None,
+    let file_sink = match &staged {
+        Some(staged) => Some(Arc::new(rerun::sink::FileSink::new(staged.path()).map_err(rerun_error)?)),
+        None => None,
     };
     for (position, path) in paths.iter().enumerate() {
         progress(position, paths.len());
-        let episode = read_episode(path)?;
-        let annotation = load_annotation(path).map_err(|e| RerunError::Invalid(e.to_string()))?;
+        // An episode that cannot be read whole, or whose annotation cannot, is left out and listed.
+        let read = read_episode(path)
+            .map_err(|e| e.to_string())
+            .and_then(|episode| Ok((episode, read_annotation(path).map_err(|e| e.to_string())?)));
+        let (episode, annotation) = match read {
+            Ok(read) => read,
+            Err(reason) => {
+                summary.left_out.push(crate::lerobot::LeftOut::new(path, reason));
+                continue;
+            }
+        };
         let name = path.file_stem().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let builder = RecordingStreamBuilder::new(APPLICATION_ID).recording_name(name);
         let stream = match (target, &file_sink) {
@@ -111,10 +126,17 @@ pub fn export_rerun(
         stream.flush_blocking().map_err(rerun_error)?;
         summary.episodes += 1;
     }
+    if summary.episodes == 0 {
+        let reasons: Vec<String> = summary.left_out.iter().map(|l| format!("{}: {}", l.episode, l.reason)).collect();
+        return Err(RerunError::Invalid(format!("no episode could be exported ({})", reasons.join("; "))));
+    }
     if let Some(sink) = file_sink {
         rerun::sink::LogSink::flush_blocking(sink.as_ref(), std::time::Duration::from_secs(60)).map_err(rerun_error)?;
         // The footer is written when the last reference to the sink goes.
         drop(sink);
+    }
+    if let Some(staged) = staged {
+        staged.commit().map_err(RerunError::Invalid)?;
     }
     progress(paths.len(), paths.len());
     Ok(summary)
@@ -153,6 +175,10 @@ pub fn log_episode(
     // Time 0 is the episode's first record (`span` walks every record, so it is taken once).
     let origin = episode.span().0;
     let seconds = |time: Timestamp| time.saturating_since(origin).as_secs_f64();
+    // A trimmed episode is logged as the annotation keeps it (times stay those of the whole episode).
+    let trim = annotation.and_then(|a| a.trim);
+    let kept_s = |s: f64| trim.is_none_or(|(from, to)| s >= from && s <= to);
+    let kept = |time: Timestamp| kept_s(seconds(time));
     stream.log_static("/", &rerun::ViewCoordinates::RIGHT_HAND_Z_UP()).map_err(rerun_error)?;
 
     // Static: the whole flange path, and the annotation summary.
@@ -160,6 +186,7 @@ pub fn log_episode(
         let path: Vec<[f32; 3]> = episode
             .joints
             .iter()
+            .filter(|j| kept(j.time))
             .filter_map(|j| fk_frames(robot, &j.positions).ok()?.last().map(|f| point(f.translation)))
             .collect();
         if path.len() > 1 {
@@ -174,6 +201,9 @@ pub fn log_episode(
             text.push_str(&format!("- {line}\n"));
         }
         text.push_str(&format!("\noutcome: {}\n", annotation.outcome.label()));
+        if let Some((from, to)) = annotation.trim {
+            text.push_str(&format!("\ntrimmed to {from:.2}–{to:.2} s\n"));
+        }
         if !annotation.notes.is_empty() {
             text.push_str(&format!("\nnotes: {}\n", annotation.notes));
         }
@@ -185,7 +215,7 @@ pub fn log_episode(
             .map_err(rerun_error)?;
     }
 
-    for frame in &episode.frames {
+    for frame in episode.frames.iter().filter(|f| kept(f.time)) {
         stream.set_duration_secs("time", seconds(frame.time));
         let name =
             episode.meta.cameras.get(usize::from(frame.camera)).cloned().unwrap_or_else(|| frame.camera.to_string());
@@ -198,7 +228,7 @@ pub fn log_episode(
         summary.frames += 1;
     }
 
-    for state in &episode.joints {
+    for state in episode.joints.iter().filter(|j| kept(j.time)) {
         stream.set_duration_secs("time", seconds(state.time));
         for (i, q) in state.positions.iter().enumerate() {
             stream.log(format!("joints/q{}", i + 1), &rerun::Scalars::single(*q)).map_err(rerun_error)?;
@@ -229,7 +259,7 @@ pub fn log_episode(
     }
 
     let mut trajectories = 0;
-    for (time, event) in &episode.events {
+    for (time, event) in episode.events.iter().filter(|(time, _)| kept(*time)) {
         stream.set_duration_secs("time", seconds(*time));
         match TimelineEvent::from_json(event) {
             Some(TimelineEvent::Reasoning { instruction_level, action_level, .. }) => {
@@ -275,7 +305,7 @@ pub fn log_episode(
         }
     }
     if let Some(annotation) = annotation {
-        for stage in &annotation.stages {
+        for stage in annotation.stages.iter().filter(|stage| kept_s(stage.start_s)) {
             stream.set_duration_secs("time", stage.start_s);
             stream
                 .log("annotation/stage", &rerun::TextLog::new(format!("stage: {}", stage.stage)).with_level("INFO"))

@@ -274,6 +274,9 @@ pub struct ExportArgs {
     /// The dataset folder (or .rrd file) to create.
     #[arg(required_unless_present = "connect")]
     pub out: Option<PathBuf>,
+    /// Replace OUT if it exists (it is replaced only once the new export is complete).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A progress bar for a long job counted in `unit`s.
@@ -304,7 +307,7 @@ pub fn export_options(
         "png" => ImageEncoding::Png,
         other => anyhow::bail!("unknown image encoding {other:?}: choose jpeg or png"),
     };
-    Ok(ExportOptions { version, images, video })
+    Ok(ExportOptions { version, images, video, overwrite: false })
 }
 
 /// Exports a session with a progress bar.
@@ -314,7 +317,10 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.connect.is_none(), "--connect streams to a Rerun viewer: use it with --format rrd");
     let out = args.out.clone().context("name the dataset folder to create")?;
-    let options = export_options(&args.format, &args.images, args.video)?;
+    let options = kinedesk_sessions::lerobot::ExportOptions {
+        overwrite: args.force,
+        ..export_options(&args.format, &args.images, args.video)?
+    };
     let started = Instant::now();
     let bar = progress_bar("exporting", "episodes");
     let summary = kinedesk_sessions::lerobot::export_lerobot(&args.session, &out, options, |done, total| {
@@ -332,7 +338,21 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         summary.bytes as f64 / 1e6
     );
+    report_left_out(&summary.left_out);
+    for salvaged in &summary.salvaged {
+        eprintln!("note: {}: {}", salvaged.episode, salvaged.reason);
+    }
     Ok(())
+}
+
+/// Lists on stderr the episodes an export left out (the export itself succeeded with the others).
+fn report_left_out(left_out: &[kinedesk_sessions::lerobot::LeftOut]) {
+    if !left_out.is_empty() {
+        eprintln!("warning: {} episode(s) left out:", left_out.len());
+        for episode in left_out {
+            eprintln!("  {}: {}", episode.episode, episode.reason);
+        }
+    }
 }
 
 /// `kinedesk export --format rrd SESSION OUT.rrd` (or `--connect URL`), with a progress bar.
@@ -345,7 +365,7 @@ fn run_export_rerun(args: &ExportArgs) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let bar = progress_bar("logging to Rerun", "episodes");
-    let summary = export_rerun(&args.session, &target, |done, total| {
+    let summary = export_rerun(&args.session, &target, args.force, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
@@ -367,6 +387,7 @@ fn run_export_rerun(args: &ExportArgs) -> anyhow::Result<()> {
         ),
         summary.text_entries
     );
+    report_left_out(&summary.left_out);
     Ok(())
 }
 

@@ -86,7 +86,13 @@ pub fn run_fit(
     template: TokenizerConfig,
     sessions: &[PathBuf],
     json: bool,
+    overwrite: bool,
 ) -> anyhow::Result<()> {
+    // Checked before minutes of fitting: the weights go beside `out` and replace it only when complete, and only
+    // with --force (never into a session the data comes from).
+    let sources: Vec<&Path> = sessions.iter().map(PathBuf::as_path).collect();
+    let staged =
+        kinedesk_sessions::output::StagedOutput::prepare(&sources, out, overwrite).map_err(anyhow::Error::msg)?;
     let started = Instant::now();
     let recorded = chunks_from_sessions(sessions, template.chunk_len)?;
     if !sessions.is_empty() {
@@ -99,7 +105,10 @@ pub fn run_fit(
     let (tokenizer, report) = fit_with(template, options, recorded, |step, loss| {
         eprintln!("step {step:>6} / {}  loss {loss:.5}  ({:.0} s)", options.steps, started.elapsed().as_secs_f64());
     })?;
-    tokenizer.save(out)?;
+    tokenizer.save(staged.path())?;
+    // The folder as written is read back before it replaces anything: config and tensors must agree.
+    kinedesk_models::tokenizer::ActionTokenizer::load(staged.path())?;
+    staged.commit().map_err(anyhow::Error::msg)?;
     let seconds = started.elapsed().as_secs_f64();
     if json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"fit_seconds": seconds, "eval": report}))?);
@@ -131,7 +140,12 @@ fn read_stdin_json() -> anyhow::Result<serde_json::Value> {
 /// `tokenizer encode`: `{"chunks": [[[a1..a7] × H], …]}` (or one chunk as `{"chunk": …}`) on stdin → codes and tokens.
 pub fn run_encode(weights: &Path) -> anyhow::Result<()> {
     let tokenizer = ActionTokenizer::load(weights).with_context(|| format!("loading {}", weights.display()))?;
-    let input = read_stdin_json()?;
+    println!("{}", encode_value(&tokenizer, &read_stdin_json()?)?);
+    Ok(())
+}
+
+/// What `tokenizer encode` answers to `input`.
+pub fn encode_value(tokenizer: &ActionTokenizer, input: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
     let chunks: Vec<Vec<Vec<f32>>> = match (input.get("chunks"), input.get("chunk")) {
         (Some(chunks), _) => {
             serde_json::from_value(chunks.clone()).context("\"chunks\" must be a list of chunks of actions")?
@@ -152,15 +166,23 @@ pub fn run_encode(weights: &Path) -> anyhow::Result<()> {
     let codes = tokenizer.encode(&flat)?;
     let tokens =
         render(&PolicyOutput { chunks: codes.clone(), ..PolicyOutput::default() }, &tokenizer.config().layout());
-    println!("{}", serde_json::json!({"codes": codes, "tokens": tokens}));
-    Ok(())
+    Ok(serde_json::json!({"codes": codes, "tokens": tokens}))
 }
 
 /// `tokenizer decode`: `{"codes": [[…], …]}` or `{"tokens": "<act_c:…> …"}` on stdin → chunks (by default with all
 /// levels; `levels` limits it, e.g. 1 for the coarse goal-level motion).
 pub fn run_decode(weights: &Path, levels: Option<usize>) -> anyhow::Result<()> {
     let tokenizer = ActionTokenizer::load(weights).with_context(|| format!("loading {}", weights.display()))?;
-    let input = read_stdin_json()?;
+    println!("{}", decode_value(&tokenizer, &read_stdin_json()?, levels)?);
+    Ok(())
+}
+
+/// What `tokenizer decode` answers to `input`.
+pub fn decode_value(
+    tokenizer: &ActionTokenizer,
+    input: &serde_json::Value,
+    levels: Option<usize>,
+) -> anyhow::Result<serde_json::Value> {
     let codes: Vec<Vec<u32>> = match (input.get("codes"), input.get("tokens").and_then(|t| t.as_str())) {
         (Some(codes), _) => serde_json::from_value(codes.clone()).context("\"codes\" must be a list of code lists")?,
         (None, Some(text)) => parse(text, &tokenizer.config().layout())?.chunks,
@@ -171,8 +193,7 @@ pub fn run_decode(weights: &Path, levels: Option<usize>) -> anyhow::Result<()> {
     let dim = tokenizer.config().action_dim;
     let chunks: Vec<Vec<Vec<f32>>> =
         decoded.iter().map(|chunk| chunk.chunks_exact(dim).map(<[f32]>::to_vec).collect()).collect();
-    println!("{}", serde_json::json!({"levels": levels, "chunks": chunks}));
-    Ok(())
+    Ok(serde_json::json!({"levels": levels, "chunks": chunks}))
 }
 
 /// Runs `kinedesk tokenizer …`.
@@ -192,6 +213,7 @@ pub fn run(command: crate::cli::TokenizerCommand) -> anyhow::Result<()> {
             hidden_dim,
             data,
             json,
+            force,
         } => {
             let options =
                 FitOptions { steps, batch, learning_rate, seed, train_episodes: episodes, ..FitOptions::default() };
@@ -202,7 +224,7 @@ pub fn run(command: crate::cli::TokenizerCommand) -> anyhow::Result<()> {
                 codebook_sizes: vec![codebook_size; 1 + fine_levels],
                 ..TokenizerConfig::default()
             };
-            run_fit(&out, &options, template, &data, json)
+            run_fit(&out, &options, template, &data, json, force)
         }
         crate::cli::TokenizerCommand::Eval { weights, json } => {
             run_eval(&weights.unwrap_or_else(default_weights_dir), &FitOptions::default(), json)

@@ -79,6 +79,12 @@ pub type SessionTasks = BackgroundTasks<TaskOutput>;
 pub struct ExportDone {
     pub episodes: usize,
     pub frames: usize,
+    /// Episodes left out, each with why ("episode_000003.kdlog: …").
+    pub left_out: Vec<String>,
+}
+
+fn left_out(list: &[kinedesk_sessions::lerobot::LeftOut]) -> Vec<String> {
+    list.iter().map(|l| format!("{}: {}", l.episode, l.reason)).collect()
 }
 
 #[derive(Default)]
@@ -349,7 +355,7 @@ impl SessionState {
             let result = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, &mut |d, t| {
                 progress.set(d, t);
             })
-            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: Vec::new() })
             .map_err(|e| e.to_string());
             TaskOutput::Imported { dataset, result }
         })
@@ -363,21 +369,21 @@ impl SessionState {
             use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
             use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
             let mut report = |d, t| progress.set(d, t);
-            let options = |version, images, video| ExportOptions { version, images, video };
+            let options = |version, images, video| ExportOptions { version, images, video, overwrite: false };
             let options = match format {
                 ExportFormat::LeRobotV3 => options(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
                 ExportFormat::LeRobotV3Png => options(DatasetVersion::V30, ImageEncoding::Png, false),
                 ExportFormat::LeRobotV3Video => options(DatasetVersion::V30, ImageEncoding::AsRecorded, true),
                 ExportFormat::LeRobotV21 => options(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
                 ExportFormat::Rerun => {
-                    let result = export_rerun(&session, &RerunTarget::File(&out), &mut report)
-                        .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                    let result = export_rerun(&session, &RerunTarget::File(&out), false, &mut report)
+                        .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: left_out(&s.left_out) })
                         .map_err(|e| e.to_string());
                     return TaskOutput::Exported { out, result };
                 }
             };
             let result = export_lerobot(&session, &out, options, &mut report)
-                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames })
+                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: left_out(&s.left_out) })
                 .map_err(|e| e.to_string());
             TaskOutput::Exported { out, result }
         })

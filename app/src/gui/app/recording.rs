@@ -119,12 +119,24 @@ impl KineDeskApp {
                 }
                 TaskOutput::Exported { out, result } => {
                     let message = match &result {
-                        Ok(done) => {
+                        Ok(done) if done.left_out.is_empty() => {
                             format!("Exported {} episodes, {} frames to {}", done.episodes, done.frames, out.display())
                         }
+                        Ok(done) => format!(
+                            "Exported {} episodes, {} frames to {}; left out {}: {}",
+                            done.episodes,
+                            done.frames,
+                            out.display(),
+                            done.left_out.len(),
+                            done.left_out.join("; ")
+                        ),
                         Err(error) => format!("Export to {} failed: {error}", out.display()),
                     };
-                    let level = if result.is_ok() { LogLevel::Info } else { LogLevel::Error };
+                    let level = match &result {
+                        Ok(done) if done.left_out.is_empty() => LogLevel::Info,
+                        Ok(_) => LogLevel::Warn,
+                        Err(_) => LogLevel::Error,
+                    };
                     self.log_event(ctx, level, "session", message.clone());
                     self.session.last_export = Some(if result.is_ok() { Ok(message) } else { Err(message) });
                 }
