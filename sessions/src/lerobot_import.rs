@@ -185,12 +185,47 @@ fn at(seconds: f64) -> Timestamp {
     Timestamp::from_nanos(ORIGIN_NS + (seconds.max(0.0) * 1e9) as u64)
 }
 
+/// Highest dataset rate accepted (frames per second).
+pub const MAX_FPS: f64 = 1000.0;
+/// Latest timestamp accepted in an episode (s): a week.
+pub const MAX_TIMESTAMP_S: f64 = 7.0 * 24.0 * 3600.0;
+
 /// Imports the LeRobot dataset at `dataset` into the session folder `session` (created if needed; episodes are
-/// added after the ones it has).
+/// added after the ones it has). All or nothing: if the dataset turns out to be unreadable part way, the episodes
+/// this import wrote are removed again (and the session folder, if this import created it).
 pub fn import_lerobot(
     dataset: &Path,
     session: &Path,
+    progress: impl FnMut(usize, usize),
+) -> Result<ImportSummary, ImportError> {
+    let session_existed = session.exists();
+    let mut created = Vec::new();
+    let result = import_into(dataset, session, progress, &mut created);
+    if result.is_err() {
+        for log in &created {
+            let _ = std::fs::remove_file(log);
+            let _ = std::fs::remove_file(crate::annotation::annotation_path(log));
+        }
+        if !session_existed {
+            let _ = std::fs::remove_dir_all(session);
+        }
+    }
+    result
+}
+
+/// A number in a row that must be finite.
+fn finite_values(values: Vec<f64>, file: &Path, what: &str, row: usize) -> Result<Vec<f64>, ImportError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(k) => Err(format(file, format!("{what} of row {row} has a non-finite value ({}) at {k}", values[k]))),
+        None => Ok(values),
+    }
+}
+
+fn import_into(
+    dataset: &Path,
+    session: &Path,
     mut progress: impl FnMut(usize, usize),
+    created: &mut Vec<PathBuf>,
 ) -> Result<ImportSummary, ImportError> {
     let info_path = dataset.join("meta/info.json");
     let info: serde_json::Value = serde_json::from_str(
@@ -202,7 +237,11 @@ pub fn import_lerobot(
         return Err(format(dataset, format!("codebase_version {version:?} (v3.0, v2.1 and v2.0 are supported)")));
     }
     let features = info["features"].as_object().ok_or_else(|| format(&info_path, "no features"))?;
-    let fps = info["fps"].as_f64().unwrap_or(30.0).max(1.0);
+    let fps = match info["fps"].as_f64() {
+        Some(fps) if fps > 0.0 && fps <= MAX_FPS => fps,
+        Some(fps) => return Err(format(&info_path, format!("fps {fps} is not between 0 and {MAX_FPS}"))),
+        None => return Err(format(&info_path, format!("fps is {}, not a number", info["fps"]))),
+    };
     let robot = info["robot_type"].as_str().unwrap_or("unknown").to_owned();
     let mut image_keys: Vec<(String, u32, u32)> = Vec::new();
     let mut skipped_videos = Vec::new();
@@ -283,6 +322,9 @@ pub fn import_lerobot(
     let session_dir = SessionDir::open_or_create(session, &robot).map_err(|e| io(session, &e))?;
     let mut summary = ImportSummary { version, cameras: cameras.clone(), skipped_videos, ..ImportSummary::default() };
     let mut current: Option<(i64, Writing)> = None;
+    let mut finished: std::collections::HashSet<i64> = std::collections::HashSet::new();
+    // The state's width: the names in info.json, or else the first row's.
+    let mut state_width = (!state_names.is_empty()).then_some(state_names.len());
     for (file_number, file) in files.iter().enumerate() {
         progress(file_number, files.len());
         for batch in read_parquet(file)? {
@@ -292,15 +334,32 @@ pub fn import_lerobot(
                 image_keys.iter().map(|(k, _, _)| batch.column_by_name(k).cloned()).collect();
             for i in 0..batch.num_rows() {
                 let episode = i64_at(&batch, "episode_index", i).ok_or_else(|| format(file, "no episode_index"))?;
-                let time_s = f64_at(&batch, "timestamp", i).unwrap_or(0.0);
+                let time_s = f64_at(&batch, "timestamp", i).ok_or_else(|| format(file, "no timestamp column"))?;
+                if !(0.0..=MAX_TIMESTAMP_S).contains(&time_s) {
+                    return Err(format(
+                        file,
+                        format!("row {i}: timestamp {time_s} is not between 0 and {MAX_TIMESTAMP_S} s"),
+                    ));
+                }
                 if current.as_ref().is_none_or(|(index, _)| *index != episode) {
                     if let Some((index, writing)) = current.take() {
+                        finished.insert(index);
                         finish(writing, &v21_language, index, fps, &mut summary)?;
+                    }
+                    if finished.contains(&episode) {
+                        return Err(format(
+                            file,
+                            format!(
+                                "row {i}: rows of episode {episode} are not together (a LeRobot dataset keeps each \
+                                 episode's rows in one run)"
+                            ),
+                        ));
                     }
                     let task_index = i64_at(&batch, "task_index", i).unwrap_or(0);
                     let task = tasks.get(&task_index).cloned().unwrap_or_default();
                     let path = session_dir.next_episode_path().map_err(|e| io(session, &e))?;
                     let mut log = LogWriter::create(&path).map_err(|e| io(&path, &e))?;
+                    created.push(path.clone());
                     let meta = EpisodeMeta {
                         task: task.clone(),
                         robot: robot.clone(),
@@ -330,10 +389,35 @@ pub fn import_lerobot(
                     ));
                 }
                 let Some((_, writing)) = current.as_mut() else { continue };
+                if writing.frames > 0 && time_s < writing.last_time_s {
+                    return Err(format(
+                        file,
+                        format!(
+                            "row {i}: timestamp {time_s} s of episode {episode} comes before the previous row's ({} s)",
+                            writing.last_time_s
+                        ),
+                    ));
+                }
                 let time = at(time_s);
                 writing.last_time_s = writing.last_time_s.max(time_s);
                 let fail = |e: std::io::Error| io(file, &e);
                 if let Some(values) = state.as_deref().and_then(|c| vector_at(c, i)) {
+                    let values = finite_values(values, file, "observation.state", i)?;
+                    let width = *state_width.get_or_insert(values.len());
+                    if values.len() != width {
+                        return Err(format(
+                            file,
+                            format!(
+                                "row {i}: observation.state has {} values, where the dataset says {width} ({})",
+                                values.len(),
+                                if state_names.is_empty() {
+                                    "the first row's".to_owned()
+                                } else {
+                                    state_names.join(", ")
+                                }
+                            ),
+                        ));
+                    }
                     let (positions, gripper) = if has_gripper && !values.is_empty() {
                         (values[..values.len() - 1].to_vec(), values[values.len() - 1])
                     } else {
@@ -352,6 +436,7 @@ pub fn import_lerobot(
                     writing.last_state = Some((time_s, positions));
                 }
                 if let Some(values) = action.as_deref().and_then(|c| vector_at(c, i)) {
+                    let values = finite_values(values, file, "action", i)?;
                     writing.log.write(RecordKind::Action, time, &action_payload(&values)).map_err(fail)?;
                 }
                 for (camera, (column, (_, width, height))) in images.iter().zip(&image_keys).enumerate() {

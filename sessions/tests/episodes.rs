@@ -276,3 +276,211 @@ fn an_exported_session_imports_back_with_its_frames_states_and_labels() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// Rewrites column `name` of every data file of `dataset` with `change` (a damaged or hand-edited dataset).
+fn rewrite_column(dataset: &Path, name: &str, change: &dyn Fn(&arrow_array::ArrayRef) -> arrow_array::ArrayRef) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = dataset.join("data/chunk-000/file-000.parquet");
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap().build().unwrap();
+    let batches: Vec<arrow_array::RecordBatch> = reader.map(Result::unwrap).collect();
+    let schema = batches[0].schema();
+    let column = schema.index_of(name).unwrap();
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(&file).unwrap(), schema.clone(), None).unwrap();
+    for batch in batches {
+        let mut columns = batch.columns().to_vec();
+        columns[column] = change(&columns[column]);
+        writer.write(&arrow_array::RecordBatch::try_new(schema.clone(), columns).unwrap()).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+fn edit_info(dataset: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+    let path = dataset.join("meta/info.json");
+    let mut info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut info);
+    std::fs::write(&path, serde_json::to_string(&info).unwrap()).unwrap();
+}
+
+#[test]
+fn a_dataset_with_values_no_recording_can_have_is_refused_and_the_import_leaves_nothing_behind() {
+    use arrow_array::{Array, ArrayRef, Float32Array, Int64Array};
+    let root = scratch("import-validation");
+    let session = root.join("session");
+    record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let good = root.join("good");
+    export_lerobot_v3(&session, &good, |_, _| {}).unwrap();
+    let floats = |column: &ArrayRef| column.as_any().downcast_ref::<Float32Array>().unwrap().values().to_vec();
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        ("fps 0", Box::new(|d: &Path| edit_info(d, |i| i["fps"] = 0.into())), "fps 0 is not between"),
+        ("fps as text", Box::new(|d: &Path| edit_info(d, |i| i["fps"] = "30".into())), "not a number"),
+        (
+            "a NaN timestamp",
+            Box::new(move |d: &Path| {
+                rewrite_column(d, "timestamp", &|c| {
+                    let mut t = floats(c);
+                    t[5] = f32::NAN;
+                    Arc::new(Float32Array::from(t))
+                });
+            }),
+            "timestamp NaN",
+        ),
+        (
+            "a timestamp going back",
+            Box::new(move |d: &Path| {
+                rewrite_column(d, "timestamp", &|c| {
+                    let mut t = floats(c);
+                    t[10] = 0.01;
+                    Arc::new(Float32Array::from(t))
+                });
+            }),
+            "comes before the previous row's",
+        ),
+        (
+            "a timestamp a year in",
+            Box::new(move |d: &Path| {
+                rewrite_column(d, "timestamp", &|c| {
+                    let mut t = floats(c);
+                    t[3] = 3.2e7;
+                    Arc::new(Float32Array::from(t))
+                });
+            }),
+            "is not between 0 and",
+        ),
+        (
+            "rows of two episodes interleaved",
+            Box::new(|d: &Path| {
+                rewrite_column(d, "episode_index", &|c| {
+                    let n = c.len();
+                    Arc::new(Int64Array::from((0..n as i64).map(|k| k % 2).collect::<Vec<_>>()))
+                });
+            }),
+            "are not together",
+        ),
+        (
+            "states narrower than their names",
+            Box::new(|d: &Path| {
+                edit_info(d, |i| {
+                    let names = &mut i["features"]["observation.state"]["names"];
+                    let mut list = names.as_array().unwrap().clone();
+                    list.push("extra".into());
+                    *names = list.into();
+                });
+            }),
+            "observation.state has 8 values, where the dataset says 9",
+        ),
+    ];
+    for (what, damage, expected) in cases {
+        let damaged = root.join("damaged");
+        let _ = std::fs::remove_dir_all(&damaged);
+        copy_tree(&good, &damaged);
+        damage(&damaged);
+        // Into a new session: nothing is left (not even the folder).
+        let fresh = root.join("fresh");
+        let error = import_lerobot(&damaged, &fresh, |_, _| {}).unwrap_err().to_string();
+        assert!(error.contains(expected), "{what}: {error}");
+        assert!(!fresh.exists(), "{what}: the failed import left {}", fresh.display());
+        // Into a session with episodes: those stay, and no half episode is added.
+        let error = import_lerobot(&damaged, &session, |_, _| {}).unwrap_err().to_string();
+        assert!(error.contains(expected), "{what}: {error}");
+        assert_eq!(SessionDir::open(&session).unwrap().episode_paths().unwrap().len(), 2, "{what}");
+    }
+    // The undamaged dataset imports.
+    let imported = import_lerobot(&good, &root.join("fine"), |_, _| {}).unwrap();
+    assert_eq!((imported.episodes, imported.frames), (2, 2 * FRAMES));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_export_reads_the_session_only_leaves_out_what_is_damaged_and_never_leaves_a_partial_output() {
+    use kinedesk_sessions::lerobot::{ExportOptions, export_lerobot};
+    use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
+    let root = scratch("export-safety");
+    let session = root.join("session");
+    let first = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let second = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    let third = record(&session, Timestamp::now(), EpisodeEnd::Keep);
+    // The second episode's annotation was damaged by hand; the third's log is not a log at all.
+    let annotation = kinedesk_sessions::annotation::annotation_path(&second);
+    std::fs::write(&annotation, b"{\"instruction\": \"lift\", \"stages\": [").unwrap();
+    std::fs::write(&third, b"not an episode log").unwrap();
+    // The first is trimmed to its middle second.
+    let mut trimmed = EpisodeAnnotation::seeded_from(&read_episode(&first).unwrap());
+    trimmed.trim = Some((0.5, 1.5));
+    save_annotation(&first, &trimmed).unwrap();
+    let before = session_listing(&session);
+
+    let dataset = root.join("out/dataset");
+    let summary = export_lerobot(&session, &dataset, ExportOptions::default(), |_, _| {}).unwrap();
+    assert_eq!(summary.episodes, 1, "{summary:?}");
+    assert_eq!(summary.frames, 31, "frames 15 to 45 (0.5 s to 1.5 s) kept");
+    let left_out: Vec<&str> = summary.left_out.iter().map(|l| l.episode.as_str()).collect();
+    assert_eq!(left_out, ["episode_000001.kdlog", "episode_000002.kdlog"], "{:?}", summary.left_out);
+    assert!(summary.left_out[0].reason.contains("not a valid annotation"), "{:?}", summary.left_out);
+    assert_eq!(session_listing(&session), before, "the session is untouched (the bad annotation is not renamed)");
+
+    // The same for Rerun, with the trim honoured.
+    let rrd = root.join("out/session.rrd");
+    let rerun = export_rerun(&session, &RerunTarget::File(&rrd), false, |_, _| {}).unwrap();
+    assert_eq!(rerun.episodes, 1);
+    assert_eq!(rerun.left_out.len(), 2);
+    assert_eq!(rerun.frames, 2 * 31, "the same span of both cameras");
+    assert_eq!(session_listing(&session), before);
+
+    // Outputs: never over an existing one unless forced, never inside the session, nothing half-written.
+    let error = export_lerobot(&session, &dataset, ExportOptions::default(), |_, _| {}).unwrap_err().to_string();
+    assert!(error.contains("--force"), "{error}");
+    let error = export_rerun(&session, &RerunTarget::File(&rrd), false, |_, _| {}).unwrap_err().to_string();
+    assert!(error.contains("--force"), "{error}");
+    export_rerun(&session, &RerunTarget::File(&rrd), true, |_, _| {}).unwrap();
+    let inside = session.join("episodes/export");
+    let error = export_lerobot(&session, &inside, ExportOptions::default(), |_, _| {}).unwrap_err().to_string();
+    assert!(error.contains("inside the session"), "{error}");
+    std::fs::write(&first, b"damaged too").unwrap();
+    let nothing = root.join("out/nothing");
+    let error = export_lerobot(&session, &nothing, ExportOptions::default(), |_, _| {}).unwrap_err().to_string();
+    assert!(error.contains("no episode could be exported"), "{error}");
+    let forced = ExportOptions { overwrite: true, ..ExportOptions::default() };
+    assert!(export_lerobot(&session, &dataset, forced, |_, _| {}).is_err());
+    assert!(dataset.join("meta/info.json").is_file(), "a failed forced export keeps the old output");
+    let mut names: Vec<String> =
+        std::fs::read_dir(root.join("out")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    names.sort();
+    assert_eq!(names, ["dataset", "session.rrd"], "no partial outputs");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Every file of a session with its size and modification time.
+fn session_listing(root: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                folders.push(entry.path());
+            } else {
+                files.push((entry.path(), meta.len(), meta.modified().unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
