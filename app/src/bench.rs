@@ -3,6 +3,7 @@
 
 pub mod arm_view;
 pub mod cameras;
+pub mod fuzz;
 pub mod kinematics;
 pub mod policy;
 pub mod recording;
@@ -240,6 +241,17 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every input surface fed mutated inputs: cases, panics (must be 0), the longest case and peak memory.
+    Fuzz {
+        /// Seconds to spend on each surface.
+        #[arg(long, default_value = "10", value_parser = crate::cli::seconds_arg)]
+        seconds: f64,
+        /// Random seed (the same seed repeats the same inputs, machine speed aside).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -285,6 +297,12 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tokenizer { weights, iterations, json } => {
             let weights = weights.unwrap_or_else(crate::cli::tokenizer::default_weights_dir);
             report(&tokenizer::bench_tokenizer(&weights, iterations.max(1))?, json)
+        }
+        BenchCommand::Fuzz { seconds, seed, json } => {
+            let result = fuzz::bench_fuzz(seconds, seed)?;
+            report(&result, json)?;
+            anyhow::ensure!(result.panics() == 0, "{} input(s) made KineDesk panic (listed above)", result.panics());
+            Ok(())
         }
         BenchCommand::Startup { runs, json } => {
             let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;

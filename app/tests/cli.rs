@@ -184,6 +184,11 @@ fn tokenizer_fit_eval_encode_decode_through_the_binary() {
     let report: serde_json::Value = serde_json::from_slice(&fit.stdout).unwrap();
     assert_eq!(report["eval"]["by_levels"].as_array().unwrap().len(), 3);
     assert!(dir.join("config.json").is_file() && dir.join("model.safetensors").is_file());
+    // Fitting again into the same folder is refused at once (before any fitting), unless --force.
+    let started = std::time::Instant::now();
+    let again = kinedesk().args(["tokenizer", "fit", "--steps", "60", "--out"]).arg(&dir).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(started.elapsed() < Duration::from_secs(5), "refused before fitting");
 
     let eval = kinedesk().args(["tokenizer", "eval", "--json", "--weights"]).arg(&dir).output().unwrap();
     assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
@@ -302,4 +307,24 @@ fn arguments_out_of_range_are_refused_with_the_range_before_anything_runs() {
         assert!(!run.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
     }
     assert!(!out.exists(), "nothing was recorded");
+}
+
+#[test]
+fn every_input_surface_survives_a_bounded_fuzz_run() {
+    // `bench fuzz` mutates valid inputs of each surface; it fails (exit 1) if any input made KineDesk panic.
+    let run = kinedesk().args(["bench", "fuzz", "--seconds", "1", "--seed", "7", "--json"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let surfaces = report["surfaces"].as_array().unwrap();
+    assert_eq!(surfaces.len(), 9, "{report}");
+    for surface in surfaces {
+        let name = surface["surface"].as_str().unwrap();
+        assert_eq!(surface["panics"], 0, "{name}: {}", surface["first_panic"]);
+        assert!(surface["cases"].as_u64().unwrap() >= 20, "{name} ran too few cases: {surface}");
+        assert!(surface["refused"].as_u64().unwrap() > 0, "{name}: mutants are refused");
+        // Debug build, 2 cores shared with other tests: still well under a second a case.
+        assert!(surface["worst_ms"].as_f64().unwrap() < 5000.0, "{name}: {surface}");
+    }
+    assert!(report["peak_rss_mb"].as_f64().unwrap() < 2048.0, "{report}");
 }

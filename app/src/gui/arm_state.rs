@@ -207,15 +207,27 @@ fn flange_speeds(robot: &Robot, trajectory: &Trajectory) -> Vec<f64> {
 /// Reads a trajectory file: `{"dt_s": 0.05, "joints": [[q1..q7], ...]}` (other keys are ignored, so the
 /// `trajectory` object of `kinedesk plan --json` works too, as does a whole plan with a `trajectory` key).
 pub fn load_trajectory(path: &Path) -> Result<Trajectory, String> {
+    let meta = std::fs::metadata(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if !meta.is_file() || meta.len() > MAX_TRAJECTORY_FILE_BYTES {
+        return Err(format!(
+            "cannot read {}: not a regular file of at most {} MB (the longest trajectory the command layer takes)",
+            path.display(),
+            MAX_TRAJECTORY_FILE_BYTES >> 20
+        ));
+    }
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|error| format!("{} is not valid JSON: {error}", path.display()))?;
+    trajectory_from_str(&text).map_err(|error| format!("{} {error}", path.display()))
+}
+
+/// Largest trajectory file read: 600 000 samples of 7 joints written out in full are about 90 MB.
+pub const MAX_TRAJECTORY_FILE_BYTES: u64 = 256 << 20;
+
+/// A trajectory from the text of a trajectory file (see [`load_trajectory`]); the error reads after a file name.
+pub fn trajectory_from_str(text: &str) -> Result<Trajectory, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| format!("is not valid JSON: {error}"))?;
     let object = value.get("trajectory").unwrap_or(&value);
     serde_json::from_value(object.clone()).map_err(|error| {
-        format!(
-            "{} is not a trajectory (expected {{\"dt_s\": seconds, \"joints\": [[...], ...]}}): {error}",
-            path.display()
-        )
+        format!("is not a trajectory (expected {{\"dt_s\": seconds, \"joints\": [[...], ...]}}): {error}")
     })
 }
 
