@@ -47,6 +47,18 @@ pub fn app_frame(
     frame_started.elapsed()
 }
 
+/// Sleeps until the next frame of a fixed rate (`next` advances by `period`); a late frame resets the schedule
+/// instead of running the frames it missed back to back.
+pub fn wait_for_next_frame(next: &mut std::time::Instant, period: Duration) {
+    *next += period;
+    let now = std::time::Instant::now();
+    if *next > now {
+        std::thread::sleep(*next - now);
+    } else {
+        *next = now;
+    }
+}
+
 /// Prints a result as JSON or as text.
 pub fn report(result: &impl Report, json: bool) -> anyhow::Result<()> {
     if json {

@@ -62,6 +62,28 @@ pub enum TimelineEvent {
     /// A stage of a plan as the robot executed it: the plan steps it covered and when (shared clock, ns), taken
     /// from the driver's own progress reports.
     StageExecuted { stage: StageKind, first_step: usize, last_step: usize, start_ns: u64, end_ns: u64 },
+    /// A chunk of a closed-loop rollout: what the policy proposed, what was decided, how much of it ran.
+    /// `plan_id` ties the chunk to the commanded actions recorded while it executed (their source is that plan).
+    RolloutChunk {
+        index: usize,
+        plan_id: Option<u64>,
+        /// pending, approved, auto_approved, rejected, refused or discarded.
+        decision: String,
+        inference_ms: f64,
+        planned_steps: usize,
+        executed_steps: usize,
+        #[serde(default)]
+        instruction_level: Vec<String>,
+        #[serde(default)]
+        action_level: Vec<String>,
+        #[serde(default)]
+        action_tokens: Vec<Vec<u32>>,
+        #[serde(default)]
+        violations: Vec<String>,
+        /// The operator took over (teleop) during the pause before this chunk.
+        #[serde(default)]
+        after_intervention: bool,
+    },
     /// An operator-log line from one of the desk's parts.
     Log { source: LogSource, message: String },
 }
@@ -75,6 +97,7 @@ impl TimelineEvent {
             Self::Reasoning { .. } => "reasoning",
             Self::Trajectory { .. } => "trajectory",
             Self::StageExecuted { .. } => "stage_executed",
+            Self::RolloutChunk { .. } => "rollout_chunk",
             Self::Log { .. } => "log",
         }
     }
@@ -115,6 +138,15 @@ impl TimelineEvent {
                 "stage {stage}: steps {first_step}–{last_step} ({:.2} s)",
                 end_ns.saturating_sub(*start_ns) as f64 / 1e9
             ),
+            Self::RolloutChunk { index, decision, inference_ms, executed_steps, planned_steps, violations, .. } => {
+                let mut text = format!(
+                    "rollout chunk {index}: {decision}, {executed_steps} of {planned_steps} steps, inference {inference_ms:.1} ms"
+                );
+                if let Some(first) = violations.first() {
+                    text.push_str(&format!(" ({first})"));
+                }
+                text
+            }
             Self::Log { source, message } => format!("{}: {message}", source.name()),
         }
     }
@@ -140,6 +172,19 @@ mod tests {
                 last_step: 9,
                 start_ns: 5,
                 end_ns: 90,
+            },
+            TimelineEvent::RolloutChunk {
+                index: 2,
+                plan_id: Some(7),
+                decision: "approved".into(),
+                inference_ms: 12.5,
+                planned_steps: 5,
+                executed_steps: 5,
+                instruction_level: vec!["direction: left".into()],
+                action_level: vec!["move".into()],
+                action_tokens: vec![vec![3, 4]],
+                violations: Vec::new(),
+                after_intervention: true,
             },
             TimelineEvent::Log { source: LogSource::Stop, message: "STOP".into() },
         ];

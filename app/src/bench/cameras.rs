@@ -64,13 +64,7 @@ pub fn bench_cameras(feeds: usize, seconds: f64, width: u32, height: u32, fps: u
             upload.extend(take(&feed.stats.upload_us).into_iter().map(|us| Duration::from_secs_f64(us / 1e6)));
             render.extend(take(&feed.stats.decode_us).into_iter().map(|us| Duration::from_secs_f64(us / 1e6)));
         }
-        next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
-        }
+        super::wait_for_next_frame(&mut next, period);
     }
     let cameras = app.cameras();
     let frames_published = cameras.feeds.iter().map(|f| f.handle.slot.published()).sum();

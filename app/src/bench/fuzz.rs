@@ -15,6 +15,7 @@ use kinedesk_models::driver::SafetyGate;
 use kinedesk_models::policy::backend::{PolicyBackend as _, PolicyRequest};
 use kinedesk_models::policy::builtin::BuiltinPlanner;
 use kinedesk_models::policy::msgpack::{self, NdArray};
+use kinedesk_models::rng::Rng;
 use kinedesk_models::robot::panda;
 use kinedesk_models::tokenizer::ActionTokenizer;
 
@@ -52,23 +53,19 @@ impl FuzzBench {
     }
 }
 
-/// xorshift64*: small, fast, reproducible from `--seed`.
-struct Rng(u64);
+/// Fuzzing draws from the shared generator: the same `--seed` gives the same inputs.
+trait Draw {
+    fn below(&mut self, n: usize) -> usize;
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
+impl Draw for Rng {
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.index(n)
     }
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
+        &items[self.index(items.len())]
     }
 }
 
@@ -316,7 +313,7 @@ fn fuzz_in(scratch: &Path, seconds: f64, seed: u64) -> anyhow::Result<FuzzBench>
     };
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let mut rng = Rng(seed.max(1));
+    let mut rng = Rng::new(seed);
     let mut results = Vec::new();
     for mut surface in surfaces {
         let mut result = SurfaceResult { surface: surface.name, ..SurfaceResult::default() };
@@ -370,19 +367,12 @@ fn fuzz_in(scratch: &Path, seconds: f64, seed: u64) -> anyhow::Result<FuzzBench>
     std::panic::set_hook(previous_hook);
     done.store(true, Ordering::Release);
     let _ = watchdog.join();
-    Ok(FuzzBench { seconds_per_surface: seconds, seed, surfaces: results, peak_rss_mb: peak_rss_mb() })
-}
-
-/// The process's peak resident memory (Linux `VmHWM`), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    Ok(FuzzBench {
+        seconds_per_surface: seconds,
+        seed,
+        surfaces: results,
+        peak_rss_mb: crate::cli::session::proc_status_mb("VmHWM"),
+    })
 }
 
 fn text(input: &[u8]) -> Result<&str, String> {

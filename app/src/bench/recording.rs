@@ -50,13 +50,7 @@ fn frames_until(
     let mut times = Vec::new();
     while !done(app) && Instant::now() < until {
         times.push(super::app_frame(ctx, app, started, Vec::new()));
-        next += period;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            next = now;
-        }
+        super::wait_for_next_frame(&mut next, period);
     }
     times
 }

@@ -101,7 +101,7 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_star
             eprint!("\rprogress {:>3} %", 100 * (progress.step + 1) / progress.steps.max(1));
         }
     };
-    wait_for(&handle, deadline, progress, |event| matches!(event, DriverEvent::PlanFinished { id: 1 }))?;
+    wait_for(&handle, deadline, progress, |event| matches!(event, DriverEvent::PlanFinished { id: 1, .. }))?;
     eprintln!("\rprogress 100 %\ndone");
     let _ = handle.send(DriverCommand::Disconnect);
     Ok(())

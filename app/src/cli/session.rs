@@ -50,10 +50,64 @@ pub struct RecordArgs {
     pub encoders: u16,
 }
 
+/// Starts recording a headless rollout into `session`: the driver's every state (with what was commanded) through
+/// a tap, the instruction as the first event. No cameras (the headless rollout has none).
+pub fn start_rollout_recording(
+    session: &std::path::Path,
+    robot: &kinedesk_models::robot::Robot,
+    instruction: &str,
+    driver: &kinedesk_models::driver::DriverHandle,
+) -> anyhow::Result<Arc<SessionRecorder>> {
+    let dir = SessionDir::open_or_create(session, &robot.name).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = dir.next_episode_path().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let meta = EpisodeMeta {
+        task: instruction.to_owned(),
+        robot: robot.name.clone(),
+        joint_names: robot.joints.iter().map(|j| j.name.clone()).collect(),
+        cameras: Vec::new(),
+        // The control rate of the states (the dataset rate of a recording without cameras).
+        fps: 100.0,
+        started_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    let recorder =
+        SessionRecorder::start(&path, &meta, None).with_context(|| format!("cannot record into {}", path.display()))?;
+    recorder.event(&TimelineEvent::Instruction { text: instruction.to_owned(), source: None });
+    driver.set_state_tap(Some(recorder.state_tap()));
+    eprintln!("recording {}", path.display());
+    Ok(recorder)
+}
+
 /// Records one episode headless and prints progress every second (`… durable N frames` is what a crash keeps).
 pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.synthetic, "only --synthetic recording is available headless (embedded defaults)");
     let robot = panda();
+    // The demonstration: plan the task once and execute it (forward, then backward, and so on) while recording. The
+    // driver carries out each whole plan, gripper moves included. Planned before anything is created: a task that
+    // cannot be planned leaves no empty episode behind.
+    let mut planner = BuiltinPlanner::with_builtin_tokenizer().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request = PolicyRequest {
+        instruction: args.task.clone(),
+        robot_kind: "panda".into(),
+        robot: Arc::new(robot.clone()),
+        joints: robot.rest_pose.clone(),
+        gripper_closed: false,
+        images: Vec::new(),
+    };
+    let plan = planner.plan(&request, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let forward_trajectory = plan.full.trajectory();
+    let forward = ExecutionPlan::with_gripper_changes(&forward_trajectory, &plan.full.gripper);
+    let mut backward_trajectory = forward_trajectory.clone();
+    backward_trajectory.joints.reverse();
+    let backward_gripper: Vec<f64> = plan.full.gripper.iter().rev().copied().collect();
+    let backward = ExecutionPlan::with_gripper_changes(&backward_trajectory, &backward_gripper);
+    let stages: Vec<(StageKind, std::ops::Range<usize>)> = plan
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(index, stage)| (stage.kind, if index == 0 { 0 } else { stage.steps.start + 1 }..stage.steps.end + 1))
+        .collect();
     let session = SessionDir::open_or_create(&args.out, &robot.name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = session.next_episode_path().map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -101,30 +155,6 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
     })));
     println!("recording episode {} for {:.1} s", path.display(), args.seconds);
 
-    // The demonstration: plan the task once and execute it (forward, then backward, and so on) while recording. The
-    // driver carries out each whole plan, gripper moves included.
-    let mut planner = BuiltinPlanner::with_builtin_tokenizer().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let request = PolicyRequest {
-        instruction: args.task.clone(),
-        robot_kind: "panda".into(),
-        robot: Arc::new(robot.clone()),
-        joints: robot.rest_pose.clone(),
-        gripper_closed: false,
-        images: Vec::new(),
-    };
-    let plan = planner.plan(&request, &mut |_| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let forward_trajectory = plan.full.trajectory();
-    let forward = ExecutionPlan::with_gripper_changes(&forward_trajectory, &plan.full.gripper);
-    let mut backward_trajectory = forward_trajectory.clone();
-    backward_trajectory.joints.reverse();
-    let backward_gripper: Vec<f64> = plan.full.gripper.iter().rev().copied().collect();
-    let backward = ExecutionPlan::with_gripper_changes(&backward_trajectory, &backward_gripper);
-    let stages: Vec<(StageKind, std::ops::Range<usize>)> = plan
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(index, stage)| (stage.kind, if index == 0 { 0 } else { stage.steps.start + 1 }..stage.steps.end + 1))
-        .collect();
     recorder.event(&TimelineEvent::Instruction { text: args.task.clone(), source: None });
     recorder.event(&TimelineEvent::Reasoning {
         instruction_level: plan.output.instruction_level.clone(),
@@ -427,11 +457,20 @@ pub fn run_import(dataset: &std::path::Path, session: &std::path::Path, json: bo
 /// This process's resident memory (Linux), to show that recording does not grow.
 #[must_use]
 pub fn resident_mb() -> f64 {
+    proc_status_mb("VmRSS")
+}
+
+/// A memory figure of this process from `/proc/self/status` (`VmRSS`, `VmHWM` for the peak…) in MB; 0 where there is
+/// none (not Linux).
+#[must_use]
+pub fn proc_status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
             status.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+                l.strip_prefix(field)?
+                    .strip_prefix(':')
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
             })
         })
         .map_or(0.0, |kb| kb / 1024.0)

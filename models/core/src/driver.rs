@@ -97,10 +97,14 @@ pub enum DriverEvent {
         id: u64,
         steps: usize,
         items: usize,
+        /// When the first sample was commanded (the driver's clock).
+        at: Timestamp,
     },
     /// Every item of the plan was carried out.
     PlanFinished {
         id: u64,
+        /// When the last item was done.
+        at: Timestamp,
     },
     /// The plan stopped part-way for a reason other than Stop (a controller error, a limit hit while writing).
     PlanFailed {
@@ -208,12 +212,33 @@ impl DriverOutputs {
 
 /// What a driver's thread gets.
 pub struct DriverContext {
-    pub commands: BoundedReceiver<DriverCommand>,
+    /// Commands with the stop generation they were sent under (see [`DriverContext::take_commands`]).
+    commands: BoundedReceiver<(u64, DriverCommand)>,
     pub outputs: DriverOutputs,
     shutdown: Arc<AtomicBool>,
+    stop: StopSignal,
 }
 
 impl DriverContext {
+    /// The commands waiting (up to `max` of them, for at most `budget`). A command sent before the latest Stop is
+    /// void — Stop cancels what was asked before it, even what the driver had not read yet — and is dropped here
+    /// (a plan with a [`DriverEvent::Refused`] saying so); `Disconnect` always goes through.
+    pub fn take_commands(&mut self, budget: Duration, max: usize) -> Vec<DriverCommand> {
+        let mut received = Vec::new();
+        self.commands.drain_within(budget, max, |item| received.push(item));
+        let current = self.stop.generation();
+        let mut commands = Vec::with_capacity(received.len());
+        for (generation, command) in received {
+            if generation == current || command == DriverCommand::Disconnect {
+                commands.push(command);
+            } else if let DriverCommand::ExecutePlan { id, .. } = command {
+                let reason = "discarded: Stop was pressed after it was sent".to_owned();
+                self.report(DriverEvent::Refused { plan: Some(id), reason });
+            }
+        }
+        commands
+    }
+
     /// True once the owner asked the driver to finish.
     #[must_use]
     pub fn should_stop(&self) -> bool {
@@ -231,7 +256,7 @@ pub struct DriverHandle {
     /// What the status bar calls it ("sim panda", "realman://…").
     pub name: String,
     pub stop: StopSignal,
-    commands: BoundedSender<DriverCommand>,
+    commands: BoundedSender<(u64, DriverCommand)>,
     lifecycle: Receiver<DriverEvent>,
     slot: Arc<StateSlot>,
     tap: Arc<Mutex<Option<StateTap>>>,
@@ -263,6 +288,7 @@ pub fn spawn_driver(
             last_moving: true,
         },
         shutdown: shutdown.clone(),
+        stop: stop.clone(),
     };
     let join = std::thread::Builder::new().name(thread_name.to_owned()).spawn(move || body(context))?;
     Ok(DriverHandle {
@@ -280,7 +306,7 @@ pub fn spawn_driver(
 impl DriverHandle {
     /// Queues a command without blocking; a full inbox is an error the caller shows.
     pub fn send(&self, command: DriverCommand) -> Result<(), SendError> {
-        self.commands.try_send(command)
+        self.commands.try_send((self.stop.generation(), command))
     }
 
     /// The next lifecycle event, if one has arrived.
@@ -380,19 +406,57 @@ mod tests {
     }
 
     #[test]
+    fn commands_sent_before_a_stop_are_void_even_if_not_yet_read() {
+        let stop = StopSignal::new();
+        let (go, wait) = mpsc::channel::<()>();
+        let handle = spawn_driver("kinedesk-test-driver", "test".into(), stop.clone(), None, move |mut ctx| {
+            let _ = wait.recv();
+            let taken = ctx.take_commands(Duration::from_millis(10), 16);
+            let ids: Vec<String> = taken
+                .iter()
+                .map(|c| match c {
+                    DriverCommand::ExecutePlan { id, .. } => id.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            ctx.report(DriverEvent::Halted { reason: ids.join(",") });
+        })
+        .unwrap();
+        let plan = |id| DriverCommand::ExecutePlan { id, plan: ExecutionPlan::default() };
+        handle.send(plan(1)).unwrap();
+        stop.trigger(crate::stop::StopReason::Key);
+        handle.send(plan(2)).unwrap();
+        handle.send(DriverCommand::Disconnect).unwrap();
+        go.send(()).unwrap();
+        let refused = handle.recv_event_timeout(Duration::from_secs(2));
+        assert_eq!(
+            refused,
+            Some(DriverEvent::Refused {
+                plan: Some(1),
+                reason: "discarded: Stop was pressed after it was sent".into()
+            })
+        );
+        assert_eq!(
+            handle.recv_event_timeout(Duration::from_secs(2)),
+            Some(DriverEvent::Halted { reason: "2,Disconnect".into() }),
+            "the plan sent after Stop goes through"
+        );
+    }
+
+    #[test]
     fn no_lifecycle_event_is_lost_under_a_flood_of_states() {
         let handle = spawn_driver("test-flood", "flood".into(), StopSignal::new(), None, |mut ctx| {
             for round in 0..200_u64 {
                 for _ in 0..500 {
                     ctx.outputs.publish(state(true));
                 }
-                ctx.report(DriverEvent::PlanFinished { id: round });
+                ctx.report(DriverEvent::PlanFinished { id: round, at: Timestamp::now() });
             }
         })
         .unwrap();
         let mut finished = Vec::new();
         while let Some(event) = handle.recv_event_timeout(Duration::from_secs(10)) {
-            if let DriverEvent::PlanFinished { id } = event {
+            if let DriverEvent::PlanFinished { id, .. } = event {
                 finished.push(id);
             }
             if finished.len() == 200 {

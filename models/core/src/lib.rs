@@ -18,6 +18,7 @@ pub mod connection;
 pub mod driver;
 pub mod frame;
 pub mod review;
+pub mod rng;
 pub mod robot;
 pub mod stop;
 pub mod vocab;

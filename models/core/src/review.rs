@@ -222,7 +222,7 @@ impl PlanReview {
             _ => (0, 0),
         };
         let next = match event {
-            DriverEvent::PlanFinished { id } if *id == execution => ReviewState::Completed,
+            DriverEvent::PlanFinished { id, .. } if *id == execution => ReviewState::Completed,
             DriverEvent::Stopped { plan: Some(at), .. } if at.plan_id == execution => {
                 ReviewState::Stopped { step: at.step, steps: at.steps }
             }
@@ -282,7 +282,10 @@ mod tests {
         review.sent(7, 5);
         review.progress(PlanProgress { plan_id: 7, item: 0, items: 1, step: 2, steps: 5 });
         assert_eq!(review.state().label(), "executing: step 3 of 5");
-        assert!(!review.driver_event(&DriverEvent::PlanFinished { id: 6 }), "another execution's event");
+        assert!(
+            !review.driver_event(&DriverEvent::PlanFinished { id: 6, at: crate::clock::Timestamp::now() }),
+            "another execution's event"
+        );
         let at = PlanProgress { plan_id: 7, item: 0, items: 1, step: 3, steps: 5 };
         assert!(review.driver_event(&DriverEvent::Stopped { generation: 1, plan: Some(at) }));
         assert_eq!(review.state(), &ReviewState::Stopped { step: 3, steps: 5 });

@@ -97,8 +97,7 @@ impl SimArm {
         let mut next_tick = Instant::now();
         let mut ticks: usize = 0;
         while !ctx.should_stop() {
-            let mut commands = Vec::new();
-            ctx.commands.drain_within(Duration::from_millis(1), 16, |command| commands.push(command));
+            let commands = ctx.take_commands(Duration::from_millis(1), 16);
             for command in commands {
                 if !self.handle(ctx, command) {
                     return;
@@ -140,7 +139,7 @@ impl SimArm {
                             self.move_to = None;
                             let (steps, items) = (plan.steps(), plan.items.len());
                             self.plan = Some((PlanRun::new(id, plan), None));
-                            ctx.report(DriverEvent::PlanStarted { id, steps, items });
+                            ctx.report(DriverEvent::PlanStarted { id, steps, items, at: Timestamp::now() });
                         }
                         Err(reason) => refuse(Some(id), reason),
                     }
@@ -215,7 +214,7 @@ impl SimArm {
             None => {
                 self.plan = None;
                 self.qd.iter_mut().for_each(|v| *v = 0.0);
-                ctx.report(DriverEvent::PlanFinished { id });
+                ctx.report(DriverEvent::PlanFinished { id, at: Timestamp::now() });
             }
             Some(PlanItem::Gripper { opening }) => {
                 self.gripper_target = opening;
@@ -354,8 +353,8 @@ mod tests {
         let trajectory = sweep(&robot, 0.5, 0.01);
         let goal = trajectory.joints.last().unwrap().clone();
         handle.send(plan(trajectory)).unwrap();
-        next_event(&handle, |e| matches!(e, DriverEvent::PlanStarted { id: 1, steps: 51, items: 1 }));
-        next_event(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1 }));
+        next_event(&handle, |e| matches!(e, DriverEvent::PlanStarted { id: 1, steps: 51, items: 1, .. }));
+        next_event(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1, .. }));
         let state = wait_state(&handle, |s| !s.moving);
         assert!((state.positions[0] - goal[0]).abs() < 1e-9, "{:?}", state.positions);
         assert!(state.progress.is_none() && state.commanded.is_none());
@@ -378,7 +377,7 @@ mod tests {
         let sink = seen.clone();
         handle.set_state_tap(Some(Box::new(move |state: &JointState| sink.lock().unwrap().push(state.clone()))));
         handle.send(DriverCommand::ExecutePlan { id: 9, plan }).unwrap();
-        next_event(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 9 }));
+        next_event(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 9, .. }));
         let states = seen.lock().unwrap().clone();
         let lowest = states.iter().map(|s| s.gripper).fold(1.0, f64::min);
         assert!(lowest < 1e-9, "the gripper closed during the plan (lowest opening {lowest})");

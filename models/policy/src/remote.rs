@@ -163,6 +163,15 @@ impl RemotePolicy {
         Ok((socket, info))
     }
 
+    /// Sends one encoded observation and reads the result map, reconnecting once if the connection was lost (a
+    /// server that closed an idle connection should not cost the operator a failed request).
+    pub fn exchange_observation(&mut self, observation: &[u8]) -> Result<(Value, ServerInfo), PolicyError> {
+        match self.exchange(observation) {
+            Err(PolicyError::Connection { .. }) => self.exchange(observation),
+            other => other,
+        }
+    }
+
     /// Sends one observation and reads the result map.
     fn exchange(&mut self, observation: &[u8]) -> Result<(Value, ServerInfo), PolicyError> {
         let config = self.config.clone();
@@ -345,14 +354,16 @@ fn layout_from_value(value: &Value) -> Result<TokenLayout, PolicyError> {
     Ok(layout)
 }
 
-/// Reads a result map; `scale` converts the server's action units to metres and radians.
-pub fn read_result(value: &Value, info: &ServerInfo) -> Result<RemoteResult, PolicyError> {
-    if !matches!(value, Value::Map(_)) {
-        return Err(PolicyError::Protocol(format!("expected a result map, found {}", msgpack::describe(value))));
-    }
+/// The reasoning of a result map (KineDesk extension): instruction-level and action-level lines.
+#[must_use]
+pub fn read_reasoning(value: &Value) -> (Vec<String>, Vec<String>) {
     let reasoning = get(value, "reasoning");
-    let instruction_level = lines(reasoning.and_then(|r| get(r, "instruction_level")));
-    let action_level = lines(reasoning.and_then(|r| get(r, "action_level")));
+    (lines(reasoning.and_then(|r| get(r, "instruction_level"))), lines(reasoning.and_then(|r| get(r, "action_level"))))
+}
+
+/// The action tokens of a result map (KineDesk extension) with their layout, each code checked against its
+/// codebook; none when the server sent none.
+pub fn read_tokens(value: &Value) -> Result<(Vec<Vec<u32>>, Option<TokenLayout>), PolicyError> {
     let layout = get(value, "token_config").map(layout_from_value).transpose()?;
     let mut chunks = Vec::new();
     if let Some(tokens) = get(value, "action_tokens") {
@@ -384,6 +395,16 @@ pub fn read_result(value: &Value, info: &ServerInfo) -> Result<RemoteResult, Pol
             chunks.push(checked);
         }
     }
+    Ok((chunks, layout))
+}
+
+/// Reads a result map; `scale` converts the server's action units to metres and radians.
+pub fn read_result(value: &Value, info: &ServerInfo) -> Result<RemoteResult, PolicyError> {
+    if !matches!(value, Value::Map(_)) {
+        return Err(PolicyError::Protocol(format!("expected a result map, found {}", msgpack::describe(value))));
+    }
+    let (instruction_level, action_level) = read_reasoning(value);
+    let (chunks, layout) = read_tokens(value)?;
     let mut actions = Vec::new();
     match get(value, "actions") {
         Some(raw) => {
@@ -422,11 +443,7 @@ impl PolicyBackend for RemotePolicy {
         let started = Instant::now();
         let observation = msgpack::encode(&observation(request)?).map_err(|e| PolicyError::Protocol(e.to_string()))?;
         let built = started.elapsed();
-        // One reconnect: a server that closed an idle connection should not cost the operator a failed plan.
-        let exchanged = match self.exchange(&observation) {
-            Err(PolicyError::Connection { .. }) => self.exchange(&observation),
-            other => other,
-        };
+        let exchanged = self.exchange_observation(&observation);
         let received = Instant::now();
         let (value, info) = exchanged?;
         let result = read_result(&value, &info)?;

@@ -85,6 +85,21 @@ pub fn trajectory_from_actions(
     Ok(out)
 }
 
+/// A planned trajectory from joint samples (with the gripper command per sample: −1 open, +1 closed), its flange
+/// path from forward kinematics.
+pub fn planned_from_joints(
+    robot: &Robot,
+    dt_s: f64,
+    joints: &[Vec<f64>],
+    gripper: &[f64],
+) -> Result<PlannedTrajectory, kinedesk_core::robot::KinematicsError> {
+    let mut out = PlannedTrajectory { dt_s, ..PlannedTrajectory::default() };
+    for (sample, command) in joints.iter().zip(gripper.iter().chain(std::iter::repeat(&-1.0))) {
+        push_sample(robot, &mut out, sample, *command)?;
+    }
+    Ok(out)
+}
+
 fn push_sample(
     robot: &Robot,
     out: &mut PlannedTrajectory,

@@ -107,6 +107,16 @@ pub(super) fn language(
             Some(TimelineEvent::Instruction { text, .. }) => {
                 persistent.push(row("user", text, "task_aug", seconds(*time)));
             }
+            // A rollout chunk is an event of its own: what the policy proposed, its reasoning, what became of it.
+            Some(chunk @ TimelineEvent::RolloutChunk { .. }) => {
+                let mut text = chunk.summary();
+                if let TimelineEvent::RolloutChunk { action_level, .. } = &chunk
+                    && !action_level.is_empty()
+                {
+                    text.push_str(&format!("; {}", action_level.join("; ")));
+                }
+                events.push((*time, row("assistant", text, "rollout", seconds(*time))));
+            }
             Some(TimelineEvent::Log { .. }) | None => {
                 events.push((*time, row("user", raw.to_string(), "interjection", seconds(*time))));
             }

@@ -122,11 +122,11 @@ impl KineDeskApp {
                 self.robot_state = ConnectionState::Connected { detail: name.clone() };
                 self.log_event(ctx, LogLevel::Info, "robot", format!("Connected to {name} ({robot}, {dof} joints)."));
             }
-            DriverEvent::PlanStarted { id, steps, items } => {
+            DriverEvent::PlanStarted { id, steps, items, .. } => {
                 let message = format!("{name} started plan {id} ({steps} steps, {items} items).");
                 self.log_event(ctx, LogLevel::Info, "robot", message);
             }
-            DriverEvent::PlanFinished { id } => {
+            DriverEvent::PlanFinished { id, .. } => {
                 self.log_event(ctx, LogLevel::Info, "robot", format!("{name} finished plan {id}."));
             }
             DriverEvent::MoveFinished => {

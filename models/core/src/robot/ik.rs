@@ -8,6 +8,7 @@ use glam::DAffine3;
 use super::kinematics::{Jacobian, KinematicsError, Pose, fk_frames_into, pose_error};
 use super::linalg::{cholesky_solve6, cholesky6, norm6};
 use super::model::Robot;
+use crate::rng::Rng;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct IkOptions {
@@ -71,18 +72,6 @@ pub enum IkError {
     },
 }
 
-/// xorshift64*: small, fast and reproducible; quality is ample for restart seeds.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// Solves for joints that put the flange at `target`. `seed` defaults to the robot's rest pose.
 pub fn solve_ik(
     robot: &Robot,
@@ -95,7 +84,7 @@ pub fn solve_ik(
     if seed.len() != n {
         return Err(KinematicsError::WrongJointCount { robot: robot.name.clone(), expected: n, got: seed.len() }.into());
     }
-    let mut rng = Rng(options.random_seed | 1);
+    let mut rng = Rng::from_state(options.random_seed);
     let mut workspace = Workspace {
         frames: Vec::with_capacity(n + 1),
         jacobian: Jacobian { columns: Vec::with_capacity(n) },
@@ -109,7 +98,7 @@ pub fn solve_ik(
     for attempt in 0..options.max_attempts.max(1) {
         if attempt > 0 {
             for (value, joint) in q.iter_mut().zip(&robot.joints) {
-                *value = joint.limits.lower + rng.next_f64() * (joint.limits.upper - joint.limits.lower);
+                *value = joint.limits.lower + rng.unit() * (joint.limits.upper - joint.limits.lower);
             }
         }
         let outcome = run_attempt(robot, target, &mut q, options, &mut workspace)?;
@@ -228,12 +217,12 @@ mod tests {
         robot
             .joints
             .iter()
-            .map(|joint| joint.limits.lower + rng.next_f64() * (joint.limits.upper - joint.limits.lower))
+            .map(|joint| joint.limits.lower + rng.unit() * (joint.limits.upper - joint.limits.lower))
             .collect()
     }
 
     fn round_trip_rate(robot: &Robot, samples: usize, seed: u64) -> (usize, usize) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::from_state(seed);
         let options = IkOptions::default();
         let mut solved = 0;
         for _ in 0..samples {

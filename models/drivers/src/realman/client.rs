@@ -111,6 +111,9 @@ struct Session {
     teleop: Option<(Vec<f64>, Instant)>,
     /// A `movej` is under way; the controller pushes `current_trajectory_state` when it ends.
     moving_to: bool,
+    /// The `movej` has ended; its end is reported once a fresh state has arrived, so the next command is checked
+    /// against where the arm really is (the polled state may predate the end of the move).
+    move_settling: bool,
     gripper: f64,
     /// Unusable replies in a row: the first is reported, the tenth ends the connection.
     bad_replies: usize,
@@ -148,6 +151,7 @@ impl Session {
             plan: None,
             teleop: None,
             moving_to: false,
+            move_settling: false,
             gripper: 1.0,
             bad_replies: 0,
         };
@@ -195,7 +199,7 @@ impl Session {
             positions: self.q.clone(),
             velocities: vec![0.0; self.q.len()],
             gripper: self.gripper,
-            moving: self.plan.is_some() || self.moving_to,
+            moving: self.plan.is_some() || self.moving_to || self.move_settling,
             commanded: self.last_sent.clone().map(|joints| Commanded {
                 joints,
                 gripper: self.gripper,
@@ -249,16 +253,16 @@ impl Session {
             let plan = self.plan.take().map(|(run, _)| run.progress());
             self.teleop = None;
             self.moving_to = false;
+            self.move_settling = false;
             self.send(&Request::Stop)?;
             ctx.report(DriverEvent::Stopped { generation, plan });
         }
 
-        let mut commands = Vec::new();
-        ctx.commands.drain_within(Duration::from_millis(1), 16, |command| commands.push(command));
+        let commands = ctx.take_commands(Duration::from_millis(1), 16);
         for command in commands {
             match command {
                 DriverCommand::ExecutePlan { id, plan } => {
-                    let busy = self.plan.is_some() || self.moving_to;
+                    let busy = self.plan.is_some() || self.moving_to || self.move_settling;
                     match if busy {
                         Err("refused: the arm is busy".to_owned())
                     } else {
@@ -268,7 +272,7 @@ impl Session {
                             self.teleop = None;
                             let (steps, items) = (plan.steps(), plan.items.len());
                             self.plan = Some((PlanRun::new(id, plan), ItemState::Pending));
-                            ctx.report(DriverEvent::PlanStarted { id, steps, items });
+                            ctx.report(DriverEvent::PlanStarted { id, steps, items, at: Timestamp::now() });
                         }
                         Err(reason) => ctx.report(DriverEvent::Refused { plan: Some(id), reason }),
                     }
@@ -349,6 +353,9 @@ impl Session {
                         self.q = joints;
                         self.last_state_at = Instant::now();
                         ctx.outputs.publish(self.state());
+                        if std::mem::take(&mut self.move_settling) {
+                            ctx.report(DriverEvent::MoveFinished);
+                        }
                     }
                     if err != 0 {
                         self.abort(
@@ -363,7 +370,9 @@ impl Session {
                 Ok(Reply::TrajectoryDone { ok }) if self.moving_to => {
                     self.moving_to = false;
                     if ok {
-                        ctx.report(DriverEvent::MoveFinished);
+                        self.move_settling = true;
+                        self.last_poll = Instant::now();
+                        self.send(&Request::GetState)?;
                     } else {
                         self.abort(ctx, "the controller reports the move failed; the arm was stopped".to_owned());
                     }
@@ -400,7 +409,7 @@ impl Session {
             let id = run.id;
             self.plan = None;
             self.last_sent = None;
-            ctx.report(DriverEvent::PlanFinished { id });
+            ctx.report(DriverEvent::PlanFinished { id, at: Timestamp::now() });
             return Ok(false);
         };
         match (current, &mut *item) {

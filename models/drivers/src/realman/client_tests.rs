@@ -38,7 +38,7 @@ fn a_trajectory_streams_to_the_end_and_the_arm_follows() {
     let trajectory = sweep(&robot, 1.0);
     let goal = trajectory.joints.last().unwrap()[0];
     handle.send(execute(trajectory)).unwrap();
-    until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1 }));
+    until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1, .. }));
     let state = wait_state(&handle, |s| !s.moving);
     assert!((state.positions[0] - goal).abs() < 1e-3, "{} vs {goal}", state.positions[0]);
     let stats = simulator.stats();
@@ -55,7 +55,7 @@ fn a_plan_with_a_gripper_move_streams_both_segments_and_closes_the_gripper() {
     let plan = ExecutionPlan::with_gripper_changes(&trajectory, &gripper);
     let goal = trajectory.joints.last().unwrap()[0];
     handle.send(DriverCommand::ExecutePlan { id: 4, plan }).unwrap();
-    until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 4 }));
+    until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 4, .. }));
     let state = wait_state(&handle, |s| !s.moving);
     assert!((state.positions[0] - goal).abs() < 1e-3, "{} vs {goal}", state.positions[0]);
     assert!(state.gripper < 1e-9, "the gripper was closed");

@@ -8,36 +8,7 @@
 /// Control period of the demonstrations (LIBERO records at 20 Hz).
 pub const DT_S: f64 = 0.05;
 
-/// Reproducible pseudo-random numbers (xorshift64*).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    #[must_use]
-    pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    pub fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    pub fn index(&mut self, n: usize) -> usize {
-        ((self.unit() * n as f64) as usize).min(n.saturating_sub(1))
-    }
-
-    /// Approximately normal (sum of uniforms).
-    pub fn normal(&mut self) -> f64 {
-        (0..4).map(|_| self.unit()).sum::<f64>() - 2.0
-    }
-}
+pub use kinedesk_core::rng::Rng;
 
 /// Minimum-jerk progress at `s` in [0, 1].
 fn min_jerk(s: f64) -> f64 {

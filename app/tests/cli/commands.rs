@@ -294,6 +294,8 @@ fn arguments_out_of_range_are_refused_with_the_range_before_anything_runs() {
         (vec!["serve", "--seconds", "1e300"], "not between 0 and"),
         (vec!["robot-sim", "--seconds", "0"], "not between 0 and"),
         (vec!["serve", "--api-key", "", "--seconds", "1"], "the API key is empty"),
+        // A task that cannot be planned is refused before a session or an episode is created.
+        (vec!["record", "--synthetic", "--seconds", "1", "--task", "wiggle the mug"], "not an action I know"),
         (vec!["serve", "--api-key", "  ", "--seconds", "1"], "the API key is empty"),
         (vec!["plan", "--api-key", "", "lift the mug 5 cm"], "the API key is empty"),
     ] {

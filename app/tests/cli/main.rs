@@ -1,0 +1,4 @@
+//! The `kinedesk` binary run as an operator or a script would run it. One test binary, one module per area.
+
+mod commands;
+mod datasets;
