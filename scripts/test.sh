@@ -26,6 +26,16 @@ export KINEDESK_RERUN="$PWD/${rerun_native:-$venv/bin/rerun}"
 export KINEDESK_REQUIRE_FFMPEG=1
 "$KINEDESK_RERUN" analytics disable >/dev/null 2>&1 || true
 
+# Physical Intelligence's own `openpi-client` (its msgpack_numpy builds the openpi-style servers the closed-loop
+# rollout tests run against). It pins numpy < 2, which the other peers cannot share, so it has a venv of its own.
+openpi_venv=target/openpi-venv
+if [ ! -x "$openpi_venv/bin/python" ]; then
+  python3 -m venv "$openpi_venv"
+fi
+"$openpi_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/openpi-requirements.txt
+export KINEDESK_OPENPI_PYTHON="$PWD/$openpi_venv/bin/python"
+export KINEDESK_REQUIRE_OPENPI=1
+
 # The real `lerobot` package (it needs Python >= 3.12 and pulls torch, ~3 GB) loads our LeRobot exports in the tests.
 # The machines this runs on have Python 3.11 as python3 and further CPython versions under pyenv.
 lerobot_venv=target/lerobot-venv

@@ -6,6 +6,7 @@ pub mod gui;
 pub mod policy;
 pub mod robot;
 pub mod robot_link;
+pub mod rollout;
 pub mod session;
 pub mod tokenizer;
 
@@ -136,6 +137,8 @@ pub enum CliCommand {
     Plan(crate::cli::policy::PlanArgs),
     /// Serve the built-in planner over the openpi-style WebSocket + msgpack protocol.
     Serve(crate::cli::policy::ServeArgs),
+    /// Run a policy closed loop on a robot: observation → chunk → check → (approve) → execute, chunk after chunk.
+    Rollout(crate::cli::rollout::RolloutArgs),
     /// Record an episode headless into a session folder (`--synthetic`: the embedded defaults).
     Record(crate::cli::session::RecordArgs),
     /// Inspect a session.
@@ -294,6 +297,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::cli::session::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::cli::policy::run_serve(&args),
+        Some(CliCommand::Rollout(args)) => crate::cli::rollout::run_rollout(&args),
         Some(CliCommand::Tokenizer(command)) => tokenizer::run(command),
         Some(CliCommand::Fk { robot, joints, json }) => crate::cli::robot::run_fk(&robot, &joints, json),
         Some(CliCommand::Ik { robot, position, quaternion_xyzw, seed, json }) => {

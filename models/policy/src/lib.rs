@@ -17,6 +17,7 @@ pub mod instruction;
 pub mod motion;
 pub mod msgpack;
 pub mod remote;
+pub mod rollout;
 pub mod server;
 pub mod tokenizer;
 pub mod tokens;
