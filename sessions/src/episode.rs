@@ -46,6 +46,8 @@ pub struct JointSample {
 pub struct ActionSample {
     pub time: Timestamp,
     pub values: Vec<f64>,
+    /// Where the command came from (a plan or rollout chunk by its id, teleop, a move), when the log says.
+    pub source: Option<kinedesk_core::driver::CommandSource>,
 }
 
 /// Everything one episode log holds, sorted by time.
@@ -133,7 +135,10 @@ pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
                 }
             }
             RecordKind::Action if p.len() >= 2 => {
-                episode.actions.push(ActionSample { time: record.time, values: f64s(&p[2..]) });
+                let n = usize::from(u16::from_le_bytes([p[0], p[1]])).min((p.len() - 2) / 8);
+                let values = f64s(&p[2..2 + 8 * n]);
+                let source = crate::recorder::action_source(p, n);
+                episode.actions.push(ActionSample { time: record.time, values, source });
             }
             RecordKind::Event => {
                 if let Ok(value) = serde_json::from_slice(p) {

@@ -437,7 +437,7 @@ fn import_into(
                 }
                 if let Some(values) = action.as_deref().and_then(|c| vector_at(c, i)) {
                     let values = finite_values(values, file, "action", i)?;
-                    writing.log.write(RecordKind::Action, time, &action_payload(&values)).map_err(fail)?;
+                    writing.log.write(RecordKind::Action, time, &action_payload(&values, None)).map_err(fail)?;
                 }
                 for (camera, (column, (_, width, height))) in images.iter().zip(&image_keys).enumerate() {
                     if let Some(bytes) = column.as_deref().and_then(|c| image_at(c, i)) {

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kinedesk_core::Timestamp;
+use kinedesk_core::driver::CommandSource;
 use kinedesk_core::frame::Frame;
 
 use crate::episode_log::{LogWriter, RecordKind};
@@ -155,14 +156,39 @@ pub fn joint_payload(positions: &[f64], velocities: &[f64], gripper: f64) -> Vec
 
 /// The payload of an action record.
 #[must_use]
-pub fn action_payload(values: &[f64]) -> Vec<u8> {
+/// `source`, when known, follows the values: one tag byte (1 plan, 2 teleop, 3 point-to-point move) and the plan id
+/// (u64 LE, 0 for the others). Logs written before it existed end after the values; readers take both.
+pub fn action_payload(values: &[f64], source: Option<CommandSource>) -> Vec<u8> {
     let n = values.len().min(usize::from(u16::MAX));
-    let mut payload = Vec::with_capacity(2 + 8 * n);
+    let mut payload = Vec::with_capacity(2 + 8 * n + 9);
     payload.extend_from_slice(&(n as u16).to_le_bytes());
     for value in values.iter().take(n) {
         payload.extend_from_slice(&value.to_le_bytes());
     }
+    if let Some(source) = source {
+        let (tag, id) = match source {
+            CommandSource::Plan { id } => (1u8, id),
+            CommandSource::Teleop => (2, 0),
+            CommandSource::MoveTo => (3, 0),
+        };
+        payload.push(tag);
+        payload.extend_from_slice(&id.to_le_bytes());
+    }
     payload
+}
+
+/// The source trailer of an action payload after `n` values, if it has one.
+#[must_use]
+pub fn action_source(payload: &[u8], n: usize) -> Option<CommandSource> {
+    let trailer = payload.get(2 + 8 * n..)?;
+    let (&tag, id) = trailer.split_first()?;
+    let id = u64::from_le_bytes(id.get(..8)?.try_into().ok()?);
+    match tag {
+        1 => Some(CommandSource::Plan { id }),
+        2 => Some(CommandSource::Teleop),
+        3 => Some(CommandSource::MoveTo),
+        _ => None,
+    }
 }
 
 impl Recorder {
@@ -261,8 +287,8 @@ impl Recorder {
         self.record(RecordKind::JointState, time, joint_payload(positions, velocities, gripper));
     }
 
-    pub fn action(&self, time: Timestamp, values: &[f64]) {
-        self.record(RecordKind::Action, time, action_payload(values));
+    pub fn action(&self, time: Timestamp, values: &[f64], source: Option<CommandSource>) {
+        self.record(RecordKind::Action, time, action_payload(values, source));
     }
 
     /// An event on the episode's timeline.

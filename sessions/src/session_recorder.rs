@@ -111,7 +111,7 @@ impl SessionRecorder {
         if let Some(commanded) = &state.commanded {
             let mut action = commanded.joints.clone();
             action.push(commanded.gripper);
-            self.recorder.action(state.at, &action);
+            self.recorder.action(state.at, &action, Some(commanded.source));
         }
         if let Some(live) = &self.live {
             live.joint_state(state.at, &state.positions, state.gripper);

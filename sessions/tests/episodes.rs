@@ -72,9 +72,23 @@ fn gripper_at(step: usize) -> f64 {
 
 /// Records one episode into `session` with a clock starting at `origin`; returns its log.
 fn record(session: &Path, origin: Timestamp, end: EpisodeEnd) -> PathBuf {
+    record_with(session, origin, end, &|_| CommandSource::Plan { id: 7 }, &[])
+}
+
+/// Records one episode whose command at each step came from `source`, with `events` on its timeline.
+fn record_with(
+    session: &Path,
+    origin: Timestamp,
+    end: EpisodeEnd,
+    source: &dyn Fn(usize) -> CommandSource,
+    events: &[TimelineEvent],
+) -> PathBuf {
     let dir = SessionDir::open_or_create(session, "panda").unwrap();
     let path = dir.next_episode_path().unwrap();
     let recorder = SessionRecorder::start(&path, &meta(), None).unwrap();
+    for event in events {
+        recorder.event(event);
+    }
     recorder.track_stages(7, STAGES.to_vec());
     recorder.event(&TimelineEvent::Reasoning {
         instruction_level: vec!["direction: up".into(), "distance: 10 cm".into()],
@@ -103,11 +117,7 @@ fn record(session: &Path, origin: Timestamp, end: EpisodeEnd) -> PathBuf {
             positions: measured,
             gripper: gripper_at(step.saturating_sub(1)),
             moving: true,
-            commanded: Some(Commanded {
-                joints: commanded_at(step),
-                gripper: gripper_at(step),
-                source: CommandSource::Plan { id: 7 },
-            }),
+            commanded: Some(Commanded { joints: commanded_at(step), gripper: gripper_at(step), source: source(step) }),
             progress: Some(PlanProgress { plan_id: 7, item: 0, items: 1, step, steps: STATES }),
         });
     }
@@ -192,6 +202,65 @@ fn a_recorded_episode_reads_back_with_commanded_actions_and_the_stages_as_execut
     assert_eq!(summary.joint_states, STATES as u64 + 1);
     assert!((summary.duration_s - 2.0).abs() < 0.05, "{}", summary.duration_s);
     std::fs::remove_dir_all(&session).unwrap();
+}
+
+#[test]
+fn an_exported_rollout_says_per_frame_which_chunk_was_in_force_and_when_the_operator_took_over() {
+    use arrow_array::Array as _;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let session = scratch("rollout-columns");
+    const CHUNK_PLAN: u64 = (1 << 40) + 3;
+    // Steps 0..100: chunk 3 of a rollout; 100..150: the operator's teleop; then a plan that is no chunk.
+    let source = |step: usize| match step {
+        0..100 => CommandSource::Plan { id: CHUNK_PLAN },
+        100..150 => CommandSource::Teleop,
+        _ => CommandSource::Plan { id: 7 },
+    };
+    let chunk = TimelineEvent::RolloutChunk {
+        index: 3,
+        plan_id: Some(CHUNK_PLAN),
+        decision: "approved".into(),
+        inference_ms: 12.0,
+        planned_steps: 100,
+        executed_steps: 100,
+        instruction_level: Vec::new(),
+        action_level: vec!["lift".into()],
+        action_tokens: Vec::new(),
+        violations: Vec::new(),
+        after_intervention: false,
+    };
+    let log = record_with(&session, Timestamp::now(), EpisodeEnd::Keep, &source, &[chunk]);
+    let episode = read_episode(&log).unwrap();
+    assert_eq!(episode.actions[0].source, Some(CommandSource::Plan { id: CHUNK_PLAN }));
+    assert_eq!(episode.actions[120].source, Some(CommandSource::Teleop));
+
+    let dataset = session.with_extension("lerobot");
+    let _ = std::fs::remove_dir_all(&dataset);
+    export_lerobot_v3(&session, &dataset, |_, _| {}).unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dataset.join("meta/info.json")).unwrap()).unwrap();
+    assert_eq!(info["features"]["rollout.chunk_index"]["dtype"], "int64");
+    assert_eq!(info["features"]["is_intervention"]["dtype"], "bool");
+    let file = std::fs::File::open(dataset.join("data/chunk-000/file-000.parquet")).unwrap();
+    let batch = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().next().unwrap().unwrap();
+    let chunks = batch.column_by_name("rollout.chunk_index").unwrap();
+    let chunks = chunks.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+    let teleop = batch.column_by_name("is_intervention").unwrap();
+    let teleop = teleop.as_any().downcast_ref::<arrow_array::BooleanArray>().unwrap();
+    // Frames at 30 fps over 10 ms ticks: frame k is at tick ~3.33 k.
+    for k in 0..chunks.len() {
+        let step = (k as f64 * 1000.0 / 30.0 / 10.0).round() as usize;
+        let (chunk, intervention) = (chunks.value(k), teleop.value(k));
+        match step {
+            2..98 => assert_eq!((chunk, intervention), (3, false), "frame {k}"),
+            102..148 => assert_eq!((chunk, intervention), (-1, true), "frame {k}"),
+            152..198 => assert_eq!((chunk, intervention), (-1, false), "frame {k}"),
+            _ => {}
+        }
+    }
+    for dir in [&session, &dataset] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 #[test]

@@ -78,6 +78,10 @@ pub(super) fn features_json(layout: &Layout, language: bool, video: bool) -> ser
         "episode_index": scalar("int64"),
         "index": scalar("int64"),
         "task_index": scalar("int64"),
+        // Closed-loop rollouts: the chunk whose command was in force (-1: none) and whether the operator's teleop
+        // was (DAgger-style takeover), from the commands the driver reported.
+        "rollout.chunk_index": scalar("int64"),
+        "is_intervention": scalar("bool"),
     });
     if language {
         features["language_persistent"] = json!({"dtype": "language", "shape": [1], "names": null});

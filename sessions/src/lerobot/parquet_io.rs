@@ -118,6 +118,10 @@ pub(super) fn data_batch(
         fields.push(Field::new(name, DataType::Int64, false));
         columns.push(Arc::new(rows.iter().map(get).collect::<Int64Array>()));
     }
+    fields.push(Field::new("rollout.chunk_index", DataType::Int64, false));
+    columns.push(Arc::new(rows.iter().map(|r| r.rollout_chunk).collect::<Int64Array>()));
+    fields.push(Field::new("is_intervention", DataType::Boolean, false));
+    columns.push(Arc::new(rows.iter().map(|r| Some(r.is_intervention)).collect::<arrow_array::BooleanArray>()));
     let language = if options.version == DatasetVersion::V30 {
         &[("language_persistent", true), ("language_events", false)][..]
     } else {

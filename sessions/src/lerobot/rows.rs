@@ -19,6 +19,9 @@ pub(super) struct Row {
     pub(super) task_index: i64,
     pub(super) state: Vec<f32>,
     pub(super) action: Vec<f32>,
+    /// The rollout chunk whose command was in force at this frame (−1: none), and whether the operator's teleop was.
+    pub(super) rollout_chunk: i64,
+    pub(super) is_intervention: bool,
     pub(super) images: Vec<Vec<u8>>,
     pub(super) persistent: Vec<Language>,
     pub(super) events: Vec<Language>,
@@ -152,6 +155,7 @@ pub(super) fn rows_for(
     };
     let dof = episode.meta.joint_names.len() + 1;
     let fps = episode.meta.fps.max(1e-3);
+    let (rollout_chunk_at, intervention_at) = command_sources(episode, fps);
     let mut rows = Vec::with_capacity(master.len());
     for (k, frame) in master.iter().enumerate() {
         let mut state = state_at(frame.time);
@@ -180,12 +184,43 @@ pub(super) fn rows_for(
             task_index,
             state,
             action,
+            rollout_chunk: rollout_chunk_at(frame.time),
+            is_intervention: intervention_at(frame.time),
             images,
             persistent: persistent.clone(),
             events: frame_events,
         });
     }
     rows
+}
+
+/// Per frame, from the commanded actions the driver reported: the rollout chunk whose command was in force (its
+/// plan id matched to the chunk's recorded event; −1 when the command was no chunk's, or none was within two frame
+/// periods), and whether it was the operator's teleop.
+fn command_sources(episode: &Episode, fps: f64) -> (impl Fn(Timestamp) -> i64 + '_, impl Fn(Timestamp) -> bool + '_) {
+    use kinedesk_core::driver::CommandSource;
+    let chunks: std::collections::HashMap<u64, i64> = episode
+        .events
+        .iter()
+        .filter_map(|(_, value)| match TimelineEvent::from_json(value) {
+            Some(TimelineEvent::RolloutChunk { index, plan_id: Some(id), .. }) => Some((id, index as i64)),
+            _ => None,
+        })
+        .collect();
+    let window = std::time::Duration::from_secs_f64(2.0 / fps);
+    let source_at = move |time: Timestamp| {
+        nearest(&episode.actions, time, |a| a.time)
+            .filter(
+                |a| if a.time > time { a.time.saturating_since(time) } else { time.saturating_since(a.time) } <= window,
+            )
+            .and_then(|a| a.source)
+    };
+    let chunk_at = move |time: Timestamp| match source_at(time) {
+        Some(CommandSource::Plan { id }) => chunks.get(&id).copied().unwrap_or(-1),
+        _ => -1,
+    };
+    let teleop_at = move |time: Timestamp| source_at(time) == Some(CommandSource::Teleop);
+    (chunk_at, teleop_at)
 }
 
 /// Re-encodes every frame of `rows` as PNG on all cores, at zlib level 2 of the zlib-rs backend: files within about
