@@ -8,6 +8,7 @@ pub mod log_view;
 pub mod palette;
 pub mod placeholder;
 pub mod reasoning_view;
+pub mod rollout_plots;
 pub mod shortcut_table;
 pub mod status_bar;
 pub mod stop_button;

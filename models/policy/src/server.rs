@@ -182,7 +182,11 @@ impl Throttled {
     }
 }
 
-/// Serves until `stop` is set. `log` gets one line per connection and per error.
+/// Answers one observation (a msgpack map) with a reply map, or says why it cannot (the client then gets the error
+/// text and close code 1011, as from openpi's `WebsocketPolicyServer`).
+pub type AnswerFn = dyn Fn(&Value) -> Result<Value, String> + Send + Sync;
+
+/// Serves the built-in planner until `stop` is set. `log` gets one line per connection and per error.
 pub fn serve(
     listener: &TcpListener,
     tokenizer: &Arc<ActionTokenizer>,
@@ -190,6 +194,22 @@ pub fn serve(
     stop: &Arc<AtomicBool>,
     log: &Arc<dyn Fn(String) + Send + Sync>,
 ) -> std::io::Result<()> {
+    let planner = tokenizer.clone();
+    let answer: Arc<AnswerFn> = Arc::new(move |observation: &Value| answer(&planner, observation));
+    serve_policy(listener, &metadata(tokenizer), &answer, options, stop, log)
+}
+
+/// Serves any policy over the same protocol and limits: `metadata` is sent on connect, `answer` turns each
+/// observation into a reply (on the connection's own thread).
+pub fn serve_policy(
+    listener: &TcpListener,
+    metadata: &Value,
+    answer: &Arc<AnswerFn>,
+    options: &ServeOptions,
+    stop: &Arc<AtomicBool>,
+    log: &Arc<dyn Fn(String) + Send + Sync>,
+) -> std::io::Result<()> {
+    let metadata = Arc::new(msgpack::encode(metadata).map_err(|e| std::io::Error::other(e.to_string()))?);
     listener.set_nonblocking(true)?;
     let mut connections: Vec<Connection> = Vec::new();
     let (mut refused, mut failed) = (Throttled { last: None, suppressed: 0 }, Throttled { last: None, suppressed: 0 });
@@ -221,10 +241,11 @@ pub fn serve(
                 }
                 let Ok(handle) = stream.try_clone() else { continue };
                 let deadline = Arc::new(Mutex::new(now + options.handshake_timeout));
-                let (tokenizer, options, log, stop, shared) =
-                    (tokenizer.clone(), options.clone(), log.clone(), stop.clone(), deadline.clone());
+                let (metadata, answer, options, log, stop, shared) =
+                    (metadata.clone(), answer.clone(), options.clone(), log.clone(), stop.clone(), deadline.clone());
                 let thread = std::thread::Builder::new().name(format!("kinedesk-serve-{peer}")).spawn(move || {
-                    if let Err(error) = handle_connection(stream, &tokenizer, &options, &stop, &shared) {
+                    let policy = Policy { metadata: &metadata, answer: answer.as_ref() };
+                    if let Err(error) = handle_connection(stream, &policy, &options, &stop, &shared) {
                         log(format!("{peer}: {error}"));
                     }
                 })?;
@@ -254,9 +275,15 @@ fn refuse_busy(mut stream: TcpStream) {
     );
 }
 
+/// What a connection serves: the metadata frame (encoded) and the answering function.
+struct Policy<'a> {
+    metadata: &'a [u8],
+    answer: &'a AnswerFn,
+}
+
 fn handle_connection(
     stream: TcpStream,
-    tokenizer: &ActionTokenizer,
+    policy: &Policy<'_>,
     options: &ServeOptions,
     stop: &AtomicBool,
     deadline: &Mutex<Instant>,
@@ -294,8 +321,7 @@ fn handle_connection(
     active();
     // Reads wake twice a second to see the stop flag; the accept loop ends a connection idle for too long.
     socket.get_ref().set_read_timeout(Some(Duration::from_millis(500))).map_err(|e| e.to_string())?;
-    let meta = msgpack::encode(&metadata(tokenizer)).map_err(|e| e.to_string())?;
-    socket.send(Message::Binary(meta.into())).map_err(|e| e.to_string())?;
+    socket.send(Message::Binary(policy.metadata.to_vec().into())).map_err(|e| e.to_string())?;
     while !stop.load(Ordering::Acquire) {
         let message = match socket.read() {
             Ok(message) => message,
@@ -323,7 +349,7 @@ fn handle_connection(
         let reply = match message {
             Message::Binary(bytes) => msgpack::decode(&bytes)
                 .map_err(|e| format!("cannot read the observation: {e}"))
-                .and_then(|observation| answer(tokenizer, &observation)),
+                .and_then(|observation| (policy.answer)(&observation)),
             Message::Text(_) => Err("expected a binary msgpack observation, got a text frame".into()),
             Message::Close(_) => return Ok(()),
             _ => continue,

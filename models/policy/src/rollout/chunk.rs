@@ -177,6 +177,18 @@ impl ChunkPolicy for BuiltinChunks {
             from = self.poses[k];
         }
         chunk.done = self.cursor + self.profile.action.execute_steps >= last;
+        // A plan that ends holding still (a settle, a gripper that has finished moving) has many equal poses: the
+        // nearest is the first of them, so the cursor would stay there and the loop never end. Once the arm is at
+        // the final pose, nothing of the plan moves any more and the gripper is as it ends, the task is done.
+        let final_pose = self.poses[last];
+        let closes_at_end = plan.full.gripper.get(last).is_some_and(|g| *g > 0.0);
+        let settled = self.poses[self.cursor..=last].iter().all(|p| pose_distance(p, &final_pose) < 1e-3)
+            && pose_distance(&here, &final_pose) < 2e-3
+            && closes_at_end == (observation.gripper_opening < 0.5);
+        if settled {
+            chunk.actions.clear();
+            chunk.done = true;
+        }
         if let Some(stage) = plan.stages.iter().find(|s| s.steps.contains(&self.cursor)) {
             chunk.action_level.push(format!("{}: {}", stage.kind.name(), stage.description));
         }

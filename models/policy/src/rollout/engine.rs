@@ -225,9 +225,10 @@ pub struct ChunkRecord {
     /// The motion the chunk stands for (the ghost), from where it starts.
     #[serde(skip)]
     pub planned: PlannedTrajectory,
-    /// The joints as they were executed (sampled from the driver's states).
+    /// The joints as they were executed (sampled from the driver's states), with when (s since the driver started
+    /// the chunk, on its clock).
     #[serde(skip)]
-    pub executed: Vec<Vec<f64>>,
+    pub executed: Vec<(f64, Vec<f64>)>,
 }
 
 /// What a tick saw happen.
@@ -322,12 +323,17 @@ impl Checker {
 }
 
 impl Inference {
-    fn spawn(mut policy: Box<dyn ChunkPolicy>, checker: Checker) -> std::io::Result<Self> {
+    fn spawn(
+        mut policy: Box<dyn ChunkPolicy>,
+        checker: Checker,
+        mut images: Box<dyn FnMut() -> Vec<CameraImage> + Send>,
+    ) -> std::io::Result<Self> {
         let (requests, inbox) = mpsc::channel::<Request>();
         let (outbox, replies) = mpsc::channel();
         std::thread::Builder::new().name("kinedesk-rollout-policy".into()).spawn(move || {
-            while let Ok(request) = inbox.recv() {
+            while let Ok(mut request) = inbox.recv() {
                 let started = Instant::now();
+                request.observation.images = images();
                 let result = policy.infer(&request.observation).map(|mut chunk| {
                     chunk.inference = started.elapsed();
                     checker.check(chunk, &request.start, request.skip)
@@ -351,6 +357,8 @@ struct Executing {
     index: usize,
     plan_id: u64,
     asked_next: bool,
+    /// When the driver started it (its clock), once it said so.
+    started: Option<kinedesk_core::Timestamp>,
 }
 
 /// A closed-loop rollout on one robot.
@@ -373,7 +381,6 @@ pub struct Rollout {
     started: Instant,
     /// When the driver finished the last chunk (its clock).
     last_finished: Option<kinedesk_core::Timestamp>,
-    images: Box<dyn FnMut() -> Vec<CameraImage> + Send>,
     /// The operator took over during the current pause.
     intervened: bool,
     interventions: usize,
@@ -383,7 +390,8 @@ pub struct Rollout {
 
 impl Rollout {
     /// Starts a rollout of `policy` on the robot `driver` drives (`robot_kind`: its name for the observation).
-    /// `images` gives the camera images of an observation (in the profile's camera order).
+    /// `images` gives the camera images of an observation (in the profile's camera order); it is called on the
+    /// inference thread as each request arrives there, so image conversion never holds up the owner's thread.
     pub fn start(
         config: RolloutConfig,
         policy: Box<dyn ChunkPolicy>,
@@ -402,7 +410,7 @@ impl Rollout {
             envelope: config.envelope.clone(),
         };
         let inference =
-            Inference::spawn(policy, checker).map_err(|e| format!("cannot start the policy thread: {e}"))?;
+            Inference::spawn(policy, checker, images).map_err(|e| format!("cannot start the policy thread: {e}"))?;
         Ok(Self {
             config,
             profile,
@@ -419,7 +427,6 @@ impl Rollout {
             stopped: None,
             started: Instant::now(),
             last_finished: None,
-            images,
             intervened: false,
             interventions: 0,
             stop_generation: None,

@@ -97,6 +97,23 @@ fn the_builtin_planner_runs_closed_loop_and_reaches_the_goal() {
 }
 
 #[test]
+fn a_gripper_only_instruction_runs_closed_loop_and_ends_with_the_gripper_closed() {
+    // Closing the gripper is all hold: every planned pose is the same; the rollout ends once the gripper is closed.
+    let (driver, _stop) = sim();
+    let config = RolloutConfig {
+        mode: RolloutMode::Supervised,
+        ask_after_steps: Some(2),
+        ..RolloutConfig::new("close the gripper")
+    };
+    let mut rollout = start(config, builtin());
+    run(&mut rollout, &driver, Duration::from_secs(20), |_, _| {}, |_| false);
+    assert_eq!(rollout.stop_reason(), Some(&StopReason::Done), "{:?}", rollout.stop_reason());
+    assert!(rollout.chunks().len() < 40, "{} chunks", rollout.chunks().len());
+    let end = driver.wait_for_state(Duration::from_secs(3), |s| s.gripper < 0.01).unwrap();
+    assert!(end.gripper < 0.01, "the gripper closed: {}", end.gripper);
+}
+
+#[test]
 fn step_mode_waits_for_approval_and_a_rejected_chunk_pauses_until_resumed() {
     let (driver, _stop) = sim();
     let start_joints = driver.latest_state().unwrap().positions;

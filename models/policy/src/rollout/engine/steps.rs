@@ -17,6 +17,9 @@ impl Rollout {
             let ours = |id: &u64| executing_id == Some(*id);
             match event {
                 DriverEvent::PlanStarted { id, at, .. } if ours(id) => {
+                    if let Some(executing) = &mut self.executing {
+                        executing.started = Some(*at);
+                    }
                     if let (Some(executing), Some(finished)) = (&self.executing, self.last_finished) {
                         // On the driver's clock: from the last item of the chunk before to the first of this one.
                         let gap = at.saturating_since(finished).as_secs_f64() * 1e3;
@@ -80,11 +83,12 @@ impl Rollout {
         }
         let Some(state) = driver.latest_state() else { return };
         if let Some(executing) = &self.executing
+            && let Some(started) = executing.started
             && state.progress.is_some_and(|p| p.plan_id == executing.plan_id)
         {
             let executed = &mut self.chunks[executing.index].executed;
-            if executed.last() != Some(&state.positions) {
-                executed.push(state.positions.clone());
+            if executed.last().is_none_or(|(_, q)| *q != state.positions) {
+                executed.push((state.at.saturating_since(started).as_secs_f64(), state.positions.clone()));
             }
         }
         if self.phase == Phase::Paused
@@ -231,9 +235,9 @@ impl Rollout {
             return;
         }
         chunk.plan_id = Some(plan_id);
-        chunk.executed.push(joints);
+        chunk.executed.push((0.0, joints));
         self.waiting = None;
-        self.executing = Some(Executing { index, plan_id, asked_next: false });
+        self.executing = Some(Executing { index, plan_id, asked_next: false, started: None });
         out.push(RolloutEvent::Started { index, plan_id });
     }
 
@@ -300,7 +304,8 @@ impl Rollout {
             robot_kind: self.robot_kind.clone(),
             joints: state.positions.clone(),
             gripper_opening: state.gripper,
-            images: (self.images)(),
+            // Taken on the inference thread as the request arrives there.
+            images: Vec::new(),
         };
         if self.inference.requests.send(super::Request { observation, start, skip }).is_err() {
             out.extend(self.stop(StopReason::ServerError { message: "the policy thread has ended".into() }));
