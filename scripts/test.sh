@@ -10,34 +10,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# Peer tools from PyPI that the tests compare against (never copied into the repository), in a venv of our own.
+# Peer tools from PyPI that the tests compare against (never copied into the repository), in venvs of our own under
+# target/. They install in the background while cargo compiles (downloads and unpacking against compilation); the
+# tests start only once they are in place.
 venv=target/test-venv
-if [ ! -x "$venv/bin/python" ]; then
-  mkdir -p target
-  python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
-export KINEDESK_PYTHON="$PWD/$venv/bin/python"
-export KINEDESK_REQUIRE_PYBULLET=1
-export KINEDESK_REQUIRE_PYTHON_PEERS=1
-# The native rerun binary (the bin/rerun entry point is a Python wrapper around it).
-rerun_native=$(ls "$venv"/lib/python3*/site-packages/rerun_sdk/rerun_cli/rerun 2>/dev/null | head -n 1 || true)
-export KINEDESK_RERUN="$PWD/${rerun_native:-$venv/bin/rerun}"
-export KINEDESK_REQUIRE_FFMPEG=1
-"$KINEDESK_RERUN" analytics disable >/dev/null 2>&1 || true
-
-# Physical Intelligence's own `openpi-client` (its msgpack_numpy builds the openpi-style servers the closed-loop
-# rollout tests run against). It pins numpy < 2, which the other peers cannot share, so it has a venv of its own.
 openpi_venv=target/openpi-venv
-if [ ! -x "$openpi_venv/bin/python" ]; then
-  python3 -m venv "$openpi_venv"
-fi
-"$openpi_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/openpi-requirements.txt
-export KINEDESK_OPENPI_PYTHON="$PWD/$openpi_venv/bin/python"
-export KINEDESK_REQUIRE_OPENPI=1
-
-# The real `lerobot` package (it needs Python >= 3.12 and pulls torch, ~3 GB) loads our LeRobot exports in the tests.
-# The machines this runs on have Python 3.11 as python3 and further CPython versions under pyenv.
 lerobot_venv=target/lerobot-venv
 find_python312() {
   # 3.12 first: the version the lerobot requirements were checked with.
@@ -51,21 +28,30 @@ find_python312() {
   done
   return 1
 }
-if [ ! -x "$lerobot_venv/bin/python" ] && python312=$(find_python312); then
-  "$python312" -m venv "$lerobot_venv"
-fi
-if [ -x "$lerobot_venv/bin/python" ]; then
-  "$lerobot_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/lerobot-requirements.txt
-  export KINEDESK_LEROBOT_PYTHON="$PWD/$lerobot_venv/bin/python"
-  export KINEDESK_REQUIRE_LEROBOT=1
-elif [ -n "${CI:-}" ]; then
-  # On CI the real lerobot check is required: without a Python >= 3.12 the tests that need it fail.
-  echo "ERROR: no Python >= 3.12 on the CI machine: the real-lerobot checks will fail" >&2
-  export KINEDESK_REQUIRE_LEROBOT=1
-else
-  echo "WARNING: no Python >= 3.12 on this machine: the tests that load exports with the real lerobot package will" \
-    "say SKIPPED" >&2
-fi
+install_peers() {
+  set -euo pipefail
+  mkdir -p target
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
+  # Physical Intelligence's own `openpi-client` (its msgpack_numpy builds the openpi-style servers the closed-loop
+  # rollout tests run against). It pins numpy < 2, which the other peers cannot share, so it has a venv of its own.
+  [ -x "$openpi_venv/bin/python" ] || python3 -m venv "$openpi_venv"
+  "$openpi_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/openpi-requirements.txt
+  # The real `lerobot` package (it needs Python >= 3.12 and pulls torch, ~3 GB) loads our LeRobot exports in the
+  # tests. The machines this runs on have Python 3.11 as python3 and further CPython versions under pyenv.
+  if [ ! -x "$lerobot_venv/bin/python" ] && python312=$(find_python312); then
+    "$python312" -m venv "$lerobot_venv"
+  fi
+  if [ -x "$lerobot_venv/bin/python" ]; then
+    "$lerobot_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/lerobot-requirements.txt
+  fi
+}
+mkdir -p target
+peers_log=target/peer-install.log
+install_peers >"$peers_log" 2>&1 &
+peers_pid=$!
+# A failed step ends the script; the installs end with it.
+trap 'kill "$peers_pid" 2>/dev/null || true' EXIT
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
@@ -74,10 +60,44 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
 step() { echo; echo "=== $* ($(date +%H:%M:%S))"; }
 
+# Where the peers are, for the tests (once they are installed).
+peer_environment() {
+  export KINEDESK_PYTHON="$PWD/$venv/bin/python"
+  export KINEDESK_REQUIRE_PYBULLET=1
+  export KINEDESK_REQUIRE_PYTHON_PEERS=1
+  # The native rerun binary (the bin/rerun entry point is a Python wrapper around it).
+  rerun_native=$(ls "$venv"/lib/python3*/site-packages/rerun_sdk/rerun_cli/rerun 2>/dev/null | head -n 1 || true)
+  export KINEDESK_RERUN="$PWD/${rerun_native:-$venv/bin/rerun}"
+  export KINEDESK_REQUIRE_FFMPEG=1
+  "$KINEDESK_RERUN" analytics disable >/dev/null 2>&1 || true
+  export KINEDESK_OPENPI_PYTHON="$PWD/$openpi_venv/bin/python"
+  export KINEDESK_REQUIRE_OPENPI=1
+  if [ -x "$lerobot_venv/bin/python" ]; then
+    export KINEDESK_LEROBOT_PYTHON="$PWD/$lerobot_venv/bin/python"
+    export KINEDESK_REQUIRE_LEROBOT=1
+  elif [ -n "${CI:-}" ]; then
+    # On CI the real lerobot check is required: without a Python >= 3.12 the tests that need it fail.
+    echo "ERROR: no Python >= 3.12 on the CI machine: the real-lerobot checks will fail" >&2
+    export KINEDESK_REQUIRE_LEROBOT=1
+  else
+    echo "WARNING: no Python >= 3.12 on this machine: the tests that load exports with the real lerobot package" \
+      "will say SKIPPED" >&2
+  fi
+}
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test --no-run (while the Python peers install)"
+cargo test --workspace --locked --no-run
+step "waiting for the Python peers"
+if ! wait "$peers_pid"; then
+  cat "$peers_log" >&2
+  echo "ERROR: installing the Python peer tools failed (log above)" >&2
+  exit 1
+fi
+peer_environment
 step "cargo test"
 cargo test --workspace --locked
 step "done"

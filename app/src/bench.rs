@@ -8,6 +8,7 @@ pub mod kinematics;
 pub mod policy;
 pub mod recording;
 pub mod robot_link;
+pub mod rollout;
 pub mod sessions;
 pub mod tokenizer;
 pub mod ui;
@@ -264,6 +265,24 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Closed-loop rollouts: idle gap between chunks at 15 Hz against 50 ms and 150 ms servers, desk overhead per
+    /// chunk, stop latency, and a supervised rollout in the app while recording 3 cameras.
+    Rollout {
+        /// Chunks per server run.
+        #[arg(long, default_value_t = 20)]
+        chunks: usize,
+        /// Stops measured.
+        #[arg(long, default_value_t = 10)]
+        stops: usize,
+        /// Seconds of the desk run.
+        #[arg(long, default_value = "120", value_parser = crate::cli::seconds_arg)]
+        desk_seconds: f64,
+        /// Leave the desk run out.
+        #[arg(long)]
+        no_desk: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -296,6 +315,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Export { session, runs, lerobot_python, json } => {
             report(&sessions::bench_export(&session, runs, lerobot_python.as_deref())?, json)
+        }
+        BenchCommand::Rollout { chunks, stops, desk_seconds, no_desk, json } => {
+            let desk = (!no_desk).then_some(desk_seconds);
+            report(&rollout::bench_rollout(chunks.max(2), stops.max(1), desk)?, json)
         }
         BenchCommand::Recording { feeds, seconds, width, height, json } => {
             report(&recording::bench_recording(feeds.max(1), seconds, width, height)?, json)

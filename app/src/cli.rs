@@ -274,6 +274,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         cameras,
         session: cli.session.clone(),
         annotate: cli.annotate.clone(),
+        // Set by `gui::run` from the state directory.
+        profile_dir: None,
     };
     match cli.command {
         None | Some(CliCommand::Gui) => gui::run(options, cli.state_dir),

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod loader;
 pub mod panes;
 pub mod policy_state;
+pub mod rollout_state;
 pub mod session_state;
 pub mod settings;
 pub mod shortcuts;

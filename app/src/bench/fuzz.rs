@@ -33,6 +33,8 @@ pub struct SurfaceResult {
     /// The longest any case took (ms), and how long that input was (bytes).
     pub worst_ms: f64,
     pub worst_input_bytes: usize,
+    /// That input (lossy UTF-8, first 200 bytes), to reproduce it.
+    pub worst_input: String,
     /// The first panic's message and the input that caused it (lossy UTF-8, first 300 bytes).
     pub first_panic: Option<String>,
 }
@@ -360,6 +362,7 @@ fn fuzz_in(scratch: &Path, seconds: f64, seed: u64) -> anyhow::Result<FuzzBench>
             if ms > result.worst_ms {
                 result.worst_ms = ms;
                 result.worst_input_bytes = input.len();
+                result.worst_input = String::from_utf8_lossy(&input[..input.len().min(200)]).into_owned();
             }
         }
         results.push(result);

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use crate::gui::app::{AppOptions, KineDeskApp};
 
 /// Opens the window and runs it until it is closed.
-pub fn run(options: AppOptions, state_dir: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(mut options: AppOptions, state_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    // The operator's own policy profiles live beside the saved state.
+    let dir = state_dir.clone().or_else(|| eframe::storage_dir("kinedesk"));
+    options.profile_dir = dir.map(|dir| dir.join("profiles"));
     let native_options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("KineDesk")

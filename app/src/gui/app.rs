@@ -9,6 +9,7 @@ mod logic;
 mod plan_flow;
 mod recording;
 mod robot_link;
+mod rollout;
 mod ui;
 
 use std::collections::VecDeque;
@@ -69,6 +70,8 @@ pub struct AppOptions {
     pub session: Option<std::path::PathBuf>,
     /// An episode of that session to open on the timeline.
     pub annotate: Option<String>,
+    /// Where the operator's own policy profiles (`*.toml`) are: `profiles/` in the state directory.
+    pub profile_dir: Option<std::path::PathBuf>,
 }
 
 pub struct KineDeskApp {
@@ -116,6 +119,8 @@ pub struct KineDeskApp {
     tasks: SessionTasks,
     /// A pane shown over the whole window (the layout is kept as it was).
     maximised_pane: Option<Pane>,
+    /// The closed-loop rollout (ticked in the logic pass) and its figures.
+    rollout: crate::gui::rollout_state::RolloutView,
 }
 
 impl KineDeskApp {
@@ -224,7 +229,19 @@ impl KineDeskApp {
             session: SessionState::default(),
             tasks: BackgroundTasks::new(Some(repaint_waker(ctx))),
             maximised_pane: None,
+            rollout: crate::gui::rollout_state::RolloutView::default(),
         };
+        if let Some(dir) = &app.options.profile_dir {
+            match crate::gui::rollout_state::user_profiles(dir) {
+                Ok(found) => {
+                    for broken in &found.broken {
+                        app.startup_messages.push((LogLevel::Warn, format!("Policy profile not loaded: {broken}")));
+                    }
+                    app.rollout.user_profiles = found;
+                }
+                Err(error) => app.startup_messages.push((LogLevel::Warn, error)),
+            }
+        }
         app.session.root_text = app.state.session_root.as_ref().map_or_else(String::new, |p| p.display().to_string());
         if let PolicyChoice::Remote { url } = &app.state.policy_settings.choice {
             app.policy.remote_url.clone_from(url);
@@ -286,6 +303,12 @@ impl KineDeskApp {
     #[must_use]
     pub fn policy(&self) -> &PolicyState {
         &self.policy
+    }
+
+    /// The closed-loop rollout, its chunks and figures.
+    #[must_use]
+    pub fn rollout(&self) -> &crate::gui::rollout_state::RolloutView {
+        &self.rollout
     }
 
     /// The persisted settings.

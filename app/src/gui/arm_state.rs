@@ -42,6 +42,22 @@ impl TrajectoryPreview {
     }
 }
 
+/// Joint positions, one vector per sample.
+pub type JointPath = Vec<Vec<f64>>;
+
+/// What the 3D view shows of a closed-loop rollout.
+#[derive(Clone, Debug, Default)]
+pub struct RolloutOverlay {
+    /// The chunk waiting for approval, drawn as a ghost.
+    pub ghost: Option<Trajectory>,
+    /// The newest chunks first: joints as predicted (decoded from the policy's actions) and as executed.
+    pub paths: Vec<(JointPath, JointPath)>,
+}
+
+/// Predicted flange paths of rollout chunks (dashed-looking cyan) and the executed path (green).
+const PREDICTED_PATH: [f32; 4] = [0.3, 0.85, 1.0, 1.0];
+const EXECUTED_PATH: [f32; 4] = [0.25, 0.85, 0.3, 1.0];
+
 /// The arm panes' state.
 pub struct ArmState {
     pub source: RobotSource,
@@ -56,6 +72,8 @@ pub struct ArmState {
     pub live: Option<kinedesk_models::driver::JointState>,
     /// The teleop target being streamed, drawn as an orange ghost.
     pub teleop_target: Option<Vec<f64>>,
+    /// The rollout's pending chunk and its predicted vs executed paths.
+    pub rollout: Option<RolloutOverlay>,
 }
 
 impl ArmState {
@@ -70,6 +88,7 @@ impl ArmState {
             preview: None,
             live: None,
             teleop_target: None,
+            rollout: None,
         }
     }
 
@@ -192,7 +211,26 @@ impl ArmState {
             };
             let _ = add_ghost_trajectory(&mut scene, self.model(), ghost);
         }
+        if let Some(overlay) = &self.rollout {
+            self.add_rollout(&mut scene, overlay);
+        }
         scene
+    }
+
+    /// The pending chunk as a ghost (no samples: chunks are short) and each chunk's predicted and executed paths.
+    fn add_rollout(&self, scene: &mut ArmScene, overlay: &RolloutOverlay) {
+        if let Some(trajectory) = &overlay.ghost {
+            let ghost =
+                GhostPreview { trajectory, step: trajectory.joints.len(), report: None, samples: 0, highlight: None };
+            let _ = add_ghost_trajectory(scene, self.model(), ghost);
+        }
+        let flange = |joints: &[Vec<f64>]| -> Vec<glam::Vec3> {
+            joints.iter().filter_map(|q| fk(&self.robot, q).ok()).map(|pose| pose.position_m.as_vec3()).collect()
+        };
+        for (predicted, executed) in &overlay.paths {
+            scene.gradient_polyline(&flange(predicted), PREDICTED_PATH, PREDICTED_PATH);
+            scene.gradient_polyline(&flange(executed), EXECUTED_PATH, EXECUTED_PATH);
+        }
     }
 }
 

@@ -137,4 +137,19 @@ pub enum Command {
     SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.
     Timeline(crate::gui::annotator::TimelineCommand),
+    /// Run the policy closed loop on the connected robot for this instruction (recorded into the episode being
+    /// recorded, if one is).
+    StartRollout(String),
+    /// Let the chunk waiting for approval run.
+    ApproveChunk,
+    /// Do not run the waiting chunk: the rollout pauses (take over, then resume, or stop).
+    RejectChunk,
+    /// The chunk executing finishes, nothing new starts; the operator may take over.
+    PauseRollout,
+    /// Continue the policy from the arm's state now.
+    ResumeRollout,
+    /// End the rollout and stop the arm (as Stop does).
+    StopRollout,
+    /// The rollout's mode, envelope and limits (persisted).
+    SetRolloutSettings(crate::gui::rollout_state::RolloutSettings),
 }

@@ -11,11 +11,12 @@ pub enum Pane {
     Trajectory,
     Session,
     Log,
+    Rollout,
 }
 
 impl Pane {
-    pub const ALL: [Self; 6] =
-        [Self::Cameras, Self::Arm, Self::Instruction, Self::Trajectory, Self::Session, Self::Log];
+    pub const ALL: [Self; 7] =
+        [Self::Cameras, Self::Arm, Self::Instruction, Self::Rollout, Self::Trajectory, Self::Session, Self::Log];
 
     /// Tab title; also the pane's accessible label.
     #[must_use]
@@ -27,12 +28,13 @@ impl Pane {
             Self::Trajectory => "Trajectory",
             Self::Session => "Session / Timeline",
             Self::Log => "Log",
+            Self::Rollout => "Rollout",
         }
     }
 }
 
 /// The layout a new install starts with:
-/// cameras and the 3D arm on the left, instruction, trajectory and session/log on the right.
+/// cameras and the 3D arm on the left, instruction/rollout, trajectory and session/log on the right.
 #[must_use]
 pub fn default_layout() -> Tree<Pane> {
     let mut tiles = Tiles::default();
@@ -42,10 +44,12 @@ pub fn default_layout() -> Tree<Pane> {
     let trajectory = tiles.insert_pane(Pane::Trajectory);
     let session = tiles.insert_pane(Pane::Session);
     let log = tiles.insert_pane(Pane::Log);
+    let rollout = tiles.insert_pane(Pane::Rollout);
 
     let left = tiles.insert_vertical_tile(vec![cameras, arm]);
+    let top_right = tiles.insert_tab_tile(vec![instruction, rollout]);
     let bottom_right = tiles.insert_tab_tile(vec![session, log]);
-    let right = tiles.insert_vertical_tile(vec![instruction, trajectory, bottom_right]);
+    let right = tiles.insert_vertical_tile(vec![top_right, trajectory, bottom_right]);
     let root = tiles.insert_horizontal_tile(vec![left, right]);
     if let Some(Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
         linear.shares.set_share(left, 1.4);

@@ -5,6 +5,7 @@ pub mod arm_pane;
 pub mod cameras_pane;
 pub mod instruction_pane;
 mod log_pane;
+pub mod rollout_pane;
 pub mod session_pane;
 pub mod trajectory_pane;
 
@@ -37,6 +38,9 @@ pub struct PaneContext<'a> {
     pub commands: &'a mut Vec<Command>,
     /// The pane shown over the whole window, if any.
     pub maximised: Option<Pane>,
+    /// The closed-loop rollout and its settings (changed only through commands).
+    pub rollout: &'a mut crate::gui::rollout_state::RolloutView,
+    pub rollout_settings: &'a crate::gui::rollout_state::RolloutSettings,
 }
 
 impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
@@ -50,6 +54,7 @@ impl egui_tiles::Behavior<Pane> for PaneContext<'_> {
                 Pane::Trajectory => trajectory_pane::trajectory_pane_ui(ui, self),
                 Pane::Session => session_pane::session_pane_ui(ui, self),
                 Pane::Log => log_pane::log_pane_ui(ui, self),
+                Pane::Rollout => rollout_pane::rollout_pane_ui(ui, self),
             }
         });
         UiResponse::None

@@ -67,11 +67,14 @@ pub struct PersistedState {
     pub cameras: Vec<crate::gui::camera_feeds::CameraSpec>,
     /// The session folder last opened.
     pub session_root: Option<std::path::PathBuf>,
+    /// How closed-loop rollouts run (mode, envelope, limits, profile).
+    pub rollout: crate::gui::rollout_state::RolloutSettings,
 }
 
 impl PersistedState {
     pub const KEY: &'static str = "kinedesk.state";
-    pub const LAYOUT_VERSION: u32 = 1;
+    /// 2: the Rollout pane.
+    pub const LAYOUT_VERSION: u32 = 2;
 }
 
 impl Default for PersistedState {
@@ -85,6 +88,7 @@ impl Default for PersistedState {
             policy_settings: PolicySettings::default(),
             cameras: crate::gui::camera_feeds::CameraSpec::defaults(),
             session_root: None,
+            rollout: crate::gui::rollout_state::RolloutSettings::default(),
         }
     }
 }

@@ -31,6 +31,10 @@ pub enum Scope {
     Recording,
     /// An episode is open on the timeline (and nothing is being recorded, and teleop is not armed).
     Annotating,
+    /// A rollout is running or paused.
+    RollingOut,
+    /// A rollout chunk waits for Approve or Reject.
+    Approving,
 }
 
 /// Which scoped bindings are live this frame.
@@ -38,6 +42,8 @@ pub enum Scope {
 pub struct ActiveScopes {
     pub recording: bool,
     pub annotating: bool,
+    pub rolling_out: bool,
+    pub approving: bool,
 }
 
 impl ActiveScopes {
@@ -46,6 +52,8 @@ impl ActiveScopes {
             Scope::Always => true,
             Scope::Recording => self.recording,
             Scope::Annotating => self.annotating,
+            Scope::RollingOut => self.rolling_out,
+            Scope::Approving => self.approving,
         }
     }
 }
@@ -88,6 +96,17 @@ pub const BINDINGS: &[Binding] = &[
     bind(Modifiers::ALT, Key::Num4, "Show the Trajectory pane", Command::ShowPane(Pane::Trajectory), true),
     bind(Modifiers::ALT, Key::Num5, "Show the Session / Timeline pane", Command::ShowPane(Pane::Session), true),
     bind(Modifiers::ALT, Key::Num6, "Show the Log pane", Command::ShowPane(Pane::Log), true),
+    bind(Modifiers::ALT, Key::Num7, "Show the Rollout pane", Command::ShowPane(Pane::Rollout), true),
+    scoped(Scope::Approving, Modifiers::NONE, Key::Enter, "Rollout: approve the waiting chunk", Command::ApproveChunk),
+    scoped(
+        Scope::Approving,
+        Modifiers::NONE,
+        Key::Backspace,
+        "Rollout: reject the waiting chunk",
+        Command::RejectChunk,
+    ),
+    scoped(Scope::RollingOut, Modifiers::SHIFT, Key::P, "Rollout: resume from the arm's state", Command::ResumeRollout),
+    scoped(Scope::RollingOut, Modifiers::NONE, Key::P, "Rollout: pause (take over with teleop)", Command::PauseRollout),
     bind(CTRL_SHIFT, Key::R, "Reset the layout to the default", Command::ResetLayout, true),
     bind(
         Modifiers::COMMAND,

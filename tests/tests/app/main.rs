@@ -5,6 +5,7 @@ mod arm_and_trajectories;
 mod cameras;
 mod plan_flow;
 mod robot_link;
+mod rollout;
 mod runtime;
 mod sessions;
 mod shell;

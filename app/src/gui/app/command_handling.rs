@@ -191,6 +191,13 @@ impl KineDeskApp {
                     Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
                 }
             }
+            Command::StartRollout(instruction) => self.start_rollout(ctx, &instruction),
+            command @ (Command::ApproveChunk
+            | Command::RejectChunk
+            | Command::PauseRollout
+            | Command::ResumeRollout
+            | Command::StopRollout) => self.rollout_control(ctx, &command),
+            Command::SetRolloutSettings(settings) => self.state.rollout = settings,
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::gui::arm_state::RobotSource;
 use crate::gui::policy_state::{PlanView, PolicyChoice, VELOCITY_PERCENT_RANGE};
 
 impl KineDeskApp {
-    fn tokenizer(&mut self) -> Option<Arc<ActionTokenizer>> {
+    pub(super) fn tokenizer(&mut self) -> Option<Arc<ActionTokenizer>> {
         if self.tokenizer.is_none() {
             match ActionTokenizer::builtin() {
                 Ok(tokenizer) => self.tokenizer = Some(Arc::new(tokenizer)),

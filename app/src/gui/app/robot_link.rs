@@ -81,11 +81,18 @@ impl KineDeskApp {
     }
 
     /// Every lifecycle event the driver sent (none is ever dropped), then its newest state.
+    /// The rollout, if one runs, is ticked with the same events.
     pub(super) fn drain_robot(&mut self, ctx: &Context) {
-        let Some(robot) = &mut self.robot else { return };
+        let Some(robot) = &mut self.robot else {
+            self.rollout_pass(ctx, &[]);
+            return;
+        };
         let events = robot.drain_events();
         let exit = robot.take_exit();
         let state = robot.take_state();
+        if self.rollout.active() {
+            self.rollout_pass(ctx, &events);
+        }
         for event in events {
             self.apply_driver_event(ctx, event);
         }

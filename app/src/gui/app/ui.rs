@@ -32,7 +32,12 @@ impl KineDeskApp {
         let mut commands = Vec::new();
         let scopes = shortcuts::ActiveScopes {
             recording: self.session.recording.is_some(),
-            annotating: self.session.annotator.open.is_some() && self.session.recording.is_none() && !self.teleop.armed,
+            annotating: self.session.annotator.open.is_some()
+                && self.session.recording.is_none()
+                && !self.teleop.armed
+                && !self.rollout.active(),
+            rolling_out: self.rollout.active(),
+            approving: self.rollout.awaiting_approval(),
         };
         commands.extend(shortcuts::commands_from_keys(&ctx, self.state.theme, scopes));
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut commands));
@@ -53,6 +58,8 @@ impl KineDeskApp {
                 session: &mut self.session,
                 commands: &mut commands,
                 maximised: self.maximised_pane,
+                rollout: &mut self.rollout,
+                rollout_settings: &self.state.rollout,
             };
             match self.maximised_pane.and_then(|pane| Some((pane, self.state.layout.tiles.find_pane(&pane)?))) {
                 Some((mut pane, tile)) => {
