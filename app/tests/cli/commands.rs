@@ -332,3 +332,57 @@ fn every_input_surface_survives_a_bounded_fuzz_run() {
     }
     assert!(report["peak_rss_mb"].as_f64().unwrap() < 2048.0, "{report}");
 }
+
+/// CPU time (s) the process `pid` has used, from `/proc/PID/stat` (user + system, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses and may hold spaces): state is the first.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn serve_out_of_file_descriptors_backs_off_without_spinning_or_flooding_the_log_and_recovers() {
+    // 32 descriptors: a dozen connections use them up; after that a connection cannot be served (EMFILE).
+    let mut server = Command::new("bash")
+        .args(["-c", "ulimit -n 32 && exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_kinedesk")])
+        .args(["serve", "--listen", "127.0.0.1:0", "--seconds", "60", "--max-connections", "1000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned();
+    let address = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
+    let stderr = server.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    // Idle clients (no handshake): they hold descriptors until the 10 s handshake deadline.
+    let clients: Vec<_> = (0..60).filter_map(|_| std::net::TcpStream::connect(&address).ok()).collect();
+    assert!(clients.len() >= 40, "{} connections", clients.len());
+    std::thread::sleep(Duration::from_secs(1));
+    let (cpu_before, logged_before) = (cpu_seconds(server.id()), lines.lock().unwrap().len());
+    std::thread::sleep(Duration::from_secs(4));
+    let (cpu_after, logged_after) = (cpu_seconds(server.id()), lines.lock().unwrap().len());
+    let log = lines.lock().unwrap().clone();
+    assert!(
+        log.iter().any(|l| l.contains("accept failed") || l.contains("cannot serve it")),
+        "it ran out of descriptors: {log:#?}"
+    );
+    assert!(cpu_after - cpu_before < 0.5, "{:.2} s of CPU in 4 s out of descriptors", cpu_after - cpu_before);
+    assert!(logged_after - logged_before <= 3, "{} log lines in 4 s: {log:#?}", logged_after - logged_before);
+    // Once the clients are gone the server serves again.
+    drop(clients);
+    std::thread::sleep(Duration::from_millis(1500));
+    let output = kinedesk().args(["plan", "move 5 cm left", "--policy", &url, "--json"]).output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

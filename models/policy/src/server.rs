@@ -239,7 +239,14 @@ pub fn serve_policy(
                     refuse_busy(stream);
                     continue;
                 }
-                let Ok(handle) = stream.try_clone() else { continue };
+                let handle = match stream.try_clone() {
+                    Ok(handle) => handle,
+                    Err(e) => {
+                        // Out of file descriptors, typically: this client is closed, said once in a while.
+                        failed.log(log.as_ref(), format!("{peer}: cannot serve it ({e}); connection closed"));
+                        continue;
+                    }
+                };
                 let deadline = Arc::new(Mutex::new(now + options.handshake_timeout));
                 let (metadata, answer, options, log, stop, shared) =
                     (metadata.clone(), answer.clone(), options.clone(), log.clone(), stop.clone(), deadline.clone());
