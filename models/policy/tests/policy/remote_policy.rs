@@ -319,3 +319,35 @@ fn independent_server_failures_are_explained() {
         RemotePolicy::new(config, None).plan(&request("x"), &mut |_| {}).unwrap();
     }
 }
+
+#[test]
+fn openpis_own_websocket_client_policy_gets_actions_tokens_and_errors_from_our_server() {
+    let python = std::env::var("KINEDESK_OPENPI_PYTHON").unwrap_or_else(|_| "python3".into());
+    let available = Command::new(&python)
+        .args(["-c", "import openpi_client.websocket_client_policy"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var("KINEDESK_REQUIRE_OPENPI").as_deref() != Ok("1"),
+            "openpi-client is required (KINEDESK_REQUIRE_OPENPI=1): run scripts/test.sh"
+        );
+        eprintln!("SKIPPED: openpi-client not installed — its WebsocketClientPolicy was not run against our server");
+        return;
+    }
+    let server = start_our_server(Some("s3cret"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openpi_client_to_kinedesk.py");
+    let output = Command::new(python).arg(script).arg(server.port.to_string()).arg("s3cret").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["action_space"], "delta_ee_m", "{report}");
+    // 5 cm at 5 cm/s at 20 Hz: 20 delta actions of 7 values, summing to 5 cm along +y.
+    assert_eq!(report["actions_shape"], serde_json::json!([20, 7]), "{report}");
+    assert_eq!(report["actions_dtype"], "float32");
+    assert!((report["y_sum"].as_f64().unwrap() - 0.05).abs() < 0.002, "{report}");
+    assert_eq!(report["tokens_shape"][0], 4, "{report}");
+    assert!(report["reasoning"].as_str().unwrap().contains("left"), "{report}");
+    // The refusal reaches the client as openpi's server errors do: text, then close.
+    assert!(report["error"].as_str().unwrap().contains("observation/state"), "{report}");
+}
