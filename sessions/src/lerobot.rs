@@ -5,7 +5,8 @@
 //!
 //! Frames follow the first camera: frame k is its k-th frame, `timestamp = k / fps`; every other camera contributes
 //! its frame nearest in time, `observation.state` is the joint state (and gripper) at that time, and `action` is the
-//! state of the next frame (position control).
+//! command in force at that time (the joint target and gripper command the driver reported, recorded at the control
+//! rate); where nothing was commanded it is the measured state and `action.is_commanded` says so.
 
 mod metadata;
 mod parquet_io;

@@ -252,6 +252,21 @@ fn an_exported_rollout_says_per_frame_which_chunk_was_in_force_and_when_the_oper
     let chunks = chunks.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
     let teleop = batch.column_by_name("is_intervention").unwrap();
     let teleop = teleop.as_any().downcast_ref::<arrow_array::BooleanArray>().unwrap();
+    // `action` is the command in force at each frame (the latest at or before it), not a later state.
+    let actions = batch.column_by_name("action").unwrap();
+    let actions = actions.as_any().downcast_ref::<arrow_array::FixedSizeListArray>().unwrap();
+    let commanded = batch.column_by_name("action.is_commanded").unwrap();
+    let commanded = commanded.as_any().downcast_ref::<arrow_array::BooleanArray>().unwrap();
+    assert_eq!(info["features"]["action.is_commanded"]["dtype"], "bool");
+    for k in 0..actions.len() {
+        assert!(commanded.value(k), "frame {k}: a command was in force");
+        let step = (k as f64 * 1000.0 / 30.0 / 10.0 + 1e-9).floor() as usize;
+        let mut expected: Vec<f32> = commanded_at(step).iter().map(|v| *v as f32).collect();
+        expected.push(gripper_at(step) as f32);
+        let row = actions.value(k);
+        let row = row.as_any().downcast_ref::<arrow_array::Float32Array>().unwrap();
+        assert_eq!(row.values().to_vec(), expected, "frame {k} (step {step})");
+    }
     // Frames at 30 fps over 10 ms ticks: frame k is at tick ~3.33 k.
     for k in 0..chunks.len() {
         let step = (k as f64 * 1000.0 / 30.0 / 10.0).round() as usize;

@@ -78,6 +78,9 @@ pub(super) fn features_json(layout: &Layout, language: bool, video: bool) -> ser
         "episode_index": scalar("int64"),
         "index": scalar("int64"),
         "task_index": scalar("int64"),
+        // `action` is the command in force at the frame (joint target and gripper command) as the driver reported
+        // it; where nothing was commanded it is the measured state and this is false.
+        "action.is_commanded": scalar("bool"),
         // Closed-loop rollouts: the chunk whose command was in force (-1: none) and whether the operator's teleop
         // was (DAgger-style takeover), from the commands the driver reported.
         "rollout.chunk_index": scalar("int64"),

@@ -19,6 +19,8 @@ pub(super) struct Row {
     pub(super) task_index: i64,
     pub(super) state: Vec<f32>,
     pub(super) action: Vec<f32>,
+    /// Whether `action` is what the driver reported commanding (else nothing was commanded and it is the state).
+    pub(super) action_commanded: bool,
     /// The rollout chunk whose command was in force at this frame (−1: none), and whether the operator's teleop was.
     pub(super) rollout_chunk: i64,
     pub(super) is_intervention: bool,
@@ -156,11 +158,21 @@ pub(super) fn rows_for(
     let dof = episode.meta.joint_names.len() + 1;
     let fps = episode.meta.fps.max(1e-3);
     let (rollout_chunk_at, intervention_at) = command_sources(episode, fps);
+    let in_force = std::time::Duration::from_secs_f64(2.0 / fps);
+    let commanded_at = |time: Timestamp| -> Option<Vec<f32>> {
+        let latest = episode.actions.partition_point(|a| a.time <= time).checked_sub(1)?;
+        let sample = &episode.actions[latest];
+        (time.saturating_since(sample.time) <= in_force).then(|| sample.values.iter().map(|v| *v as f32).collect())
+    };
     let mut rows = Vec::with_capacity(master.len());
     for (k, frame) in master.iter().enumerate() {
         let mut state = state_at(frame.time);
         state.resize(dof, 0.0);
-        let mut action = master.get(k + 1).map_or_else(|| state.clone(), |next| state_at(next.time));
+        // The command in force at this frame (joint target and gripper command, as the driver reported it); where
+        // nothing was commanded (the arm idle, a passive recording) the measured state, marked as such.
+        let commanded = commanded_at(frame.time);
+        let action_commanded = commanded.is_some();
+        let mut action = commanded.unwrap_or_else(|| state.clone());
         action.resize(dof, 0.0);
         let mut images = vec![frame.jpeg.clone()];
         for frames in &others {
@@ -184,6 +196,7 @@ pub(super) fn rows_for(
             task_index,
             state,
             action,
+            action_commanded,
             rollout_chunk: rollout_chunk_at(frame.time),
             is_intervention: intervention_at(frame.time),
             images,
