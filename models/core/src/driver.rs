@@ -74,6 +74,11 @@ pub enum DriverCommand {
     /// Execute a whole plan: checked by the gate first (nothing moves if any part fails), then carried out item by
     /// item by the driver itself. `id` comes back in the plan's events and progress.
     ExecutePlan { id: u64, plan: ExecutionPlan },
+    /// Execute `plan` as soon as the running plan `after` ends, on the same control tick (closed-loop chunks without
+    /// a pause between them). The gate checks it from where `after` ends. Only drivers whose handle says
+    /// [`DriverHandle::queues_plans`] take it; a plan queued after one that is not running (finished, failed,
+    /// stopped), or while another is queued, is refused, and a stop drops it.
+    QueuePlan { id: u64, after: u64, plan: ExecutionPlan },
     /// Move to these joints (a large point-to-point move: `movej` on a Realman) at a fraction of the velocity limits.
     MoveTo { joints: Vec<f64>, speed_fraction: f64 },
     /// Follow this joint target (teleoperation): the driver moves toward it within the velocity limits and halts
@@ -231,7 +236,7 @@ impl DriverContext {
         for (generation, command) in received {
             if generation == current || command == DriverCommand::Disconnect {
                 commands.push(command);
-            } else if let DriverCommand::ExecutePlan { id, .. } = command {
+            } else if let DriverCommand::ExecutePlan { id, .. } | DriverCommand::QueuePlan { id, .. } = command {
                 let reason = "discarded: Stop was pressed after it was sent".to_owned();
                 self.report(DriverEvent::Refused { plan: Some(id), reason });
             }
@@ -262,6 +267,8 @@ pub struct DriverHandle {
     tap: Arc<Mutex<Option<StateTap>>>,
     shutdown: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
+    /// The driver takes [`DriverCommand::QueuePlan`] (set by the driver that does).
+    pub queues_plans: bool,
 }
 
 /// Starts a driver's `body` on a thread called `thread_name`. `waker` runs on every lifecycle event and on states
@@ -300,6 +307,7 @@ pub fn spawn_driver(
         tap,
         shutdown,
         join: Some(join),
+        queues_plans: false,
     })
 }
 

@@ -39,9 +39,11 @@ pub fn spawn_sim_arm(
 ) -> std::io::Result<DriverHandle> {
     let name = format!("sim {}", robot.name);
     let thread_stop = stop.clone();
-    spawn_driver(&format!("kinedesk-sim-{}", robot.name), name, stop, waker, move |mut ctx| {
+    let mut handle = spawn_driver(&format!("kinedesk-sim-{}", robot.name), name, stop, waker, move |mut ctx| {
         SimArm::new(robot, thread_stop, &config).run(&mut ctx);
-    })
+    })?;
+    handle.queues_plans = true;
+    Ok(handle)
 }
 
 /// The joint segment being followed: when it started.
@@ -60,6 +62,8 @@ struct SimArm {
     gripper_target: f64,
     /// The plan being carried out, and the joint segment of it being followed.
     plan: Option<(PlanRun, Option<Segment>)>,
+    /// A plan to start on the tick the running one ends (checked from where that one ends).
+    queued: Option<PlanRun>,
     /// Teleop target and when it arrived.
     stream: Option<(Vec<f64>, Instant)>,
     /// A point-to-point move: target and velocity fraction.
@@ -84,6 +88,7 @@ impl SimArm {
             gripper: 1.0,
             gripper_target: 1.0,
             plan: None,
+            queued: None,
             stream: None,
             move_to: None,
             commanded: None,
@@ -145,6 +150,26 @@ impl SimArm {
                     }
                 }
             }
+            DriverCommand::QueuePlan { id, after, plan } => {
+                let end = match &self.plan {
+                    Some((run, _)) if run.id == after && self.queued.is_none() => {
+                        run.plan.final_joints().map(<[f64]>::to_vec)
+                    }
+                    Some((run, _)) if run.id == after => {
+                        refuse(Some(id), "refused: another plan is queued already".to_owned());
+                        return true;
+                    }
+                    _ => {
+                        refuse(Some(id), format!("refused: plan {after} is not running, so nothing can follow it"));
+                        return true;
+                    }
+                };
+                let end = end.unwrap_or_else(|| self.q.clone());
+                match self.gate.check_plan(&plan, &end) {
+                    Ok(()) => self.queued = Some(PlanRun::new(id, plan)),
+                    Err(reason) => refuse(Some(id), reason),
+                }
+            }
             DriverCommand::MoveTo { joints, speed_fraction } => match self.gate.check_target(&joints) {
                 Ok(()) if !self.busy() => {
                     self.stream = None;
@@ -184,6 +209,7 @@ impl SimArm {
             self.seen_stop = generation;
             // The simulated arm brakes at once (a category-0 stop): motion and any plan are dropped.
             let plan = self.plan.take().map(|(run, _)| run.progress());
+            self.queued = None;
             self.stream = None;
             self.move_to = None;
             self.commanded = None;
@@ -214,7 +240,15 @@ impl SimArm {
             None => {
                 self.plan = None;
                 self.qd.iter_mut().for_each(|v| *v = 0.0);
-                ctx.report(DriverEvent::PlanFinished { id, at: Timestamp::now() });
+                let now = Timestamp::now();
+                ctx.report(DriverEvent::PlanFinished { id, at: now });
+                // A queued plan starts on this very tick: no control period without a set-point in between.
+                if let Some(next) = self.queued.take() {
+                    let (id, steps, items) = (next.id, next.plan.steps(), next.plan.items.len());
+                    self.plan = Some((next, None));
+                    ctx.report(DriverEvent::PlanStarted { id, steps, items, at: now });
+                    self.follow_plan(ctx, dt);
+                }
             }
             Some(PlanItem::Gripper { opening }) => {
                 self.gripper_target = opening;
@@ -246,6 +280,10 @@ impl SimArm {
                     self.qd.iter_mut().for_each(|v| *v = 0.0);
                     let reason = format!("stopped: joint {} target {value:.4} rad outside its limits", joint + 1);
                     ctx.report(DriverEvent::PlanFailed { id, at, reason });
+                    if let Some(queued) = self.queued.take() {
+                        let reason = format!("dropped: plan {id} it was to follow failed");
+                        ctx.report(DriverEvent::Refused { plan: Some(queued.id), reason });
+                    }
                     return;
                 }
                 run.reached(index.min(samples.len() - 1));
@@ -340,6 +378,69 @@ mod tests {
 
     fn plan(trajectory: Trajectory) -> DriverCommand {
         DriverCommand::ExecutePlan { id: 1, plan: ExecutionPlan::single(trajectory) }
+    }
+
+    #[test]
+    fn a_queued_plan_starts_on_the_tick_the_running_one_ends_and_a_stop_drops_it() {
+        let robot = panda();
+        let stop = StopSignal::new();
+        let handle = spawn_sim_arm(robot.clone(), stop.clone(), SimArmConfig::default(), None).unwrap();
+        assert!(handle.queues_plans);
+        next_event(&handle, |e| matches!(e, DriverEvent::Connected { .. }));
+        let there = sweep(&robot, 0.5, 0.01);
+        let back = Trajectory { dt_s: 0.01, joints: there.joints.iter().rev().cloned().collect() };
+        let queue = |id, after, trajectory: &Trajectory| DriverCommand::QueuePlan {
+            id,
+            after,
+            plan: ExecutionPlan::single(trajectory.clone()),
+        };
+        handle.send(DriverCommand::ExecutePlan { id: 1, plan: ExecutionPlan::single(there.clone()) }).unwrap();
+        handle.send(queue(2, 1, &back)).unwrap();
+        // Not after the running plan, a second one queued, or one that does not start where the running one ends.
+        handle.send(queue(3, 99, &back)).unwrap();
+        handle.send(queue(4, 1, &back)).unwrap();
+        let mut events = Vec::new();
+        while !events.iter().any(|e| matches!(e, DriverEvent::PlanFinished { id: 2, .. })) {
+            events.push(next_event(&handle, |_| true));
+        }
+        let refused: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                DriverEvent::Refused { plan: Some(id), reason } => Some((*id, reason.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(refused.iter().any(|(id, r)| *id == 3 && r.contains("not running")), "{refused:?}");
+        assert!(refused.iter().any(|(id, r)| *id == 4 && r.contains("queued already")), "{refused:?}");
+        let finished_1 = events.iter().find_map(|e| match e {
+            DriverEvent::PlanFinished { id: 1, at } => Some(*at),
+            _ => None,
+        });
+        let started_2 = events.iter().find_map(|e| match e {
+            DriverEvent::PlanStarted { id: 2, at, .. } => Some(*at),
+            _ => None,
+        });
+        assert_eq!(finished_1.unwrap(), started_2.unwrap(), "no tick between the two plans");
+        let state = wait_state(&handle, |s| !s.moving);
+        assert!((state.positions[0] - robot.rest_pose[0]).abs() < 1e-9, "back where it started");
+
+        // A plan queued that does not start where the running one ends is refused by the gate.
+        handle.send(DriverCommand::ExecutePlan { id: 5, plan: ExecutionPlan::single(there.clone()) }).unwrap();
+        handle.send(queue(6, 5, &there)).unwrap();
+        let refused = next_event(&handle, |e| matches!(e, DriverEvent::Refused { plan: Some(6), .. }));
+        assert!(format!("{refused:?}").contains("start"), "{refused:?}");
+        next_event(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 5, .. }));
+
+        // Stop drops the queued plan with the running one.
+        handle.send(DriverCommand::ExecutePlan { id: 7, plan: ExecutionPlan::single(back.clone()) }).unwrap();
+        handle.send(queue(8, 7, &there)).unwrap();
+        next_event(&handle, |e| matches!(e, DriverEvent::PlanStarted { id: 7, .. }));
+        stop.trigger(StopReason::Api);
+        next_event(&handle, |e| matches!(e, DriverEvent::Stopped { .. }));
+        std::thread::sleep(Duration::from_millis(600));
+        let later = handle.drain_events();
+        assert!(!later.iter().any(|e| matches!(e, DriverEvent::PlanStarted { id: 8, .. })), "{later:?}");
+        assert!(!wait_state(&handle, |_| true).moving);
     }
 
     #[test]

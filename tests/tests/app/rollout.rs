@@ -123,11 +123,14 @@ fn supervised_mode_runs_inside_the_envelope_on_its_own_and_records_every_chunk()
     let executed: Vec<_> = rollout.chunks().iter().filter(|c| c.executed_steps > 0).collect();
     assert_eq!(executed.len(), 3);
     assert!(executed.iter().all(|c| c.decision == Decision::AutoApproved), "no approval was asked");
-    // Inference was asked while the chunk before ran, so the arm barely waited between chunks (one sim tick).
+    // Inference was asked while the chunk before ran, and the simulated arm queues the next chunk: it starts on the
+    // tick the one before ends.
     let view = harness.state().rollout();
     assert_eq!(view.inference_ms.len(), rollout.chunks().len());
     assert_eq!(view.idle_gap_ms.len(), 2, "{:?}", view.idle_gap_ms);
-    assert!(view.idle_gap_ms.iter().all(|[_, ms]| *ms < 100.0), "{:?}", view.idle_gap_ms);
+    let mut gaps: Vec<f64> = view.idle_gap_ms.iter().map(|[_, ms]| *ms).collect();
+    gaps.sort_by(f64::total_cmp);
+    assert!(gaps[0] < 1.0 && gaps[1] < 100.0, "{gaps:?}");
     assert_eq!(view.logged, rollout.chunks().len(), "every chunk is in the recording");
 
     harness.state_mut().handle_command(&ctx, Command::FinishEpisode);

@@ -55,6 +55,15 @@ impl ExecutionPlan {
         Self { items }
     }
 
+    /// Where the arm is when the plan has been carried out: the last sample of its last joint segment.
+    #[must_use]
+    pub fn final_joints(&self) -> Option<&[f64]> {
+        self.items.iter().rev().find_map(|item| match item {
+            PlanItem::Joints { trajectory, .. } => trajectory.joints.last().map(Vec::as_slice),
+            PlanItem::Gripper { .. } => None,
+        })
+    }
+
     /// Steps of the whole plan (the samples of the trajectory it was made from).
     #[must_use]
     pub fn steps(&self) -> usize {

@@ -277,6 +277,11 @@ impl Session {
                         Err(reason) => ctx.report(DriverEvent::Refused { plan: Some(id), reason }),
                     }
                 }
+                DriverCommand::QueuePlan { id, .. } => {
+                    // The controller is streamed to sample by sample; plans are not queued here.
+                    let reason = "refused: this driver does not queue plans".to_owned();
+                    ctx.report(DriverEvent::Refused { plan: Some(id), reason });
+                }
                 DriverCommand::MoveTo { joints, speed_fraction } => match self.gate.check_target(&joints) {
                     Ok(()) if self.plan.is_none() => {
                         self.teleop = None;

@@ -55,6 +55,20 @@ fn a_trajectory_streams_to_the_end_and_the_arm_follows() {
 }
 
 #[test]
+fn a_queued_plan_is_refused_as_this_driver_streams_sample_by_sample() {
+    let robot = rm75();
+    let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();
+    let handle = connect(&simulator, &StopSignal::new());
+    assert!(!handle.queues_plans);
+    let trajectory = sweep(&robot, 0.6);
+    handle.send(execute(trajectory.clone())).unwrap();
+    handle.send(DriverCommand::QueuePlan { id: 2, after: 1, plan: ExecutionPlan::single(trajectory) }).unwrap();
+    let refused = until(&handle, |e| matches!(e, DriverEvent::Refused { plan: Some(2), .. }));
+    assert!(format!("{refused:?}").contains("does not queue plans"), "{refused:?}");
+    until(&handle, |e| matches!(e, DriverEvent::PlanFinished { id: 1, .. }));
+}
+
+#[test]
 fn a_plan_with_a_gripper_move_streams_both_segments_and_closes_the_gripper() {
     let robot = rm75();
     let simulator = RealmanSimulator::start("127.0.0.1:0", robot.clone(), Faults::default()).unwrap();

@@ -376,6 +376,8 @@ pub struct Rollout {
     /// The chunk waiting to run (pending approval, or approved and waiting for the arm).
     waiting: Option<usize>,
     executing: Option<Executing>,
+    /// The next chunk, sent to a driver that queues plans: it starts on the tick the executing one ends.
+    queued: Option<Executing>,
     phase: Phase,
     stopped: Option<StopReason>,
     started: Instant,
@@ -423,6 +425,7 @@ impl Rollout {
             chunks: Vec::new(),
             waiting: None,
             executing: None,
+            queued: None,
             phase: Phase::Running,
             stopped: None,
             started: Instant::now(),
@@ -562,6 +565,7 @@ impl Rollout {
         let generation = driver.stop.generation();
         if *self.stop_generation.get_or_insert(generation) != generation {
             self.executing = None;
+            self.queued = None;
             out.extend(self.stop(StopReason::OperatorStop));
             return out;
         }

@@ -92,7 +92,8 @@ fn the_builtin_planner_runs_closed_loop_and_reaches_the_goal() {
     // Asked while the chunk before ran: the arm hardly waits between chunks.
     let summary = RolloutSummary::of(&rollout, end, 0.0);
     let gap = summary.idle_gap_ms.unwrap();
-    assert!(gap.median < 30.0, "idle gap {gap:?}");
+    // The simulated arm queues the next chunk and starts it on the tick the one before ends.
+    assert!(gap.median < 1.0, "idle gap {gap:?}");
     assert_eq!(summary.stopped_reason, "done");
 }
 

@@ -32,6 +32,11 @@ impl Rollout {
                         let chunk = &mut self.chunks[done.index];
                         chunk.executed_steps = chunk.planned_steps;
                         out.push(RolloutEvent::Finished { index: done.index, steps: chunk.executed_steps });
+                        // The queued chunk has started on the same tick; the rollout ends only when nothing runs.
+                        self.executing = self.queued.take();
+                        if self.executing.is_some() {
+                            continue;
+                        }
                         let executed = self.chunks.iter().filter(|c| c.executed_steps > 0).count();
                         let policy_done = self.chunks.iter().any(|c| {
                             c.done
@@ -51,7 +56,19 @@ impl Rollout {
                         self.chunks[done.index].executed_steps = at.step;
                     }
                     self.executing = None;
+                    self.queued = None;
                     out.extend(self.stop(StopReason::OperatorStop));
+                }
+                DriverEvent::Refused { plan: Some(id), reason }
+                    if self.queued.as_ref().is_some_and(|q| q.plan_id == *id) =>
+                {
+                    if let Some(refused) = self.queued.take() {
+                        self.chunks[refused.index].decision = Decision::Refused;
+                        self.chunks[refused.index].violations.push(reason.clone());
+                    }
+                    out.extend(
+                        self.stop(StopReason::CheckFailed { violation: format!("the driver refused: {reason}") }),
+                    );
                 }
                 DriverEvent::Refused { plan: Some(id), reason } if ours(id) => {
                     if let Some(refused) = self.executing.take() {
@@ -66,10 +83,13 @@ impl Rollout {
                     if let Some(failed) = self.executing.take() {
                         self.chunks[failed.index].executed_steps = at.step;
                     }
+                    // The driver drops a plan queued after one that failed.
+                    self.queued = None;
                     out.extend(self.stop(StopReason::RobotError { message: reason.clone() }));
                 }
                 DriverEvent::Disconnected { reason } => {
                     self.executing = None;
+                    self.queued = None;
                     out.extend(self.stop(StopReason::RobotError { message: format!("disconnected: {reason}") }));
                 }
                 DriverEvent::Halted { reason } if self.executing.is_some() => {
@@ -196,48 +216,72 @@ impl Rollout {
         driver.latest_state().map(|s| (s.positions, if s.gripper < 0.5 { 1.0 } else { -1.0 }))
     }
 
-    /// Sends the approved waiting chunk once the arm is free.
+    /// Sends the approved waiting chunk once the arm is free, or, to a driver that queues plans, while the chunk
+    /// before it runs (it was decoded from where that one ends), to start on the tick it ends.
     pub(super) fn start_waiting_chunk(&mut self, driver: &DriverHandle, out: &mut Vec<RolloutEvent>) {
         let Some(index) = self.waiting else { return };
         let approved = matches!(self.chunks[index].decision, Decision::Approved | Decision::AutoApproved);
-        if !approved || self.executing.is_some() || self.phase != Phase::Running {
+        if !approved || self.phase != Phase::Running {
             return;
         }
+        let after = match &self.executing {
+            None => None,
+            Some(running) if driver.queues_plans && self.queued.is_none() => Some(running.plan_id),
+            Some(_) => return,
+        };
         if self.out_of_time() {
             self.chunks[index].decision = Decision::Discarded;
             self.waiting = None;
-            out.extend(self.stop(StopReason::MaxTime));
+            if self.executing.is_none() {
+                out.extend(self.stop(StopReason::MaxTime));
+            }
             return;
         }
-        // The chunk was decoded from where the one before was to end; if the arm is elsewhere, it is decoded again
-        // from where it is (and checked again) rather than jumping.
-        let Some((joints, gripper)) = self.arm_now(driver) else { return };
-        let start = self.chunks[index].planned.joints.first().cloned().unwrap_or_default();
-        if max_joint_offset(&start, &joints) > START_TOLERANCE_RAD / 2.0 {
-            let redecoded = self.redecode(index, &joints, gripper);
-            if let Err(violation) = redecoded {
-                self.chunks[index].decision = Decision::Refused;
-                self.waiting = None;
-                out.extend(self.stop(StopReason::CheckFailed { violation }));
-                return;
+        let mut first_sample = None;
+        if after.is_none() {
+            // The chunk was decoded from where the one before was to end; if the arm is elsewhere, it is decoded
+            // again from where it is (and checked again) rather than jumping.
+            let Some((joints, gripper)) = self.arm_now(driver) else { return };
+            let start = self.chunks[index].planned.joints.first().cloned().unwrap_or_default();
+            if max_joint_offset(&start, &joints) > START_TOLERANCE_RAD / 2.0 {
+                let redecoded = self.redecode(index, &joints, gripper);
+                if let Err(violation) = redecoded {
+                    self.chunks[index].decision = Decision::Refused;
+                    self.waiting = None;
+                    out.extend(self.stop(StopReason::CheckFailed { violation }));
+                    return;
+                }
             }
+            first_sample = Some(joints);
         }
         let chunk = &mut self.chunks[index];
         let plan_id = ROLLOUT_PLAN_IDS + index as u64;
         let plan = ExecutionPlan::with_gripper_changes(&chunk.planned.trajectory(), &chunk.planned.gripper);
         if self.stop_generation.is_some_and(|seen| seen != driver.stop.generation()) {
             self.executing = None;
+            self.queued = None;
             out.extend(self.stop(StopReason::OperatorStop));
             return;
         }
-        if let Err(error) = driver.send(DriverCommand::ExecutePlan { id: plan_id, plan }) {
+        let command = match after {
+            Some(after) => DriverCommand::QueuePlan { id: plan_id, after, plan },
+            None => DriverCommand::ExecutePlan { id: plan_id, plan },
+        };
+        if let Err(error) = driver.send(command) {
             out.extend(self.stop(StopReason::RobotError { message: format!("cannot send the chunk: {error}") }));
             return;
         }
         chunk.plan_id = Some(plan_id);
-        chunk.executed.push((0.0, joints));
+        if let Some(joints) = first_sample {
+            chunk.executed.push((0.0, joints));
+        }
         self.waiting = None;
-        self.executing = Some(Executing { index, plan_id, asked_next: false, started: None });
+        let record = Executing { index, plan_id, asked_next: false, started: None };
+        if after.is_some() {
+            self.queued = Some(record);
+        } else {
+            self.executing = Some(record);
+        }
         out.push(RolloutEvent::Started { index, plan_id });
     }
 
