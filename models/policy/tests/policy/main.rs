@@ -5,3 +5,23 @@ mod planner_faithfulness;
 mod remote_policy;
 mod rollout;
 mod shipped_tokenizer;
+
+/// The Python that has the peer packages `imports` (from `python_var`, else `python3`), or `None` when it lacks
+/// them: then the test says SKIPPED, unless `require_var` is 1 (scripts/test.sh, CI), where it fails.
+fn peer_python(python_var: &str, require_var: &str, imports: &str, what: &str) -> Option<String> {
+    let python = std::env::var(python_var).unwrap_or_else(|_| "python3".into());
+    let available = std::process::Command::new(&python)
+        .args(["-c", &format!("import {imports}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if available {
+        return Some(python);
+    }
+    assert!(
+        std::env::var(require_var).as_deref() != Ok("1"),
+        "{imports} required ({require_var}=1): run scripts/test.sh"
+    );
+    eprintln!("SKIPPED: {imports} not installed: {what} did not run");
+    None
+}

@@ -244,19 +244,8 @@ impl Drop for PythonServer {
 }
 
 fn python_server(mode: &str, api_key: Option<&str>) -> Option<PythonServer> {
-    let available = Command::new(python())
-        .args(["-c", "import websockets, msgpack, numpy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
-            "websockets/msgpack/numpy are required (KINEDESK_REQUIRE_PYTHON_PEERS=1): run scripts/test.sh"
-        );
-        eprintln!("SKIPPED: python websockets/msgpack not installed — the independent-server test did not run");
-        return None;
-    }
+    let what = "the independent-server test";
+    super::peer_python("KINEDESK_PYTHON", "KINEDESK_REQUIRE_PYTHON_PEERS", "websockets, msgpack, numpy", what)?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/kinevla_server.py");
     let mut command = Command::new(python());
     command.arg(script).arg(mode).stdout(Stdio::piped()).stderr(Stdio::inherit());
@@ -322,20 +311,11 @@ fn independent_server_failures_are_explained() {
 
 #[test]
 fn openpis_own_websocket_client_policy_gets_actions_tokens_and_errors_from_our_server() {
-    let python = std::env::var("KINEDESK_OPENPI_PYTHON").unwrap_or_else(|_| "python3".into());
-    let available = Command::new(&python)
-        .args(["-c", "import openpi_client.websocket_client_policy"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("KINEDESK_REQUIRE_OPENPI").as_deref() != Ok("1"),
-            "openpi-client is required (KINEDESK_REQUIRE_OPENPI=1): run scripts/test.sh"
-        );
-        eprintln!("SKIPPED: openpi-client not installed — its WebsocketClientPolicy was not run against our server");
+    let what = "openpi's WebsocketClientPolicy against our server";
+    let imports = "openpi_client.websocket_client_policy";
+    let Some(python) = super::peer_python("KINEDESK_OPENPI_PYTHON", "KINEDESK_REQUIRE_OPENPI", imports, what) else {
         return;
-    }
+    };
     let server = start_our_server(Some("s3cret"));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openpi_client_to_kinedesk.py");
     let output = Command::new(python).arg(script).arg(server.port.to_string()).arg("s3cret").output().unwrap();

@@ -286,20 +286,9 @@ impl Drop for OpenpiServer {
 }
 
 fn openpi_server(mode: &str) -> Option<OpenpiServer> {
-    let python = std::env::var("KINEDESK_OPENPI_PYTHON").unwrap_or_else(|_| "python3".into());
-    let available = Command::new(&python)
-        .args(["-c", "import openpi_client.msgpack_numpy, websockets"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("KINEDESK_REQUIRE_OPENPI").as_deref() != Ok("1"),
-            "openpi-client is required (KINEDESK_REQUIRE_OPENPI=1): run scripts/test.sh"
-        );
-        eprintln!("SKIPPED: openpi-client not installed — the rollout against an openpi server did not run");
-        return None;
-    }
+    let imports = "openpi_client.msgpack_numpy, websockets";
+    let what = "the rollout against an openpi server";
+    let python = super::peer_python("KINEDESK_OPENPI_PYTHON", "KINEDESK_REQUIRE_OPENPI", imports, what)?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openpi_droid_server.py");
     let mut child = Command::new(python).arg(script).arg(mode).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
