@@ -37,7 +37,7 @@ pub struct RecordingBench {
 }
 
 /// Runs frames at 60 Hz until `done` holds or `limit` passes; returns each frame's time.
-fn frames_until(
+pub(super) fn frames_until(
     ctx: &egui::Context,
     app: &mut KineDeskApp,
     started: Instant,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use kinedesk_models::StopSignal;
-use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
+use kinedesk_models::driver::{DriverCommand, DriverHandle};
 use kinedesk_models::policy::backend::CameraImage;
 use kinedesk_models::policy::msgpack::{self, NdArray, Value};
 use kinedesk_models::policy::remote::{RemoteConfig, RemotePolicy};
@@ -25,7 +25,6 @@ use kinedesk_models::policy::rollout::{
 };
 use kinedesk_models::policy::server::{AnswerFn, ServeOptions, serve_policy};
 use kinedesk_models::robot::{Robot, SafetyLimits, panda};
-use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
 
 use super::{Report, Summary};
 
@@ -136,12 +135,7 @@ fn frames() -> Vec<CameraImage> {
 
 fn connect_sim(robot: &Robot) -> anyhow::Result<(DriverHandle, StopSignal)> {
     let stop = StopSignal::new();
-    let driver = spawn_sim_arm(robot.clone(), stop.clone(), SimArmConfig::default(), None)?;
-    match driver.recv_event_timeout(Duration::from_secs(10)) {
-        Some(DriverEvent::Connected { .. }) => {}
-        other => bail!("the simulated arm did not connect: {other:?}"),
-    }
-    driver.wait_for_state(Duration::from_secs(5), |_| true).context("the simulated arm sent no state")?;
+    let (driver, _) = crate::cli::robot_link::connect_and_wait("sim", robot.clone(), stop.clone())?;
     Ok((driver, stop))
 }
 
@@ -291,17 +285,8 @@ fn desk_run(seconds: f64, feeds: usize) -> anyhow::Result<DeskRun> {
         AppOptions { cameras: Some(specs), connect_sim: true, session: Some(root.clone()), ..AppOptions::default() };
     let mut app = KineDeskApp::from_parts(&ctx, None, None, options);
     let started = Instant::now();
-    let period = Duration::from_secs_f64(1.0 / 60.0);
-    let frame = |app: &mut KineDeskApp, until: Instant, done: &dyn Fn(&KineDeskApp) -> bool| {
-        let mut next = Instant::now();
-        let mut times = Vec::new();
-        while !done(app) && Instant::now() < until {
-            times.push(super::app_frame(&ctx, app, started, Vec::new()));
-            super::wait_for_next_frame(&mut next, period);
-        }
-        times
-    };
-    frame(&mut app, Instant::now() + Duration::from_secs(20), &|app| {
+    use super::recording::frames_until as frames;
+    frames(&ctx, &mut app, started, Duration::from_secs(20), |app| {
         app.arm().live.is_some() && app.session().session.is_some()
     });
     if app.arm().live.is_none() {
@@ -320,9 +305,10 @@ fn desk_run(seconds: f64, feeds: usize) -> anyhow::Result<DeskRun> {
     while Instant::now() < end {
         app.handle_command(&ctx, Command::StartRollout(instructions[rollouts % 2].into()));
         rollouts += 1;
-        ui_times.extend(frame(&mut app, end, &|app| !app.rollout().active()));
-        // The last one ends on its own (its chunks go into the episode) before the episode is finished.
-        ui_times.extend(frame(&mut app, Instant::now() + Duration::from_secs(30), &|app| !app.rollout().active()));
+        // Up to the end, and the last one may run 30 s past it: it ends on its own (its chunks go into the episode)
+        // before the episode is finished.
+        let limit = (end + Duration::from_secs(30)).saturating_duration_since(Instant::now());
+        ui_times.extend(frames(&ctx, &mut app, started, limit, |app| !app.rollout().active()));
         let rollout = app.rollout().rollout.as_ref().context("no rollout started")?;
         executed += rollout.chunks().iter().filter(|c| c.executed_steps > 0).count();
         if let Some(reason) = rollout.stop_reason().filter(|r| **r != StopReason::Done) {
@@ -331,7 +317,7 @@ fn desk_run(seconds: f64, feeds: usize) -> anyhow::Result<DeskRun> {
     }
     let delivered = published(&app) - delivered_before;
     app.handle_command(&ctx, Command::FinishEpisode);
-    frame(&mut app, Instant::now() + Duration::from_secs(120), &|app| {
+    frames(&ctx, &mut app, started, Duration::from_secs(120), |app| {
         app.session().episodes.first().is_some_and(|row| row.finished)
     });
     let row = app.session().episodes.first().cloned().context("the episode was not listed within 120 s")?;

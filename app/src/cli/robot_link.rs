@@ -60,6 +60,24 @@ pub fn connect(target: &str, robot: Robot, stop: StopSignal) -> anyhow::Result<D
     Ok(connect_realman(robot, RealmanConfig::new(address), stop, None)?)
 }
 
+/// Connects to `target` as [`connect`] does and waits for the connection (10 s) and the arm's first state (5 s);
+/// a refused or silent connection is an error that says which.
+pub fn connect_and_wait(
+    target: &str,
+    robot: Robot,
+    stop: StopSignal,
+) -> anyhow::Result<(DriverHandle, kinedesk_models::driver::JointState)> {
+    let handle = connect(target, robot, stop)?;
+    // The first lifecycle event says whether the connection came up.
+    match handle.recv_event_timeout(Duration::from_secs(10)) {
+        Some(DriverEvent::Connected { .. }) => {}
+        Some(DriverEvent::Disconnected { reason }) => bail!("cannot connect: {reason}"),
+        other => bail!("no connection to {} within 10 s ({other:?})", handle.name),
+    }
+    let state = handle.wait_for_state(Duration::from_secs(5), |_| true).context("the robot sent no state")?;
+    Ok((handle, state))
+}
+
 /// Checks a trajectory file, connects, executes it, and reports progress on stderr. Exits non-zero on any failure.
 pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_start: bool) -> anyhow::Result<()> {
     let trajectory = load_trajectory(trajectory_path).map_err(anyhow::Error::msg)?;
@@ -71,17 +89,10 @@ pub fn run_send(target: &str, trajectory_path: &Path, robot: Robot, move_to_star
         bail!("{} fails {} safety check(s); nothing was sent", trajectory_path.display(), report.violations.len());
     }
     let stop = StopSignal::new();
-    let handle = connect(target, robot, stop)?;
+    let dof = robot.dof();
+    let (handle, state) = connect_and_wait(target, robot, stop)?;
+    eprintln!("connected to {} ({dof} joints)", handle.name);
     let deadline = Instant::now() + Duration::from_secs_f64(trajectory.dt_s * trajectory.joints.len() as f64 + 30.0);
-    // The first lifecycle event says whether the connection came up.
-    match handle.recv_event_timeout(Duration::from_secs(10)) {
-        Some(DriverEvent::Connected { robot, dof }) => {
-            eprintln!("connected to {} ({robot}, {dof} joints)", handle.name);
-        }
-        Some(DriverEvent::Disconnected { reason }) => bail!("cannot connect: {reason}"),
-        other => bail!("no connection to {} within 10 s ({other:?})", handle.name),
-    }
-    let state = handle.wait_for_state(Duration::from_secs(5), |_| true).context("the robot sent no state")?;
     // Start only from where the arm is: the driver refuses otherwise, and says so.
     let start = &trajectory.joints[0];
     let offset = max_joint_offset(start, &state.positions);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
-use kinedesk_models::driver::{DriverCommand, DriverEvent};
+use anyhow::bail;
+use kinedesk_models::driver::DriverCommand;
 use kinedesk_models::policy::builtin::BuiltinPlanner;
 use kinedesk_models::policy::remote::{RemoteConfig, RemotePolicy};
 use kinedesk_models::policy::rollout::{
@@ -110,15 +110,8 @@ pub fn run_rollout(args: &RolloutArgs) -> anyhow::Result<()> {
     };
 
     let stop = StopSignal::new();
-    let driver = crate::cli::robot_link::connect(&args.robot, robot.clone(), stop.clone())?;
-    match driver.recv_event_timeout(Duration::from_secs(10)) {
-        Some(DriverEvent::Connected { robot, dof }) => {
-            eprintln!("connected to {} ({robot}, {dof} joints)", driver.name);
-        }
-        Some(DriverEvent::Disconnected { reason }) => bail!("cannot connect: {reason}"),
-        other => bail!("no connection to {} within 10 s ({other:?})", driver.name),
-    }
-    driver.wait_for_state(Duration::from_secs(5), |_| true).context("the robot sent no state")?;
+    let (driver, _) = crate::cli::robot_link::connect_and_wait(&args.robot, robot.clone(), stop.clone())?;
+    eprintln!("connected to {} ({} joints)", driver.name, robot.dof());
     let recording = match &args.record {
         Some(session) => {
             Some(crate::cli::session::start_rollout_recording(session, &robot, &args.instruction, &driver)?)

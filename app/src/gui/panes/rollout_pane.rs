@@ -24,8 +24,6 @@ pub const STOP_ROLLOUT_LABEL: &str = "Stop rollout";
 pub const SUPERVISED_LABEL: &str = "Supervised";
 pub const STEP_LABEL: &str = "Step";
 
-const PROFILES: [&str; 4] = ["kinevla", "libero", "droid", "aloha"];
-
 pub fn rollout_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let plot_height = ((ui.available_height() - 260.0) / 2.0).clamp(90.0, 180.0);
     egui::ScrollArea::vertical().id_salt("rollout_pane").auto_shrink(false).show(ui, |ui| {
@@ -98,7 +96,7 @@ fn settings_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             let shown = if remote { settings.profile.clone() } else { "kinevla (built-in)".to_owned() };
             ui.add_enabled_ui(remote, |ui| {
                 egui::ComboBox::from_id_salt("rollout_profile").selected_text(shown).show_ui(ui, |ui| {
-                    for name in PROFILES {
+                    for name in kinedesk_models::policy::rollout::PolicyProfile::BUILTIN {
                         ui.selectable_value(&mut settings.profile, name.to_owned(), name);
                     }
                     for (name, path) in &context.rollout.user_profiles.files {

@@ -25,3 +25,16 @@ fn peer_python(python_var: &str, require_var: &str, imports: &str, what: &str) -
     eprintln!("SKIPPED: {imports} not installed: {what} did not run");
     None
 }
+
+/// A request to plan `instruction` for the Panda at its rest pose, without images.
+fn request(instruction: &str, gripper_closed: bool) -> kinedesk_policy::backend::PolicyRequest {
+    let robot = std::sync::Arc::new(kinedesk_core::robot::panda());
+    kinedesk_policy::backend::PolicyRequest {
+        instruction: instruction.into(),
+        robot_kind: "panda".into(),
+        joints: robot.rest_pose.clone(),
+        robot,
+        gripper_closed,
+        images: Vec::new(),
+    }
+}

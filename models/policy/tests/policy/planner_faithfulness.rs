@@ -2,25 +2,13 @@
 //! trajectory; and its reasoning stream and error messages.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use kinedesk_core::robot::{SafetyLimits, panda};
-use kinedesk_policy::backend::{PolicyBackend, PolicyEvent, PolicyRequest};
+use kinedesk_policy::backend::{PolicyBackend, PolicyEvent};
 use kinedesk_policy::builtin::BuiltinPlanner;
 use kinedesk_policy::faithfulness::{Case, evaluate_case, phrasings, refusals, suite};
 use kinedesk_policy::trajectory::check_planned;
 
-fn request(instruction: &str, gripper_closed: bool) -> PolicyRequest {
-    let robot = Arc::new(panda());
-    PolicyRequest {
-        instruction: instruction.into(),
-        robot_kind: "panda".into(),
-        joints: robot.rest_pose.clone(),
-        robot,
-        gripper_closed,
-        images: Vec::new(),
-    }
-}
+use super::request;
 
 /// Plans every case and checks it on the decoded joint trajectory; returns what failed.
 fn failures_of(cases: &[Case]) -> Vec<String> {

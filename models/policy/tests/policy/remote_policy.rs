@@ -12,23 +12,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kinedesk_core::robot::panda;
 use kinedesk_policy::backend::{PolicyBackend, PolicyError, PolicyEvent, PolicyRequest};
 use kinedesk_policy::builtin::BuiltinPlanner;
 use kinedesk_policy::remote::{RemoteConfig, RemotePolicy};
 use kinedesk_policy::server::{ServeOptions, serve};
 use kinedesk_policy::tokenizer::ActionTokenizer;
 
+/// A request to plan `instruction` from the rest pose, gripper open.
 fn request(instruction: &str) -> PolicyRequest {
-    let robot = Arc::new(panda());
-    PolicyRequest {
-        instruction: instruction.into(),
-        robot_kind: "panda".into(),
-        joints: robot.rest_pose.clone(),
-        robot,
-        gripper_closed: false,
-        images: Vec::new(),
-    }
+    super::request(instruction, false)
 }
 
 struct OurServer {
