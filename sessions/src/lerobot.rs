@@ -3,10 +3,12 @@
 //! `meta/stats.json`, `meta/tasks.parquet`, `meta/episodes/chunk-000/file-000.parquet`, and the bi-level reasoning
 //! in the `language_persistent` / `language_events` columns.
 //!
-//! Frames follow the first camera: frame k is its k-th frame, `timestamp = k / fps`; every other camera contributes
-//! its frame nearest in time, `observation.state` is the joint state (and gripper) at that time, and `action` is the
+//! Frames are on the dataset clock: frame k is at `timestamp = k / fps` from the first camera's first frame, `fps`
+//! being the configured camera rate; every camera contributes its frame captured nearest to that instant (one
+//! further than half a period away is counted as stale, per camera, in the summary and the episode metadata),
+//! `observation.state` is the joint state (and gripper) at that time, and `action` is the
 //! command in force at that time (the joint target and gripper command the driver reported, recorded at the control
-//! rate); where nothing was commanded it is the measured state and `action.is_commanded` says so.
+//! rate); where nothing was commanded it is the measured state and `is_commanded` says so.
 
 mod metadata;
 mod parquet_io;
@@ -73,6 +75,19 @@ pub struct ExportSummary {
     pub left_out: Vec<LeftOut>,
     /// Episodes exported without damaged stretches of their logs (what was skipped).
     pub salvaged: Vec<LeftOut>,
+    /// Cameras that had no fresh frame for some dataset frames (dropped or late frames; the nearest was used).
+    pub stale_frames: Vec<StaleFrames>,
+}
+
+/// A camera that missed dataset frames in an episode.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StaleFrames {
+    pub episode: String,
+    pub camera: String,
+    /// Dataset frames without a frame of this camera within half a period.
+    pub stale: u64,
+    /// Dataset frames of the episode.
+    pub frames: u64,
 }
 
 /// An episode an export left out.
@@ -170,6 +185,7 @@ fn write_dataset(
     let mut episodes_meta: Vec<serde_json::Value> = Vec::new();
     let mut all_states: Vec<Vec<f32>> = Vec::new();
     let mut all_actions: Vec<Vec<f32>> = Vec::new();
+    let mut all_flags: Vec<[f32; 3]> = Vec::new();
     let mut image_samples: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut index = 0i64;
@@ -226,7 +242,7 @@ fn write_dataset(
                     layout = Some(Layout {
                         cameras: names.clone(),
                         joints: episode.meta.joint_names.clone(),
-                        fps: episode.meta.fps,
+                        fps: dataset_fps(episode.meta.fps),
                         robot: episode.meta.robot.clone(),
                         sizes,
                     });
@@ -235,6 +251,17 @@ fn write_dataset(
                     summary.left_out.push(LeftOut::new(
                         path,
                         "other cameras or joints than the first episode; export it separately",
+                    ));
+                    continue;
+                }
+                Some(first) if (first.fps - dataset_fps(episode.meta.fps)).abs() > 1e-6 => {
+                    summary.left_out.push(LeftOut::new(
+                        path,
+                        format!(
+                            "recorded at {} frames/s, the first episode at {}; export it separately",
+                            dataset_fps(episode.meta.fps),
+                            first.fps
+                        ),
                     ));
                     continue;
                 }
@@ -247,7 +274,8 @@ fn write_dataset(
                 .unwrap_or_else(|| episode.meta.task.clone());
             let next_task = tasks.len() as i64;
             let task_index = *tasks.entry(task.clone()).or_insert(next_task);
-            let mut rows = rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
+            let EpisodeRows { mut rows, stale } =
+                rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
             if rows.is_empty() {
                 summary.left_out.push(LeftOut::new(path, "no camera frames (in the kept span)"));
                 continue;
@@ -261,6 +289,7 @@ fn write_dataset(
             index += length;
             let states: Vec<&[f32]> = rows.iter().map(|r| r.state.as_slice()).collect();
             let actions: Vec<&[f32]> = rows.iter().map(|r| r.action.as_slice()).collect();
+            let flags: Vec<[f32; 3]> = rows.iter().map(Row::flags).collect();
             let mut meta = json!({
                 "episode_index": episode_index,
                 "tasks": [task],
@@ -272,8 +301,23 @@ fn write_dataset(
                 "meta/episodes/chunk_index": 0,
                 "meta/episodes/file_index": 0,
             });
+            for (camera, stale) in names.iter().zip(&stale) {
+                meta[format!("kinedesk/stale_frames/observation.images.{camera}")] = json!(stale);
+                if *stale > 0 {
+                    summary.stale_frames.push(StaleFrames {
+                        episode: LeftOut::new(path, "").episode,
+                        camera: camera.clone(),
+                        stale: *stale,
+                        frames: rows.len() as u64,
+                    });
+                }
+            }
             let mut episode_stats = json!({});
-            for (name, stats) in [("observation.state", vector_stats(&states)), ("action", vector_stats(&actions))] {
+            let mut features = vec![("observation.state", vector_stats(&states)), ("action", vector_stats(&actions))];
+            for (i, name) in FLAG_FEATURES.iter().enumerate() {
+                features.push((name, flag_stats(&flags, i)));
+            }
+            for (name, stats) in features {
                 for key in ["min", "max", "mean", "std", "count"] {
                     meta[format!("stats/{name}/{key}")] = stats[key].clone();
                 }
@@ -281,6 +325,7 @@ fn write_dataset(
             }
             all_states.extend(rows.iter().map(|r| r.state.clone()));
             all_actions.extend(rows.iter().map(|r| r.action.clone()));
+            all_flags.extend(flags);
             let mut episode_images: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); image_samples.len()];
             for row in rows.iter().step_by(10) {
                 for (c, image) in row.images.iter().enumerate() {
@@ -401,6 +446,9 @@ fn write_dataset(
     let states: Vec<&[f32]> = all_states.iter().map(Vec::as_slice).collect();
     let actions: Vec<&[f32]> = all_actions.iter().map(Vec::as_slice).collect();
     let mut stats = json!({"observation.state": vector_stats(&states), "action": vector_stats(&actions)});
+    for (i, name) in FLAG_FEATURES.iter().enumerate() {
+        stats[*name] = flag_stats(&all_flags, i);
+    }
     for (camera, samples) in layout.cameras.iter().zip(&image_samples) {
         let refs: Vec<&Vec<u8>> = samples.iter().collect();
         stats[format!("observation.images.{camera}")] = image_stats(&refs);
@@ -408,6 +456,12 @@ fn write_dataset(
     write_json(&out.join("meta/stats.json"), &stats)?;
     progress(paths.len(), paths.len());
     Ok(summary)
+}
+
+/// The rate of the dataset clock for an episode recorded at `fps` (the configured camera rate); logs without a
+/// sensible one get LeRobot's usual 30. Whole frames per second: `info.json` holds an integer.
+pub(super) fn dataset_fps(fps: f64) -> f64 {
+    if fps.is_finite() && fps >= 1.0 { fps.round() } else { 30.0 }
 }
 
 /// Feeds each camera's frames of `rows` to its video, one thread per camera.

@@ -72,16 +72,18 @@ fn gripper_at(step: usize) -> f64 {
 
 /// Records one episode into `session` with a clock starting at `origin`; returns its log.
 fn record(session: &Path, origin: Timestamp, end: EpisodeEnd) -> PathBuf {
-    record_with(session, origin, end, &|_| CommandSource::Plan { id: 7 }, &[])
+    record_with(session, origin, end, &|_| CommandSource::Plan { id: 7 }, &[], &|_, _| false)
 }
 
-/// Records one episode whose command at each step came from `source`, with `events` on its timeline.
+/// Records one episode whose command at each step came from `source`, with `events` on its timeline; a camera
+/// drops the frames `dropped(camera, frame)` says (it never delivers them).
 fn record_with(
     session: &Path,
     origin: Timestamp,
     end: EpisodeEnd,
     source: &dyn Fn(usize) -> CommandSource,
     events: &[TimelineEvent],
+    dropped: &dyn Fn(u16, usize) -> bool,
 ) -> PathBuf {
     let dir = SessionDir::open_or_create(session, "panda").unwrap();
     let path = dir.next_episode_path().unwrap();
@@ -106,7 +108,7 @@ fn record_with(
             while recorder.backlog() > 0.5 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
-            for camera in 0..2 {
+            for camera in (0..2).filter(|c| !dropped(*c, next_frame)) {
                 recorder.frame(
                     camera,
                     if camera == 0 { "front" } else { "wrist" },
@@ -234,7 +236,7 @@ fn an_exported_rollout_says_per_frame_which_chunk_was_in_force_and_when_the_oper
         violations: Vec::new(),
         after_intervention: false,
     };
-    let log = record_with(&session, Timestamp::now(), EpisodeEnd::Keep, &source, &[chunk]);
+    let log = record_with(&session, Timestamp::now(), EpisodeEnd::Keep, &source, &[chunk], &|_, _| false);
     let episode = read_episode(&log).unwrap();
     assert_eq!(episode.actions[0].source, Some(CommandSource::Plan { id: CHUNK_PLAN }));
     assert_eq!(episode.actions[120].source, Some(CommandSource::Teleop));
@@ -255,9 +257,9 @@ fn an_exported_rollout_says_per_frame_which_chunk_was_in_force_and_when_the_oper
     // `action` is the command in force at each frame (the latest at or before it), not a later state.
     let actions = batch.column_by_name("action").unwrap();
     let actions = actions.as_any().downcast_ref::<arrow_array::FixedSizeListArray>().unwrap();
-    let commanded = batch.column_by_name("action.is_commanded").unwrap();
+    let commanded = batch.column_by_name("is_commanded").unwrap();
     let commanded = commanded.as_any().downcast_ref::<arrow_array::BooleanArray>().unwrap();
-    assert_eq!(info["features"]["action.is_commanded"]["dtype"], "bool");
+    assert_eq!(info["features"]["is_commanded"]["dtype"], "bool");
     for k in 0..actions.len() {
         assert!(commanded.value(k), "frame {k}: a command was in force");
         let step = (k as f64 * 1000.0 / 30.0 / 10.0 + 1e-9).floor() as usize;
@@ -281,6 +283,59 @@ fn an_exported_rollout_says_per_frame_which_chunk_was_in_force_and_when_the_oper
     for dir in [&session, &dataset] {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+#[test]
+fn exported_frames_are_on_the_capture_clock_and_a_dropped_camera_frame_shifts_nothing() {
+    use kinedesk_sessions::lerobot::{ExportOptions, StaleFrames, export_lerobot};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let session = scratch("capture-clock");
+    // The front camera (the first, which starts the clock) drops frame 40; the wrist camera frames 20 to 24.
+    let dropped = |camera: u16, frame: usize| match camera {
+        0 => frame == 40,
+        _ => (20..25).contains(&frame),
+    };
+    let source = |_| CommandSource::Plan { id: 7 };
+    let log = record_with(&session, Timestamp::now(), EpisodeEnd::Keep, &source, &[], &dropped);
+    let episode = read_episode(&log).unwrap();
+    assert_eq!(episode.camera_frames(0).count(), FRAMES - 1);
+
+    let dataset = session.with_extension("lerobot");
+    let _ = std::fs::remove_dir_all(&dataset);
+    let summary = export_lerobot(&session, &dataset, ExportOptions::default(), |_, _| {}).unwrap();
+    // One dataset frame per period from the first frame to the last: the drop leaves a frame, not a shift.
+    assert_eq!(summary.frames, FRAMES);
+    let stale = |camera: &str, stale: u64| StaleFrames {
+        episode: "episode_000000.kdlog".into(),
+        camera: camera.into(),
+        stale,
+        frames: FRAMES as u64,
+    };
+    assert_eq!(summary.stale_frames, vec![stale("front", 1), stale("wrist", 5)]);
+    let file = std::fs::File::open(dataset.join("data/chunk-000/file-000.parquet")).unwrap();
+    let batch = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().next().unwrap().unwrap();
+    let timestamps = batch.column_by_name("timestamp").unwrap();
+    let timestamps = timestamps.as_any().downcast_ref::<arrow_array::Float32Array>().unwrap();
+    for (k, t) in timestamps.values().iter().enumerate() {
+        assert!((f64::from(*t) - k as f64 / 30.0).abs() < 1e-5, "frame {k} at {t} s");
+    }
+    // Frame 41 of the front camera is dataset frame 41 (a frame counter would have made it 40).
+    let images = batch.column_by_name("observation.images.front").unwrap();
+    let images = images.as_any().downcast_ref::<arrow_array::StructArray>().unwrap();
+    let bytes = images.column_by_name("bytes").unwrap();
+    let bytes = bytes.as_any().downcast_ref::<arrow_array::BinaryArray>().unwrap();
+    let recorded = |sequence: u64| &episode.camera_frames(0).find(|f| f.sequence == sequence).unwrap().jpeg;
+    assert_eq!(bytes.value(41), recorded(41).as_slice());
+    assert_eq!(bytes.value(39), recorded(39).as_slice());
+    // The metadata says which camera missed how many frames in which episode.
+    let file = std::fs::File::open(dataset.join("meta/episodes/chunk-000/file-000.parquet")).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().next().unwrap().unwrap();
+    for (camera, expected) in [("front", 1), ("wrist", 5)] {
+        let column = meta.column_by_name(&format!("kinedesk/stale_frames/observation.images.{camera}")).unwrap();
+        assert_eq!(column.as_any().downcast_ref::<arrow_array::Int64Array>().unwrap().value(0), expected);
+    }
+    std::fs::remove_dir_all(&dataset).unwrap();
+    std::fs::remove_dir_all(&session).unwrap();
 }
 
 #[test]

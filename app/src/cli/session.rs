@@ -372,6 +372,13 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     for salvaged in &summary.salvaged {
         eprintln!("note: {}: {}", salvaged.episode, salvaged.reason);
     }
+    for stale in &summary.stale_frames {
+        eprintln!(
+            "note: {}: camera {} had no fresh frame for {} of {} dataset frames (the nearest frame was used; counted \
+             in the episode metadata as kinedesk/stale_frames)",
+            stale.episode, stale.camera, stale.stale, stale.frames
+        );
+    }
     Ok(())
 }
 

@@ -22,6 +22,9 @@ use kinedesk_widgets::LogLevel;
 /// How many latency samples each feed keeps for its badge and the benchmark.
 const LATENCY_WINDOW: usize = 600;
 
+/// The rate of the unplugging test pattern.
+const UNPLUGGING_FPS: f64 = 30.0;
+
 /// A camera source, as saved between runs.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CameraSpec {
@@ -38,6 +41,17 @@ pub enum CameraSpec {
 }
 
 impl CameraSpec {
+    /// The frame rate this source is configured for (what a recording's dataset clock runs at; the measured rate is
+    /// in the feed's figures).
+    #[must_use]
+    pub fn fps(&self) -> f64 {
+        match self {
+            Self::TestPattern { fps, .. } | Self::ArmView { fps, .. } | Self::Folder { fps, .. } => f64::from(*fps),
+            Self::Device { request, .. } => f64::from(request.fps),
+            Self::Unplugging { .. } => UNPLUGGING_FPS,
+        }
+    }
+
     #[must_use]
     pub fn name(&self) -> &str {
         match self {
@@ -98,7 +112,7 @@ impl CameraSpec {
                 Box::new(move || Box::new(DeviceSource::new(name, request, settings)))
             }
             Self::Unplugging { name, frames, down_ms } => Box::new(move || {
-                let pattern = TestPattern::new(name, 640, 480, 30.0);
+                let pattern = TestPattern::new(name, 640, 480, UNPLUGGING_FPS);
                 Box::new(Unplugging::new(pattern, frames, std::time::Duration::from_millis(down_ms)))
                     as Box<dyn FrameSource>
             }),

@@ -81,6 +81,21 @@ pub struct ExportDone {
     pub frames: usize,
     /// Episodes left out, each with why ("episode_000003.kdlog: …").
     pub left_out: Vec<String>,
+    /// What the operator should know about what was exported (cameras that missed dataset frames).
+    pub notes: Vec<String>,
+}
+
+impl ExportDone {
+    fn of(summary: &kinedesk_sessions::lerobot::ExportSummary) -> Self {
+        let notes = summary
+            .stale_frames
+            .iter()
+            .map(|s| {
+                format!("{}: camera {} had no fresh frame for {} of {} frames", s.episode, s.camera, s.stale, s.frames)
+            })
+            .collect();
+        Self { episodes: summary.episodes, frames: summary.frames, left_out: left_out(&summary.left_out), notes }
+    }
 }
 
 fn left_out(list: &[kinedesk_sessions::lerobot::LeftOut]) -> Vec<String> {
@@ -355,7 +370,7 @@ impl SessionState {
             let result = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, &mut |d, t| {
                 progress.set(d, t);
             })
-            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: Vec::new() })
+            .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: Vec::new(), notes: Vec::new() })
             .map_err(|e| e.to_string());
             TaskOutput::Imported { dataset, result }
         })
@@ -377,13 +392,18 @@ impl SessionState {
                 ExportFormat::LeRobotV21 => options(DatasetVersion::V21, ImageEncoding::AsRecorded, false),
                 ExportFormat::Rerun => {
                     let result = export_rerun(&session, &RerunTarget::File(&out), false, &mut report)
-                        .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: left_out(&s.left_out) })
+                        .map(|s| ExportDone {
+                            episodes: s.episodes,
+                            frames: s.frames,
+                            left_out: left_out(&s.left_out),
+                            notes: Vec::new(),
+                        })
                         .map_err(|e| e.to_string());
                     return TaskOutput::Exported { out, result };
                 }
             };
             let result = export_lerobot(&session, &out, options, &mut report)
-                .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: left_out(&s.left_out) })
+                .map(|s| ExportDone::of(&s))
                 .map_err(|e| e.to_string());
             TaskOutput::Exported { out, result }
         })

@@ -34,6 +34,12 @@ pub(super) fn vector_stats(values: &[&[f32]]) -> serde_json::Value {
     json!({"min": min, "max": max, "mean": mean, "std": std, "count": [values.len()]})
 }
 
+/// The statistics of the `i`-th of the [`FLAG_FEATURES`] (a one-wide vector).
+pub(super) fn flag_stats(flags: &[[f32; 3]], i: usize) -> serde_json::Value {
+    let values: Vec<[f32; 1]> = flags.iter().map(|f| [f[i]]).collect();
+    vector_stats(&values.iter().map(<[f32; 1]>::as_slice).collect::<Vec<_>>())
+}
+
 /// Per-channel image statistics in [0, 1] (shape [3, 1, 1]) from a sample of frames.
 pub(super) fn image_stats(jpegs: &[&Vec<u8>]) -> serde_json::Value {
     let mut min = [1.0f64; 3];
@@ -70,21 +76,31 @@ pub(super) const CHUNK_SIZE: usize = 1000;
 pub(super) fn features_json(layout: &Layout, language: bool, video: bool) -> serde_json::Value {
     let names: Vec<String> = layout.joints.iter().cloned().chain(std::iter::once("gripper".into())).collect();
     let scalar = |dtype: &str| json!({"dtype": dtype, "shape": [1], "names": null});
+    // Each feature KineDesk fills by a convention of its own says so in a `description` (LeRobot reads dtype, shape
+    // and names and leaves other keys alone).
+    let described = |dtype: &str, description: &str| json!({"dtype": dtype, "shape": [1], "names": null, "description": description});
     let mut features = json!({
-        "observation.state": {"dtype": "float32", "shape": [names.len()], "names": names},
-        "action": {"dtype": "float32", "shape": [names.len()], "names": names},
-        "timestamp": scalar("float32"),
+        "observation.state": {"dtype": "float32", "shape": [names.len()], "names": names,
+            "description": "Measured joint positions (rad) and gripper opening (0 closed, 1 open), the sample the \
+                            driver reported nearest to the frame's time."},
+        "action": {"dtype": "float32", "shape": [names.len()], "names": names,
+            "description": "The command in force at the frame: the joint target and gripper command the driver \
+                            reported (trajectory set-point, teleop target or rollout action), never the next state. \
+                            Where nothing was commanded (is_commanded false) it is the measured state."},
+        "timestamp": {"dtype": "float32", "shape": [1], "names": null,
+            "description": "Seconds on the dataset clock: frame_index / fps from the first camera's first frame, fps \
+                            being the configured camera rate; camera frames are matched to it by capture time."},
         "frame_index": scalar("int64"),
         "episode_index": scalar("int64"),
         "index": scalar("int64"),
         "task_index": scalar("int64"),
-        // `action` is the command in force at the frame (joint target and gripper command) as the driver reported
-        // it; where nothing was commanded it is the measured state and this is false.
-        "action.is_commanded": scalar("bool"),
-        // Closed-loop rollouts: the chunk whose command was in force (-1: none) and whether the operator's teleop
-        // was (DAgger-style takeover), from the commands the driver reported.
-        "rollout.chunk_index": scalar("int64"),
-        "is_intervention": scalar("bool"),
+        "is_commanded": described("bool", "Whether `action` is a command the driver reported (within two frame \
+                                           periods before the frame); false: nothing was commanded and `action` \
+                                           is the measured state."),
+        "rollout.chunk_index": described("int64", "The closed-loop rollout chunk whose command was in force, -1 \
+                                                   when none."),
+        "is_intervention": described("bool", "Whether the operator's teleop command was in force (a takeover \
+                                              during a rollout)."),
     });
     if language {
         features["language_persistent"] = json!({"dtype": "language", "shape": [1], "names": null});
@@ -256,7 +272,12 @@ pub(super) fn write_metadata(
             }
         }
     }
-    for feature in ["observation.state", "action"] {
+    for camera in &layout.cameras {
+        let name = format!("kinedesk/stale_frames/observation.images.{camera}");
+        columns.push(column_i64(&name));
+        fields.push(Field::new(name, DataType::Int64, false));
+    }
+    for feature in ["observation.state", "action"].into_iter().chain(FLAG_FEATURES) {
         for stat in ["min", "max", "mean", "std"] {
             let key = format!("stats/{feature}/{stat}");
             let mut builder = arrow_array::builder::ListBuilder::new(arrow_array::builder::Float64Builder::new());

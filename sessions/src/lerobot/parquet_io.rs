@@ -118,7 +118,7 @@ pub(super) fn data_batch(
         fields.push(Field::new(name, DataType::Int64, false));
         columns.push(Arc::new(rows.iter().map(get).collect::<Int64Array>()));
     }
-    fields.push(Field::new("action.is_commanded", DataType::Boolean, false));
+    fields.push(Field::new("is_commanded", DataType::Boolean, false));
     columns.push(Arc::new(rows.iter().map(|r| Some(r.action_commanded)).collect::<arrow_array::BooleanArray>()));
     fields.push(Field::new("rollout.chunk_index", DataType::Int64, false));
     columns.push(Arc::new(rows.iter().map(|r| r.rollout_chunk).collect::<Int64Array>()));

@@ -2,6 +2,7 @@
 //! re-encoding.
 
 use kinedesk_core::Timestamp;
+use kinedesk_core::driver::CommandSource;
 
 use crate::events::TimelineEvent;
 
@@ -27,6 +28,21 @@ pub(super) struct Row {
     pub(super) images: Vec<Vec<u8>>,
     pub(super) persistent: Vec<Language>,
     pub(super) events: Vec<Language>,
+}
+
+/// The per-frame features beside state and action that have statistics (numbers, bools as 0/1), in the order of
+/// [`Row::flags`].
+pub(super) const FLAG_FEATURES: [&str; 3] = ["is_commanded", "rollout.chunk_index", "is_intervention"];
+
+impl Row {
+    /// The values of [`FLAG_FEATURES`] at this frame.
+    pub(super) fn flags(&self) -> [f32; 3] {
+        [
+            f32::from(u8::from(self.action_commanded)),
+            self.rollout_chunk as f32,
+            f32::from(u8::from(self.is_intervention)),
+        ]
+    }
 }
 
 #[derive(Clone)]
@@ -130,14 +146,25 @@ pub(super) fn language(
     (persistent, events)
 }
 
-/// The dataset frames of an episode (only those inside the annotation's trim, if it has one).
+/// The dataset frames of an episode and, per camera, how many of them had no fresh frame of that camera.
+pub(super) struct EpisodeRows {
+    pub(super) rows: Vec<Row>,
+    /// Per camera: dataset frames for which the camera had no frame within half a period of the frame's time (its
+    /// nearest frame was used, so an image repeats or comes from a neighbouring instant).
+    pub(super) stale: Vec<u64>,
+}
+
+/// The dataset frames of an episode (only those inside the annotation's trim, if it has one), on the dataset
+/// clock: frame k is at `k / fps` from the first kept frame of the first camera, `fps` being the configured rate
+/// (not a count of frames, so a dropped camera frame shifts nothing). Each camera contributes its frame captured
+/// nearest to that instant; one further than half a period away counts as stale (a drop, reported).
 pub(super) fn rows_for(
     episode: &Episode,
     annotation: Option<&EpisodeAnnotation>,
     episode_index: i64,
     first_index: i64,
     task_index: i64,
-) -> Vec<Row> {
+) -> EpisodeRows {
     let cameras = episode.meta.cameras.len().max(1);
     let origin = episode.span().0;
     let kept = |time: Timestamp| {
@@ -146,9 +173,17 @@ pub(super) fn rows_for(
             s >= from && s <= to
         })
     };
-    let master: Vec<_> = episode.camera_frames(0).filter(|f| kept(f.time)).collect();
-    let others: Vec<Vec<_>> = (1..cameras).map(|c| episode.camera_frames(c as u16).cloned().collect()).collect();
-    let Some(start) = master.first().map(|f| f.time) else { return Vec::new() };
+    let frames: Vec<Vec<_>> =
+        (0..cameras).map(|c| episode.camera_frames(c as u16).filter(|f| kept(f.time)).collect()).collect();
+    let mut stale = vec![0u64; cameras];
+    let (Some(start), Some(last)) = (frames[0].first().map(|f| f.time), frames[0].last().map(|f| f.time)) else {
+        return EpisodeRows { rows: Vec::new(), stale };
+    };
+    let fps = dataset_fps(episode.meta.fps);
+    let period = 1.0 / fps;
+    let ticks = (last.saturating_since(start).as_secs_f64() * fps).round() as usize + 1;
+    let tick_time = |k: usize| Timestamp::from_nanos(start.as_nanos() + (k as f64 * period * 1e9).round() as u64);
+    let half_period = std::time::Duration::from_secs_f64(period / 2.0);
     let (persistent, events) = language(episode, start, annotation);
     let state_at = |time: Timestamp| -> Vec<f32> {
         nearest(&episode.joints, time, |j| j.time).map_or_else(Vec::new, |j| {
@@ -156,29 +191,41 @@ pub(super) fn rows_for(
         })
     };
     let dof = episode.meta.joint_names.len() + 1;
-    let fps = episode.meta.fps.max(1e-3);
-    let (rollout_chunk_at, intervention_at) = command_sources(episode, fps);
-    let in_force = std::time::Duration::from_secs_f64(2.0 / fps);
-    let commanded_at = |time: Timestamp| -> Option<Vec<f32>> {
+    // The command in force at a frame: the latest the driver reported at or before it, if within two frame periods.
+    // Its values are the frame's action; its source says which rollout chunk (or the operator's teleop) it was.
+    let in_force = std::time::Duration::from_secs_f64(2.0 * period);
+    let command_at = |time: Timestamp| {
         let latest = episode.actions.partition_point(|a| a.time <= time).checked_sub(1)?;
-        let sample = &episode.actions[latest];
-        (time.saturating_since(sample.time) <= in_force).then(|| sample.values.iter().map(|v| *v as f32).collect())
+        Some(&episode.actions[latest]).filter(|sample| time.saturating_since(sample.time) <= in_force)
     };
-    let mut rows = Vec::with_capacity(master.len());
-    for (k, frame) in master.iter().enumerate() {
-        let mut state = state_at(frame.time);
+    let chunks = rollout_chunks(episode);
+    let mut rows = Vec::with_capacity(ticks);
+    for k in 0..ticks {
+        let time = tick_time(k);
+        let mut state = state_at(time);
         state.resize(dof, 0.0);
         // The command in force at this frame (joint target and gripper command, as the driver reported it); where
         // nothing was commanded (the arm idle, a passive recording) the measured state, marked as such.
-        let commanded = commanded_at(frame.time);
-        let action_commanded = commanded.is_some();
-        let mut action = commanded.unwrap_or_else(|| state.clone());
+        let command = command_at(time);
+        let action_commanded = command.is_some();
+        let mut action =
+            command.map_or_else(|| state.clone(), |c| c.values.iter().map(|v| *v as f32).collect::<Vec<f32>>());
         action.resize(dof, 0.0);
-        let mut images = vec![frame.jpeg.clone()];
-        for frames in &others {
-            images.push(nearest(frames, frame.time, |f| f.time).map(|f| f.jpeg.clone()).unwrap_or_default());
+        let source = command.and_then(|c| c.source);
+        let rollout_chunk = match source {
+            Some(CommandSource::Plan { id }) => chunks.get(&id).copied().unwrap_or(-1),
+            _ => -1,
+        };
+        let mut images = Vec::with_capacity(cameras);
+        for (camera, frames) in frames.iter().enumerate() {
+            let frame = nearest(frames, time, |f| f.time);
+            let distance = frame
+                .map(|f| if f.time > time { f.time.saturating_since(time) } else { time.saturating_since(f.time) });
+            if distance.is_none_or(|d| d > half_period) {
+                stale[camera] += 1;
+            }
+            images.push(frame.map(|f| f.jpeg.clone()).unwrap_or_default());
         }
-        let period = 1.0 / fps;
         let now = k as f64 * period;
         let frame_events = events
             .iter()
@@ -197,43 +244,26 @@ pub(super) fn rows_for(
             state,
             action,
             action_commanded,
-            rollout_chunk: rollout_chunk_at(frame.time),
-            is_intervention: intervention_at(frame.time),
+            rollout_chunk,
+            is_intervention: source == Some(CommandSource::Teleop),
             images,
             persistent: persistent.clone(),
             events: frame_events,
         });
     }
-    rows
+    EpisodeRows { rows, stale }
 }
 
-/// Per frame, from the commanded actions the driver reported: the rollout chunk whose command was in force (its
-/// plan id matched to the chunk's recorded event; −1 when the command was no chunk's, or none was within two frame
-/// periods), and whether it was the operator's teleop.
-fn command_sources(episode: &Episode, fps: f64) -> (impl Fn(Timestamp) -> i64 + '_, impl Fn(Timestamp) -> bool + '_) {
-    use kinedesk_core::driver::CommandSource;
-    let chunks: std::collections::HashMap<u64, i64> = episode
+/// The rollout chunks of an episode by the plan id they ran as (from their recorded events).
+fn rollout_chunks(episode: &Episode) -> std::collections::HashMap<u64, i64> {
+    episode
         .events
         .iter()
         .filter_map(|(_, value)| match TimelineEvent::from_json(value) {
             Some(TimelineEvent::RolloutChunk { index, plan_id: Some(id), .. }) => Some((id, index as i64)),
             _ => None,
         })
-        .collect();
-    let window = std::time::Duration::from_secs_f64(2.0 / fps);
-    let source_at = move |time: Timestamp| {
-        nearest(&episode.actions, time, |a| a.time)
-            .filter(
-                |a| if a.time > time { a.time.saturating_since(time) } else { time.saturating_since(a.time) } <= window,
-            )
-            .and_then(|a| a.source)
-    };
-    let chunk_at = move |time: Timestamp| match source_at(time) {
-        Some(CommandSource::Plan { id }) => chunks.get(&id).copied().unwrap_or(-1),
-        _ => -1,
-    };
-    let teleop_at = move |time: Timestamp| source_at(time) == Some(CommandSource::Teleop);
-    (chunk_at, teleop_at)
+        .collect()
 }
 
 /// Re-encodes every frame of `rows` as PNG on all cores, at zlib level 2 of the zlib-rs backend: files within about

@@ -53,6 +53,15 @@ if len(sys.argv) > 2:
             difference = float((item[key] - ref[key]).abs().mean())
             max_difference = max(max_difference, difference)
 
+# `action` must be what was commanded, not a copy of the next frame's state: the share of moving frames (the state
+# changes to the next frame, within an episode) whose action equals the next state (where the arm holds still, the
+# command and the state agree, rightly), and the share of frames whose action the driver reported commanding.
+episodes = table.column("episode_index").to_numpy()
+moving = (episodes[:-1] == episodes[1:]) & ~np.all(np.isclose(states[:-1], states[1:], atol=1e-6), axis=1)
+copies = np.all(np.isclose(actions[:-1], states[1:], atol=1e-6), axis=1) & moving
+next_state_share = float(copies.sum() / max(moving.sum(), 1))
+commanded = table.column("is_commanded").to_numpy() if "is_commanded" in table.column_names else None
+
 first = dataset[0]
 print(
     json.dumps(
@@ -67,6 +76,8 @@ print(
             "stages": stages,
             "timestamps": [float(dataset[i]["timestamp"]) for i in range(len(dataset))],
             "max_frame_difference": max_difference,
+            "action_is_next_state_share": next_state_share,
+            "commanded_share": None if commanded is None else float(commanded.mean()),
         }
     )
 )

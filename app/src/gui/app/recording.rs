@@ -44,11 +44,9 @@ impl KineDeskApp {
             robot: self.arm.robot.name.clone(),
             joint_names: self.arm.robot.joints.iter().map(|j| j.name.clone()).collect(),
             cameras: self.cameras.feeds.iter().map(|f| f.spec.name().to_owned()).collect(),
-            fps: self
-                .cameras
-                .feeds
-                .first()
-                .map_or(30.0, |f| if f.stats.fps > 0.0 { f.stats.fps.round() } else { 30.0 }),
+            // The dataset clock runs at the first camera's configured rate, not at a running estimate of it (frames
+            // it drops show as such in the export instead of stretching every timestamp after them).
+            fps: self.cameras.feeds.first().map_or(30.0, |f| f.spec.fps()),
             started_unix_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
@@ -119,21 +117,25 @@ impl KineDeskApp {
                 }
                 TaskOutput::Exported { out, result } => {
                     let message = match &result {
-                        Ok(done) if done.left_out.is_empty() => {
-                            format!("Exported {} episodes, {} frames to {}", done.episodes, done.frames, out.display())
+                        Ok(done) => {
+                            let mut message = format!(
+                                "Exported {} episodes, {} frames to {}",
+                                done.episodes,
+                                done.frames,
+                                out.display()
+                            );
+                            if !done.left_out.is_empty() {
+                                message += &format!("; left out {}: {}", done.left_out.len(), done.left_out.join("; "));
+                            }
+                            if !done.notes.is_empty() {
+                                message += &format!("; {}", done.notes.join("; "));
+                            }
+                            message
                         }
-                        Ok(done) => format!(
-                            "Exported {} episodes, {} frames to {}; left out {}: {}",
-                            done.episodes,
-                            done.frames,
-                            out.display(),
-                            done.left_out.len(),
-                            done.left_out.join("; ")
-                        ),
                         Err(error) => format!("Export to {} failed: {error}", out.display()),
                     };
                     let level = match &result {
-                        Ok(done) if done.left_out.is_empty() => LogLevel::Info,
+                        Ok(done) if done.left_out.is_empty() && done.notes.is_empty() => LogLevel::Info,
                         Ok(_) => LogLevel::Warn,
                         Err(_) => LogLevel::Error,
                     };
