@@ -2,6 +2,7 @@
 //! [`gui`] (the window), [`robot`] (`fk`, `ik`), [`robot_link`] (`robot-sim`, `send`), [`policy`] (`plan`, `serve`),
 //! [`session`] (`record`, `session info`, `export`, `import`), [`tokenizer`]; benchmarks are in [`crate::bench`].
 
+pub mod dataset;
 pub mod gui;
 pub mod policy;
 pub mod robot;
@@ -149,6 +150,9 @@ pub enum CliCommand {
     /// Import a dataset into a session for annotation: `kinedesk import lerobot DATASET SESSION`.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Edit a LeRobot v3.0 dataset into a new one: delete-episodes, split, trim, retask (the input is only read).
+    #[command(subcommand)]
+    Dataset(crate::cli::dataset::DatasetCommand),
     /// The action tokenizer (RVQ-VAE): fit, evaluate, encode, decode.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
@@ -297,6 +301,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(CliCommand::Import(ImportCommand::Lerobot { dataset, session, json })) => {
             crate::cli::session::run_import(&dataset, &session, json)
         }
+        Some(CliCommand::Dataset(command)) => crate::cli::dataset::run(command),
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::cli::session::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::cli::policy::run_serve(&args),
         Some(CliCommand::Rollout(args)) => crate::cli::rollout::run_rollout(&args),

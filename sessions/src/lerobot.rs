@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::annotation::read_annotation;
 use crate::episode::{Episode, SessionDir, read_episode};
 
+pub(crate) use metadata::write_tasks_parquet;
 use metadata::*;
 use parquet_io::*;
 use rows::*;
@@ -456,6 +457,16 @@ fn write_dataset(
     write_json(&out.join("meta/stats.json"), &stats)?;
     progress(paths.len(), paths.len());
     Ok(summary)
+}
+
+/// Writes `batch` as the Parquet file `path` (images stored as the dataset tools expect), with an optional key-value
+/// pair in the file's metadata; for the dataset editor.
+pub(crate) fn write_parquet_file(
+    path: &Path,
+    batch: &arrow_array::RecordBatch,
+    metadata: Option<(String, String)>,
+) -> Result<(), ExportError> {
+    write_parquet(path, batch, metadata).map(|_| ())
 }
 
 /// The rate of the dataset clock for an episode recorded at `fps` (the configured camera rate); logs without a

@@ -35,6 +35,7 @@ fn help_lists_the_subcommands_and_version_prints() {
         "session",
         "export",
         "import",
+        "dataset",
         "tokenizer",
         "bench",
         "help",

@@ -135,6 +135,28 @@ pub(super) fn write_json_lines(
     std::fs::write(path, text).map_err(|e| io_error(path, &e))
 }
 
+/// `meta/tasks.parquet` with `tasks[i]` as task `i`, row `i` (lerobot looks a task up by its row): the task string is
+/// the (pandas) index, `task_index` the column.
+pub(crate) fn write_tasks_parquet(path: &Path, tasks: &[&str]) -> Result<(), ExportError> {
+    let task_names: StringArray = tasks.iter().map(|t| Some(*t)).collect();
+    let task_indices: Int64Array = (0..tasks.len() as i64).collect();
+    let schema =
+        Schema::new(vec![Field::new("task_index", DataType::Int64, false), Field::new("task", DataType::Utf8, false)]);
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(task_indices), Arc::new(task_names)])
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let pandas = json!({
+        "index_columns": ["task"],
+        "column_indexes": [],
+        "columns": [
+            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64", "metadata": null},
+            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": null}
+        ],
+        "creator": {"library": "kinedesk", "version": env!("CARGO_PKG_VERSION")},
+        "pandas_version": "2.2.3"
+    });
+    write_parquet(path, &batch, Some(("pandas".into(), pandas.to_string()))).map(|_| ())
+}
+
 /// LeRobot v2.1 metadata: info.json, episodes.jsonl, tasks.jsonl, episodes_stats.jsonl.
 pub(super) fn write_metadata_v21(
     out: &Path,
@@ -209,24 +231,11 @@ pub(super) fn write_metadata(
     let meta = out.join("meta");
     write_json(&meta.join("info.json"), &info)?;
 
-    // tasks.parquet: the task string is the (pandas) index, task_index the column.
-    let task_names: StringArray = tasks.keys().map(|t| Some(t.as_str())).collect();
-    let task_indices: Int64Array = tasks.values().copied().collect();
-    let schema =
-        Schema::new(vec![Field::new("task_index", DataType::Int64, false), Field::new("task", DataType::Utf8, false)]);
-    let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(task_indices), Arc::new(task_names)])
-        .map_err(|e| ExportError::Invalid(e.to_string()))?;
-    let pandas = json!({
-        "index_columns": ["task"],
-        "column_indexes": [],
-        "columns": [
-            {"name": "task_index", "field_name": "task_index", "pandas_type": "int64", "numpy_type": "int64", "metadata": null},
-            {"name": "task", "field_name": "task", "pandas_type": "unicode", "numpy_type": "object", "metadata": null}
-        ],
-        "creator": {"library": "kinedesk", "version": env!("CARGO_PKG_VERSION")},
-        "pandas_version": "2.2.3"
-    });
-    write_parquet(&meta.join("tasks.parquet"), &batch, Some(("pandas".into(), pandas.to_string())))?;
+    // lerobot looks a task up by its row (`tasks.iloc[task_index]`): rows in task_index order.
+    let mut by_index: Vec<(&String, &i64)> = tasks.iter().collect();
+    by_index.sort_by_key(|(_, index)| **index);
+    let names: Vec<&str> = by_index.iter().map(|(task, _)| task.as_str()).collect();
+    write_tasks_parquet(&meta.join("tasks.parquet"), &names)?;
 
     // Episodes metadata.
     let column_i64 = |key: &str| -> ArrayRef {

@@ -1,0 +1,201 @@
+//! `kinedesk dataset delete-episodes|split|trim|retask` on LeRobot v3.0 datasets, ours and one the `lerobot` package
+//! wrote: the outputs load in the real `lerobot` with the expected episodes, frames and tasks, every kept frame as it
+//! was, and the input is never touched.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn kinedesk() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kinedesk"))
+}
+
+/// Runs `kinedesk dataset ARGS`; its stdout on success, its stderr on failure.
+fn dataset(args: &[&str]) -> Result<String, String> {
+    let run = kinedesk().arg("dataset").args(args).output().unwrap();
+    if run.status.success() {
+        Ok(String::from_utf8_lossy(&run.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&run.stderr).into_owned())
+    }
+}
+
+/// Every file under `root` with its bytes.
+fn contents(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                files.push((path, bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// What the real lerobot reads from each dataset (sessions/tests/python/check_edited.py), if it is installed.
+fn lerobot_reads(datasets: &[&Path]) -> Option<Vec<Value>> {
+    let Ok(python) = std::env::var("KINEDESK_LEROBOT_PYTHON") else {
+        assert!(std::env::var("KINEDESK_REQUIRE_LEROBOT").as_deref() != Ok("1"), "lerobot is required");
+        eprintln!(
+            "SKIPPED: no Python with lerobot (scripts/test.sh installs it) — the edited datasets were not loaded"
+        );
+        return None;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/check_edited.py");
+    let run = Command::new(python).arg(script).args(datasets).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let found: Value = serde_json::from_slice(&run.stdout).unwrap();
+    Some(found.as_array().unwrap().clone())
+}
+
+/// Episode `e` of a dataset as lerobot read it.
+fn episode(dataset: &Value, e: usize) -> &Value {
+    &dataset["per_episode"][e]
+}
+
+/// The episode as it was, but for its task.
+fn same_frames(a: &Value, b: &Value) {
+    for key in ["states", "actions", "timestamps", "first_image", "last_image"] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+}
+
+const TASKS: [&str; 4] = ["move left 5 cm", "move up 3 cm", "move right 4 cm", "move down 2 cm"];
+
+#[test]
+fn edited_datasets_load_in_lerobot_with_the_expected_episodes_and_unchanged_frames() {
+    let root = std::env::temp_dir().join(format!("kinedesk-dataset-edit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    for task in TASKS {
+        let record = kinedesk()
+            .args(["record", "--synthetic", "--seconds", "2", "--cameras", "2", "--width", "96", "--height", "72"])
+            .args(["--task", task, "--out"])
+            .arg(&session)
+            .output()
+            .unwrap();
+        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    }
+    let source = root.join("source");
+    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&source).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let before = contents(&source);
+    let src = source.to_str().unwrap();
+    let out = |name: &str| root.join(name).to_str().unwrap().to_owned();
+
+    dataset(&["delete-episodes", src, "--episodes", "1,2", "--out", &out("deleted")]).unwrap();
+    let split =
+        dataset(&["split", src, "--fractions", "train=0.75,val=0.25", "--out", &out("split"), "--json"]).unwrap();
+    let split: Value = serde_json::from_str(&split).unwrap();
+    assert_eq!((split[0]["episodes"].as_u64(), split[1]["episodes"].as_u64()), (Some(3), Some(1)), "{split}");
+    dataset(&["trim", src, "--episode", "2", "--from-s", "0.5", "--to-s", "1.5", "--out", &out("trimmed")]).unwrap();
+    dataset(&["retask", src, "--episode", "0", "--task", "lift the mug", "--out", &out("retasked")]).unwrap();
+
+    // Bad requests get a clear error and write nothing.
+    let (x, deleted_out, session_path) = (out("x"), out("deleted"), out("session"));
+    let refused = [
+        (vec!["delete-episodes", src, "--episodes", "9", "--out", &x], "no episode 9"),
+        (vec!["delete-episodes", src, "--episodes", "0,1,2,3", "--out", &x], "keeps no episode"),
+        (vec!["delete-episodes", src, "--episodes", "0", "--out", &deleted_out], "exists"),
+        (vec!["split", src, "--fractions", "train=0.8,val=0.3", "--out", &x], "add up to 1"),
+        (vec!["split", src, "--fractions", "train", "--out", &x], "NAME=FRACTION"),
+        (vec!["trim", src, "--episode", "1", "--from-s", "1.5", "--to-s", "0.5", "--out", &x], "keeps nothing"),
+        (vec!["trim", src, "--episode", "1", "--from-s", "30", "--to-s", "40", "--out", &x], "no frame between"),
+        (vec!["retask", src, "--episode", "1", "--task", " ", "--out", &x], "empty"),
+        (vec!["retask", &session_path, "--episode", "1", "--task", "a", "--out", &x], "not a LeRobot dataset"),
+    ];
+    for (args, says) in refused {
+        let error = dataset(&args).unwrap_err();
+        assert!(error.contains(says), "{args:?}: {error}");
+    }
+    assert!(!root.join("x").exists());
+    assert!(contents(&source) == before, "the input dataset was changed");
+
+    let paths: Vec<PathBuf> =
+        ["source", "deleted", "split/train", "split/val", "trimmed", "retasked"].iter().map(|p| root.join(p)).collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let Some(read) = lerobot_reads(&refs) else { return };
+    let [source_read, deleted, train, val, trimmed, retasked] = &read[..] else { panic!("{read:?}") };
+    // Each episode has the task it was recorded with (row order of tasks.parquet is what lerobot goes by).
+    let tasks: Vec<&str> = (0..4).map(|e| episode(source_read, e)["task"].as_str().unwrap()).collect();
+    assert_eq!(tasks, TASKS);
+    let total = |d: &Value| d["frames"].as_u64().unwrap();
+    let length = |d: &Value, e: usize| episode(d, e)["states"].as_array().unwrap().len() as u64;
+
+    assert_eq!(
+        (deleted["episodes"].as_u64(), total(deleted)),
+        (Some(2), length(source_read, 0) + length(source_read, 3))
+    );
+    for (kept, from) in [(0, 0), (1, 3)] {
+        same_frames(episode(deleted, kept), episode(source_read, from));
+        assert_eq!(episode(deleted, kept)["task"], TASKS[from]);
+    }
+    assert_eq!(train["episodes"], 3);
+    assert_eq!(val["episodes"], 1);
+    for e in 0..3 {
+        same_frames(episode(train, e), episode(source_read, e));
+    }
+    same_frames(episode(val, 0), episode(source_read, 3));
+    assert_eq!(episode(val, 0)["task"], TASKS[3]);
+
+    // The trimmed episode: the source's frames from 0.5 s to 1.5 s, its clock from 0; the others as they were.
+    let source_times = episode(source_read, 2)["timestamps"].as_array().unwrap();
+    let kept: Vec<usize> =
+        (0..source_times.len()).filter(|i| (0.5..=1.5).contains(&source_times[*i].as_f64().unwrap())).collect();
+    let trimmed_episode = episode(trimmed, 2);
+    assert_eq!(length(trimmed, 2), kept.len() as u64);
+    for (k, i) in kept.iter().enumerate() {
+        assert_eq!(trimmed_episode["states"][k], episode(source_read, 2)["states"][*i], "frame {k}");
+        assert_eq!(trimmed_episode["actions"][k], episode(source_read, 2)["actions"][*i], "frame {k}");
+        let expected = source_times[*i].as_f64().unwrap() - source_times[kept[0]].as_f64().unwrap();
+        assert!((trimmed_episode["timestamps"][k].as_f64().unwrap() - expected).abs() < 1e-3, "frame {k}");
+    }
+    for e in [0, 1, 3] {
+        same_frames(episode(trimmed, e), episode(source_read, e));
+    }
+    assert_eq!(episode(retasked, 0)["task"], "lift the mug");
+    for e in 0..4 {
+        same_frames(episode(retasked, e), episode(source_read, e));
+    }
+    for (e, task) in TASKS.iter().enumerate().skip(1) {
+        assert_eq!(episode(retasked, e)["task"], *task);
+    }
+
+    // A dataset the lerobot package wrote itself (PNG frames, its own metadata and statistics) is edited the same way.
+    let python = std::env::var("KINEDESK_LEROBOT_PYTHON").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/lerobot_write_same_episodes.py");
+    let written = root.join("written-by-lerobot");
+    let run = Command::new(&python).arg(script).arg(&source).arg(&written).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let theirs = written.to_str().unwrap();
+    dataset(&["delete-episodes", theirs, "--episodes", "0", "--out", &out("theirs-deleted")]).unwrap();
+    dataset(&["trim", theirs, "--episode", "1", "--from-s", "0.5", "--to-s", "1.0", "--out", &out("theirs-trimmed")])
+        .unwrap();
+    let paths = [written.clone(), root.join("theirs-deleted"), root.join("theirs-trimmed")];
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let read = lerobot_reads(&refs).unwrap();
+    let [theirs_read, theirs_deleted, theirs_trimmed] = &read[..] else { panic!("{read:?}") };
+    assert_eq!(theirs_deleted["episodes"], 3);
+    for e in 0..3 {
+        same_frames(episode(theirs_deleted, e), episode(theirs_read, e + 1));
+        assert_eq!(episode(theirs_deleted, e)["task"], episode(theirs_read, e + 1)["task"]);
+    }
+    assert_eq!(theirs_trimmed["episodes"], 4);
+    let times = episode(theirs_read, 1)["timestamps"].as_array().unwrap();
+    let kept = times.iter().filter(|t| (0.5..=1.0).contains(&t.as_f64().unwrap())).count() as u64;
+    assert_eq!(length(theirs_trimmed, 1), kept);
+    // Statistics were recomputed from what was kept: the state's frame count is the dataset's.
+    let stats: Value =
+        serde_json::from_slice(&std::fs::read(root.join("theirs-trimmed/meta/stats.json")).unwrap()).unwrap();
+    assert_eq!(stats["observation.state"]["count"][0].as_u64(), Some(total(theirs_trimmed)), "{stats}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
