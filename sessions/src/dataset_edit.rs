@@ -14,6 +14,8 @@
 
 mod stats;
 
+pub(crate) use stats::numeric_rows;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -184,6 +186,32 @@ impl Dataset {
         Ok(Self { root: root.to_path_buf(), info, episodes, tasks, stats })
     }
 
+    /// The statistics of `feature` in `meta/stats.json`, if it has any.
+    #[must_use]
+    pub fn stats_of(&self, feature: &str) -> Option<&serde_json::Value> {
+        self.stats.get(feature).filter(|v| v.is_object())
+    }
+
+    /// Per episode, the non-zero values of the integer `meta/episodes` columns whose names start with `prefix`:
+    /// (episode, column, value).
+    #[must_use]
+    pub fn episode_counts(&self, prefix: &str) -> Vec<(i64, String, i64)> {
+        let episodes = self.episode_indices();
+        let mut found = Vec::new();
+        for field in self.episodes.schema().fields() {
+            if !field.name().starts_with(prefix) {
+                continue;
+            }
+            let Ok(values) = i64_column(&self.episodes, field.name()) else { continue };
+            for (episode, value) in episodes.iter().zip(values.values()) {
+                if *value != 0 {
+                    found.push((*episode, field.name().clone(), *value));
+                }
+            }
+        }
+        found
+    }
+
     /// The source episodes' indices, in order.
     #[must_use]
     pub fn episode_indices(&self) -> Vec<i64> {
@@ -220,6 +248,16 @@ impl Dataset {
             _ => String::new(),
         }
     }
+}
+
+/// Hands every data file's rows to `visit`, one file at a time, in file order.
+pub(crate) fn read_data_files(dataset: &Dataset, visit: &mut dyn FnMut(&RecordBatch)) -> Result<(), EditError> {
+    for file in parquet_files(&dataset.root.join("data"))? {
+        for batch in read_parquet(&file)? {
+            visit(&batch);
+        }
+    }
+    Ok(())
 }
 
 /// `data/chunk-{chunk_index:03d}/…` with the numbers filled in (LeRobot's Python format templates).

@@ -11,9 +11,11 @@
 //! - [`rerun_export`]: a session as a Rerun `.rrd` recording, or streamed live to a running viewer.
 //! - [`video`]: MP4 video for exports, through the system's ffmpeg.
 //! - [`lerobot_import`]: importing a LeRobot dataset into a session for annotation.
+//! - [`dataset_doctor`]: checks a LeRobot v3.0 dataset before training.
 //! - [`dataset_edit`]: editing LeRobot v3.0 datasets (delete episodes, split, trim, retask) into new datasets.
 
 pub mod annotation;
+pub mod dataset_doctor;
 pub mod dataset_edit;
 pub mod episode;
 pub mod episode_log;

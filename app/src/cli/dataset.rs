@@ -5,6 +5,20 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use kinedesk_sessions::dataset_edit::{Dataset, EditSummary, plans, write_edited};
 
+/// Where an edit writes, and how it reports.
+#[derive(Debug, clap::Args)]
+pub struct Output {
+    /// The dataset (for `split`, the folder of datasets) to create.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing output.
+    #[arg(long)]
+    force: bool,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DatasetCommand {
     /// Copy a dataset without some episodes: `kinedesk dataset delete-episodes DATASET --episodes 1,4 --out OUT`.
@@ -13,13 +27,8 @@ pub enum DatasetCommand {
         /// Episode indices to leave out, comma-separated.
         #[arg(long, value_delimiter = ',', required = true)]
         episodes: Vec<i64>,
-        #[arg(long)]
-        out: PathBuf,
-        /// Replace an existing OUT.
-        #[arg(long)]
-        force: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Split a dataset by episodes into parts: `--fractions train=0.8,val=0.2 --out DIR` writes DIR/train, DIR/val.
     Split {
@@ -27,12 +36,8 @@ pub enum DatasetCommand {
         /// NAME=FRACTION pairs, comma-separated, adding up to 1 (consecutive episodes, in order).
         #[arg(long, value_delimiter = ',', required = true)]
         fractions: Vec<String>,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        force: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
     /// Copy a dataset with one episode trimmed to a span: `--episode N --from-s S --to-s S --out OUT`.
     Trim {
@@ -45,10 +50,18 @@ pub enum DatasetCommand {
         /// …to this time (inclusive).
         #[arg(long)]
         to_s: f64,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Check a dataset before training: timestamp gaps (beyond lerobot's tolerance), indices, frozen and stale
+    /// frames, constant dimensions, statistics, state/action jumps beyond the robot's limits, stage labels. Exits
+    /// non-zero when it finds an error.
+    Doctor {
+        dataset: PathBuf,
+        /// The robot whose joint velocity limits bound a change between frames (default: the dataset's robot_type,
+        /// where it is one KineDesk knows: panda, rm75, or a URDF path).
         #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        force: bool,
+        robot: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -59,12 +72,8 @@ pub enum DatasetCommand {
         episode: i64,
         #[arg(long)]
         task: String,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        force: bool,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
 }
 
@@ -106,32 +115,81 @@ fn fractions(pairs: &[String]) -> anyhow::Result<Vec<(String, f64)>> {
         .collect()
 }
 
+/// `kinedesk dataset doctor`.
+fn run_doctor(dataset: &Path, robot: Option<&str>, json: bool) -> anyhow::Result<()> {
+    use kinedesk_sessions::dataset_doctor::{DoctorOptions, Severity, examine};
+    let dataset = open(dataset)?;
+    let fps = dataset.info["fps"].as_f64().unwrap_or(30.0);
+    let robot_name = robot.map(str::to_owned).or_else(|| dataset.info["robot_type"].as_str().map(str::to_owned));
+    // A joint can move at most its velocity limit over one frame period (with 20 % for timing jitter); the gripper
+    // (the dimensions past the joints) can open or close in one frame.
+    let robot = robot_name.as_deref().and_then(|name| crate::cli::robot::robot_from_arg(name).ok());
+    let max_step = robot.as_ref().map(|robot| {
+        let mut step: Vec<f64> = robot.joints.iter().map(|j| 1.2 * j.limits.velocity / fps).collect();
+        step.resize(step.len() + 8, f64::INFINITY);
+        step
+    });
+    if robot.is_none() && !json {
+        let named = robot_name.map_or_else(|| "none named".to_owned(), |n| format!("{n:?} is not one KineDesk knows"));
+        eprintln!("note: joint jumps not checked: no robot ({named}); pass --robot panda|rm75|FILE.urdf");
+    }
+    let report = examine(&dataset, &DoctorOptions { max_step }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = if json {
+        serde_json::to_string(&report)? + "\n"
+    } else {
+        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+        let mut text = format!(
+            "{} episodes, {} frames at {} fps: {} error(s), {} warning(s), {} note(s)\n",
+            report.episodes,
+            report.frames,
+            report.fps,
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        );
+        for finding in &report.findings {
+            let episode = finding.episode.map_or_else(String::new, |e| format!(" episode {e}:"));
+            text += &format!("  {:?} [{}]{episode} {}\n", finding.severity, finding.check, finding.message);
+        }
+        text
+    };
+    // A reader that stops early (`| head`) is not an error of the dataset's.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    anyhow::ensure!(report.errors() == 0, "the dataset has {} error(s)", report.errors());
+    Ok(())
+}
+
 pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
     let error = |e: kinedesk_sessions::dataset_edit::EditError| anyhow::anyhow!("{e}");
-    match command {
-        DatasetCommand::DeleteEpisodes { dataset, episodes, out, force, json } => {
+    let (output, written) = match command {
+        DatasetCommand::Doctor { dataset, robot, json } => return run_doctor(&dataset, robot.as_deref(), json),
+        DatasetCommand::DeleteEpisodes { dataset, episodes, output } => {
             let dataset = open(&dataset)?;
             let plan = plans::delete_episodes(&dataset, &episodes).map_err(error)?;
-            report(&[write_edited(&dataset, &plan, &out, force).map_err(error)?], json)
+            let written = write_edited(&dataset, &plan, &output.out, output.force).map_err(error)?;
+            (output, vec![written])
         }
-        DatasetCommand::Split { dataset, fractions: pairs, out, force, json } => {
+        DatasetCommand::Split { dataset, fractions: pairs, output } => {
             let dataset = open(&dataset)?;
             let parts = plans::split(&dataset, &fractions(&pairs)?).map_err(error)?;
             let mut written = Vec::new();
             for (name, plan) in parts {
-                written.push(write_edited(&dataset, &plan, &out.join(name), force).map_err(error)?);
+                written.push(write_edited(&dataset, &plan, &output.out.join(name), output.force).map_err(error)?);
             }
-            report(&written, json)
+            (output, written)
         }
-        DatasetCommand::Trim { dataset, episode, from_s, to_s, out, force, json } => {
+        DatasetCommand::Trim { dataset, episode, from_s, to_s, output } => {
             let dataset = open(&dataset)?;
             let plan = plans::trim(&dataset, episode, from_s, to_s).map_err(error)?;
-            report(&[write_edited(&dataset, &plan, &out, force).map_err(error)?], json)
+            let written = write_edited(&dataset, &plan, &output.out, output.force).map_err(error)?;
+            (output, vec![written])
         }
-        DatasetCommand::Retask { dataset, episode, task, out, force, json } => {
+        DatasetCommand::Retask { dataset, episode, task, output } => {
             let dataset = open(&dataset)?;
             let plan = plans::retask(&dataset, episode, &task).map_err(error)?;
-            report(&[write_edited(&dataset, &plan, &out, force).map_err(error)?], json)
+            let written = write_edited(&dataset, &plan, &output.out, output.force).map_err(error)?;
+            (output, vec![written])
         }
-    }
+    };
+    report(&written, output.json)
 }

@@ -199,3 +199,96 @@ fn edited_datasets_load_in_lerobot_with_the_expected_episodes_and_unchanged_fram
     assert_eq!(stats["observation.state"]["count"][0].as_u64(), Some(total(theirs_trimmed)), "{stats}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The findings of `kinedesk dataset doctor --json` and whether it passed.
+fn doctor(dataset: &Path) -> (Value, bool) {
+    let run = kinedesk().args(["dataset", "doctor", "--json"]).arg(dataset).output().unwrap();
+    let report = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", String::from_utf8_lossy(&run.stderr)));
+    (report, run.status.success())
+}
+
+/// Whether the report has a finding of `check` (for `episode`, when given) whose message contains `says`.
+fn finds(report: &Value, check: &str, episode: Option<i64>, says: &str) -> bool {
+    report["findings"].as_array().unwrap().iter().any(|f| {
+        f["check"] == check
+            && episode.is_none_or(|e| f["episode"] == e)
+            && f["message"].as_str().unwrap().contains(says)
+    })
+}
+
+#[test]
+fn the_doctor_finds_timestamp_gaps_jumps_and_constant_dimensions_as_lerobot_doctor_does() {
+    let root = std::env::temp_dir().join(format!("kinedesk-dataset-doctor-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    for task in &TASKS[..2] {
+        let record = kinedesk()
+            .args(["record", "--synthetic", "--seconds", "2", "--cameras", "1", "--width", "96", "--height", "72"])
+            .args(["--task", task, "--out"])
+            .arg(&session)
+            .output()
+            .unwrap();
+        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    }
+    let good = root.join("good");
+    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&good).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+
+    // An export as recorded: nothing that breaks training; the gripper never moved in these tasks, which it says.
+    let (report, passed) = doctor(&good);
+    assert!(passed, "{report:#}");
+    assert_eq!(report["episodes"], 2);
+    assert!(finds(&report, "constant_dimension", None, "observation.state[7]"), "{report:#}");
+    assert!(!finds(&report, "timestamp_gap", None, "") && !finds(&report, "joint_jump", None, ""), "{report:#}");
+
+    let Ok(python) = std::env::var("KINEDESK_LEROBOT_PYTHON") else {
+        assert!(std::env::var("KINEDESK_REQUIRE_LEROBOT").as_deref() != Ok("1"), "lerobot is required");
+        eprintln!("SKIPPED: no Python with lerobot — the damaged dataset and lerobot-doctor were not checked");
+        return;
+    };
+    // The same dataset damaged: a timestamp gap in episode 1, a joint jump in episode 0.
+    let broken = root.join("broken");
+    let copy = Command::new("cp").arg("-r").arg(&good).arg(&broken).status().unwrap();
+    assert!(copy.success());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/damage_dataset.py");
+    let damage = Command::new(&python).arg(script).arg(&broken).output().unwrap();
+    assert!(damage.status.success(), "{}", String::from_utf8_lossy(&damage.stderr));
+    let (report, passed) = doctor(&broken);
+    assert!(!passed, "a timestamp gap is an error: {report:#}");
+    assert!(finds(&report, "timestamp_gap", Some(1), "at frame 10"), "{report:#}");
+    assert!(finds(&report, "joint_jump", Some(0), "frame 20, dimension 0"), "{report:#}");
+    assert!(!finds(&report, "timestamp_gap", Some(0), ""), "{report:#}");
+
+    // lerobot-doctor (nobody here wrote it) on both: what it finds, the doctor finds.
+    let bin = Path::new(&python).parent().unwrap().join("lerobot-doctor");
+    for (dataset, ours) in [(&good, doctor(&good).0), (&broken, report)] {
+        let run = Command::new(&bin).arg("check").arg(dataset).arg("--json").output().unwrap();
+        let theirs: Value = serde_json::from_slice(&run.stdout)
+            .unwrap_or_else(|e| panic!("lerobot-doctor said no JSON ({e}): {}", String::from_utf8_lossy(&run.stderr)));
+        for check in theirs["checks"].as_array().unwrap() {
+            for message in check["messages"].as_array().unwrap().iter().filter(|m| m["severity"] != "PASS") {
+                let text = message["message"].as_str().unwrap();
+                // Their zero-variance dimensions of state and action are our constant dimensions.
+                for feature in ["observation.state", "action"] {
+                    if let Some(rest) = text.strip_prefix(&format!("{feature}["))
+                        && text.contains("zero variance")
+                    {
+                        let dimension = rest.split(']').next().unwrap();
+                        let name = format!("{feature}[{dimension}]");
+                        assert!(finds(&ours, "constant_dimension", None, &name), "{text}: {ours:#}");
+                    }
+                }
+                // Their dropped-frame gaps are our timestamp gaps, in the same episode.
+                if text.contains("dropped frame gap") && text.starts_with("Episode ") {
+                    let episode: i64 = text["Episode ".len()..].split(':').next().unwrap().parse().unwrap();
+                    assert!(finds(&ours, "timestamp_gap", Some(episode), ""), "{text}: {ours:#}");
+                }
+            }
+        }
+        let temporal = theirs["checks"].as_array().unwrap().iter().find(|c| c["name"] == "Temporal Consistency");
+        let gap_seen = temporal.is_some_and(|c| c["severity"] != "PASS");
+        assert_eq!(gap_seen, finds(&ours, "timestamp_gap", None, ""), "{theirs:#}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -81,7 +81,7 @@ pub(super) struct NumericStats {
 
 /// A numeric column's rows as vectors of f64 (a number, a bool as 0/1, or a fixed-width list of numbers); `None`
 /// for anything else (images, language, strings).
-fn numeric_rows(column: &ArrayRef) -> Option<Vec<Vec<f64>>> {
+pub(crate) fn numeric_rows(column: &ArrayRef) -> Option<Vec<Vec<f64>>> {
     let values = |array: &ArrayRef| -> Option<Float64Array> {
         let numeric = array.data_type().is_numeric() || *array.data_type() == DataType::Boolean;
         numeric
