@@ -3,6 +3,7 @@
 
 pub mod arm_view;
 pub mod cameras;
+pub mod export_memory;
 pub mod fuzz;
 pub mod kinematics;
 pub mod policy;
@@ -230,6 +231,17 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Export memory: peak resident memory and time of `kinedesk export` against the episode's length (episodes
+    /// written straight into logs: 3 cameras 640×480 at 30 fps, joints and actions at 100 Hz).
+    ExportMemory {
+        /// Episode lengths in minutes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1.0, 5.0, 10.0])]
+        minutes: Vec<f64>,
+        #[arg(long, default_value_t = 3)]
+        cameras: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Built-in planner: instruction to first reasoning and to full preview, and kinematic faithfulness.
     Planner {
         /// Plans per instruction of the faithfulness suite.
@@ -315,6 +327,13 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Export { session, runs, lerobot_python, json } => {
             report(&sessions::bench_export(&session, runs, lerobot_python.as_deref())?, json)
+        }
+        BenchCommand::ExportMemory { minutes, cameras, json } => {
+            anyhow::ensure!(
+                minutes.iter().all(|m| m.is_finite() && *m > 0.0 && *m <= 120.0),
+                "--minutes: lengths between 0 and 120 minutes"
+            );
+            report(&export_memory::bench_export_memory(&minutes, cameras.clamp(1, 8))?, json)
         }
         BenchCommand::Rollout { chunks, stops, desk_seconds, no_desk, json } => {
             let desk = (!no_desk).then_some(desk_seconds);

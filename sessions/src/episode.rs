@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use kinedesk_core::Timestamp;
 
-use crate::episode_log::{RecordKind, scan_log};
+use crate::episode_log::RecordKind;
 use crate::recorder::EpisodeMeta;
 
 /// Why a session or episode cannot be read.
@@ -31,7 +31,23 @@ pub struct StoredFrame {
     pub width: u32,
     pub height: u32,
     pub sequence: u64,
+    /// The encoded image; empty when the episode was read without images ([`read_episode_without_images`]).
     pub jpeg: Vec<u8>,
+    /// Where the encoded image is in the log (offset, length), for reading it when it is needed.
+    pub stored_at: (u64, usize),
+}
+
+impl StoredFrame {
+    /// The encoded image: the bytes in memory, or read from `log` (the episode's log, opened once by the caller)
+    /// when the episode was read without images.
+    pub fn image(&self, log: &std::fs::File) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        if !self.jpeg.is_empty() || self.stored_at.1 == 0 {
+            return Ok(std::borrow::Cow::Borrowed(&self.jpeg));
+        }
+        let mut bytes = vec![0u8; self.stored_at.1];
+        std::os::unix::fs::FileExt::read_exact_at(log, &mut bytes, self.stored_at.0)?;
+        Ok(std::borrow::Cow::Owned(bytes))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,13 +108,26 @@ fn f64s(bytes: &[u8]) -> Vec<f64> {
 
 /// Reads an episode log; a torn tail is reported in [`Episode::torn_tail`], not treated as data.
 pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
-    let scan = scan_log(path).map_err(|e| io(path, &e))?;
+    read_episode_with(path, true)
+}
+
+/// [`read_episode`] without the camera images in memory (each frame says where its image is in the log; see
+/// [`StoredFrame::image`]): what an export of a long episode needs, in memory a small part of the log.
+pub fn read_episode_without_images(path: &Path) -> Result<Episode, SessionError> {
+    read_episode_with(path, false)
+}
+
+fn read_episode_with(path: &Path, images: bool) -> Result<Episode, SessionError> {
+    let mut stream = crate::episode_log::RecordStream::open(path).map_err(|e| io(path, &e))?;
     let format = |message: String| SessionError::Format { path: path.display().to_string(), message };
-    let mut records = scan.records.into_iter();
-    let meta = match records.next() {
+    let first = stream.next_record().map_err(|e| io(path, &e))?;
+    let meta = match first {
         Some(first) if first.kind == RecordKind::Meta => serde_json::from_slice::<EpisodeMeta>(&first.payload)
             .map_err(|e| format(format!("bad episode metadata: {e}")))?,
-        _ => return Err(format(scan.torn_tail.unwrap_or_else(|| "the episode has no metadata record".into()))),
+        _ => {
+            let reason = stream.torn_tail.take();
+            return Err(format(reason.unwrap_or_else(|| "the episode has no metadata record".into())));
+        }
     };
     let mut episode = Episode {
         path: path.to_owned(),
@@ -108,10 +137,11 @@ pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
         actions: Vec::new(),
         events: Vec::new(),
         end: None,
-        torn_tail: scan.torn_tail,
-        skipped: scan.skipped,
+        torn_tail: None,
+        skipped: Vec::new(),
     };
-    for record in records {
+    while let Some(record) = stream.next_record().map_err(|e| io(path, &e))? {
+        let image_at = stream.last_at + crate::episode_log::PAYLOAD_OFFSET + 18;
         let p = &record.payload;
         match record.kind {
             RecordKind::CameraFrame if p.len() >= 18 => episode.frames.push(StoredFrame {
@@ -120,7 +150,8 @@ pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
                 height: u32::from_le_bytes([p[6], p[7], p[8], p[9]]),
                 sequence: u64::from_le_bytes([p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17]]),
                 time: record.time,
-                jpeg: p[18..].to_vec(),
+                jpeg: if images { p[18..].to_vec() } else { Vec::new() },
+                stored_at: (image_at, p.len() - 18),
             }),
             RecordKind::JointState if p.len() >= 2 => {
                 let n = usize::from(u16::from_le_bytes([p[0], p[1]]));
@@ -149,6 +180,8 @@ pub fn read_episode(path: &Path) -> Result<Episode, SessionError> {
             _ => {}
         }
     }
+    episode.torn_tail = stream.torn_tail;
+    episode.skipped = stream.skipped;
     episode.frames.sort_by_key(|f| (f.camera, f.time));
     episode.joints.sort_by_key(|j| j.time);
     episode.actions.sort_by_key(|a| a.time);

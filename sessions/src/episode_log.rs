@@ -238,6 +238,8 @@ pub struct RecordStream {
     pub valid_bytes: u64,
     pub torn_tail: Option<String>,
     pub skipped: Vec<Skipped>,
+    /// Where in the file the record [`RecordStream::next_record`] returned last starts.
+    pub last_at: u64,
 }
 
 impl RecordStream {
@@ -261,6 +263,7 @@ impl RecordStream {
             valid_bytes: FILE_HEADER.len() as u64,
             torn_tail: None,
             skipped: Vec::new(),
+            last_at: 0,
         };
         let mut header = [0u8; 16];
         if metadata.len() < FILE_HEADER.len() as u64 || file.read_exact(&mut header).is_err() || &header != FILE_HEADER
@@ -326,6 +329,7 @@ impl RecordStream {
         while self.at < self.file_bytes {
             match self.record_at(self.at)? {
                 Ok((record, total)) => {
+                    self.last_at = self.at;
                     self.at += total as u64;
                     self.valid_bytes = self.at;
                     return Ok(Some(record));
@@ -349,6 +353,9 @@ impl RecordStream {
         Ok(None)
     }
 }
+
+/// Where a record's payload starts, from where the record starts (marker, kind, length and time come first).
+pub const PAYLOAD_OFFSET: u64 = 17;
 
 /// Reads every valid record; a damaged stretch is skipped (and reported) and reading goes on at the next valid
 /// record; damage up to the end of the file is the torn tail.

@@ -20,15 +20,52 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::annotation::read_annotation;
-use crate::episode::{Episode, SessionDir, read_episode};
+use crate::episode::{Episode, SessionDir, read_episode_without_images};
 
 pub(crate) use metadata::write_tasks_parquet;
 use metadata::*;
 use parquet_io::*;
 use rows::*;
 
-/// Rows per data file before another file is started (LeRobot's default aims at 100 MB files).
+/// Bytes per data file before another file is started, between episodes (LeRobot's default aims at 100 MB files).
 const DATA_FILE_BYTES: usize = 100 << 20;
+
+/// Dataset frames converted and written at a time (one Parquet row group): what an export holds of an episode.
+const ROWS_PER_GROUP: usize = 128;
+
+/// At most this many sample images per camera are kept for the image statistics (thinned evenly as more come).
+const IMAGE_SAMPLES: usize = 128;
+
+/// Sample images of one camera, evenly spread over all offered: every `stride`-th, the stride doubling (and every
+/// other sample dropped) whenever there would be more than [`IMAGE_SAMPLES`].
+#[derive(Clone, Default)]
+struct ImageSamples {
+    stride: usize,
+    offered: usize,
+    images: Vec<Vec<u8>>,
+}
+
+impl ImageSamples {
+    fn offer(&mut self, image: &[u8]) {
+        let stride = self.stride.max(1);
+        if self.offered.is_multiple_of(stride) {
+            self.images.push(image.to_vec());
+            if self.images.len() > IMAGE_SAMPLES {
+                let mut keep = false;
+                self.images.retain(|_| {
+                    keep = !keep;
+                    keep
+                });
+                self.stride = stride * 2;
+            }
+        }
+        self.offered += 1;
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        image_stats(&self.images.iter().collect::<Vec<_>>())
+    }
+}
 
 /// Which LeRobot dataset layout to write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -181,35 +218,24 @@ fn write_dataset(
     let mut videos: Vec<crate::video::VideoWriter> = Vec::new();
     let mut summary = ExportSummary::default();
     let mut tasks: BTreeMap<String, i64> = BTreeMap::new();
-    let mut pending: Vec<Row> = Vec::new();
-    let mut pending_bytes = 0usize;
     let mut episodes_meta: Vec<serde_json::Value> = Vec::new();
     let mut all_states: Vec<Vec<f32>> = Vec::new();
     let mut all_actions: Vec<Vec<f32>> = Vec::new();
     let mut all_flags: Vec<[f32; 3]> = Vec::new();
-    let mut image_samples: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut image_samples: Vec<ImageSamples> = Vec::new();
     let mut layout: Option<Layout> = None;
     let mut index = 0i64;
     let mut file_index = 0usize;
-    let data_path = |file: usize| out.join(format!("data/chunk-000/file-{file:03}.parquet"));
-    let flush = |rows: &mut Vec<Row>, file: &mut usize, layout: &Layout| -> Result<u64, ExportError> {
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let image_cameras: &[String] = if options.video { &[] } else { &layout.cameras };
-        let batch = data_batch(rows, image_cameras, layout.joints.len() + 1, options)?;
-        let bytes = write_parquet(&data_path(*file), &batch, None)?;
-        rows.clear();
-        *file += 1;
-        Ok(bytes)
-    };
-    // The next episode is read on another thread while this one is converted and written (at most two in memory).
+    // v3: the data file being written; episodes go into it until it passes DATA_FILE_BYTES.
+    let mut data_file: Option<DataWriter> = None;
+    // The next episode is read on another thread while this one is converted and written; episodes are read
+    // without their images (those are read from the log a stretch at a time), so memory does not grow with length.
     std::thread::scope(|scope| -> Result<(), ExportError> {
         let (sender, episodes) = std::sync::mpsc::sync_channel::<Result<Episode, ExportError>>(0);
         let to_read = paths;
         scope.spawn(move || {
             for path in to_read {
-                if sender.send(read_episode(path).map_err(ExportError::from)).is_err() {
+                if sender.send(read_episode_without_images(path).map_err(ExportError::from)).is_err() {
                     break;
                 }
             }
@@ -236,7 +262,7 @@ fn write_dataset(
             let names: Vec<String> = episode.meta.cameras.iter().map(|c| c.replace(' ', "_")).collect();
             match &layout {
                 None => {
-                    image_samples = vec![Vec::new(); names.len()];
+                    image_samples = vec![ImageSamples::default(); names.len()];
                     let sizes = (0..names.len())
                         .map(|c| episode.camera_frames(c as u16).next().map_or((0, 0), |f| (f.width, f.height)))
                         .collect();
@@ -268,6 +294,7 @@ fn write_dataset(
                 }
                 Some(_) => {}
             }
+            let Some(current) = &layout else { continue };
             let task = annotation
                 .as_ref()
                 .map(|a| a.instruction.trim().to_owned())
@@ -275,85 +302,29 @@ fn write_dataset(
                 .unwrap_or_else(|| episode.meta.task.clone());
             let next_task = tasks.len() as i64;
             let task_index = *tasks.entry(task.clone()).or_insert(next_task);
-            let EpisodeRows { mut rows, stale } =
-                rows_for(&episode, annotation.as_ref(), summary.episodes as i64, index, task_index);
-            if rows.is_empty() {
+            let episode_index = summary.episodes;
+            let Some(mut clock) =
+                EpisodeClock::new(&episode, annotation.as_ref(), episode_index as i64, index, task_index)?
+            else {
                 summary.left_out.push(LeftOut::new(path, "no camera frames (in the kept span)"));
                 continue;
-            }
-            if options.images == ImageEncoding::Png {
-                transcode_png(&mut rows)?;
-            }
-            let episode_index = summary.episodes;
-            let length = rows.len() as i64;
+            };
+            let length = clock.frames_total as i64;
             let from = index;
             index += length;
-            let states: Vec<&[f32]> = rows.iter().map(|r| r.state.as_slice()).collect();
-            let actions: Vec<&[f32]> = rows.iter().map(|r| r.action.as_slice()).collect();
-            let flags: Vec<[f32; 3]> = rows.iter().map(Row::flags).collect();
-            let mut meta = json!({
-                "episode_index": episode_index,
-                "tasks": [task],
-                "length": length,
-                "data/chunk_index": 0,
-                "data/file_index": file_index,
-                "dataset_from_index": from,
-                "dataset_to_index": index,
-                "meta/episodes/chunk_index": 0,
-                "meta/episodes/file_index": 0,
-            });
-            for (camera, stale) in names.iter().zip(&stale) {
-                meta[format!("kinedesk/stale_frames/observation.images.{camera}")] = json!(stale);
-                if *stale > 0 {
-                    summary.stale_frames.push(StaleFrames {
-                        episode: LeftOut::new(path, "").episode,
-                        camera: camera.clone(),
-                        stale: *stale,
-                        frames: rows.len() as u64,
-                    });
+
+            // Where this episode's rows go: v3 the shared data file, v2.1 a file of its own.
+            let data_index = file_index;
+            let file = match options.version {
+                DatasetVersion::V30 => out.join(format!("data/chunk-000/file-{file_index:03}.parquet")),
+                DatasetVersion::V21 => {
+                    out.join(format!("data/chunk-{:03}/episode_{episode_index:06}.parquet", episode_index / CHUNK_SIZE))
                 }
-            }
-            let mut episode_stats = json!({});
-            let mut features = vec![("observation.state", vector_stats(&states)), ("action", vector_stats(&actions))];
-            for (i, name) in FLAG_FEATURES.iter().enumerate() {
-                features.push((name, flag_stats(&flags, i)));
-            }
-            for (name, stats) in features {
-                for key in ["min", "max", "mean", "std", "count"] {
-                    meta[format!("stats/{name}/{key}")] = stats[key].clone();
-                }
-                episode_stats[name] = stats;
-            }
-            all_states.extend(rows.iter().map(|r| r.state.clone()));
-            all_actions.extend(rows.iter().map(|r| r.action.clone()));
-            all_flags.extend(flags);
-            let mut episode_images: Vec<Vec<&Vec<u8>>> = vec![Vec::new(); image_samples.len()];
-            for row in rows.iter().step_by(10) {
-                for (c, image) in row.images.iter().enumerate() {
-                    if let Some(samples) = image_samples.get_mut(c) {
-                        samples.push(image.clone());
-                    }
-                    if let Some(samples) = episode_images.get_mut(c) {
-                        samples.push(image);
-                    }
-                }
-            }
-            if episode.torn_tail.is_some() {
-                summary.recovered_episodes += 1;
-            }
-            if !episode.skipped.is_empty() {
-                let bytes: u64 = episode.skipped.iter().map(|s| s.bytes).sum();
-                summary.salvaged.push(LeftOut::new(
-                    path,
-                    format!("{} damaged stretch(es), {bytes} bytes, skipped; the rest exported", episode.skipped.len()),
-                ));
-            }
-            summary.frames += rows.len();
-            summary.episodes += 1;
-            let Some(current) = &layout else { continue };
+            };
+            let mut episode_file: Option<DataWriter> = None;
+            let fps = current.fps;
+            let mut episode_videos = Vec::new();
             if let Some(ffmpeg) = &ffmpeg {
-                let fps = current.fps.max(1.0);
-                let mut episode_videos = Vec::new();
                 if options.version == DatasetVersion::V30 && videos.is_empty() {
                     for (camera, (width, height)) in current.cameras.iter().zip(&current.sizes) {
                         let file = out.join(format!("videos/observation.images.{camera}/chunk-000/file-000.mp4"));
@@ -375,9 +346,108 @@ fn write_dataset(
                         );
                     }
                 }
+            }
+            let video_starts: Vec<u64> = videos.iter().map(|w| w.frames).collect();
+
+            // The episode a stretch of rows at a time: converted, written as a row group, let go.
+            let image_cameras: &[String] = if options.video { &[] } else { &current.cameras };
+            let mut states: Vec<Vec<f32>> = Vec::with_capacity(clock.frames_total);
+            let mut actions: Vec<Vec<f32>> = Vec::with_capacity(clock.frames_total);
+            let mut flags: Vec<[f32; 3]> = Vec::with_capacity(clock.frames_total);
+            let mut episode_images = vec![ImageSamples::default(); current.cameras.len()];
+            let mut persistent = Vec::new();
+            for stretch in (0..clock.frames_total).step_by(ROWS_PER_GROUP) {
+                let mut rows = clock.rows(stretch..stretch + ROWS_PER_GROUP)?;
+                if options.images == ImageEncoding::Png {
+                    transcode_png(&mut rows)?;
+                }
+                for row in &rows {
+                    states.push(row.state.clone());
+                    actions.push(row.action.clone());
+                    flags.push(row.flags());
+                    for (c, image) in row.images.iter().enumerate() {
+                        if let Some(samples) = episode_images.get_mut(c) {
+                            samples.offer(image);
+                        }
+                        if let Some(samples) = image_samples.get_mut(c) {
+                            samples.offer(image);
+                        }
+                    }
+                }
+                if persistent.is_empty() {
+                    persistent = rows.first().map(|r| r.persistent.clone()).unwrap_or_default();
+                }
                 let writers = if options.version == DatasetVersion::V30 { &mut videos } else { &mut episode_videos };
-                let starts: Vec<u64> = writers.iter().map(|w| w.frames).collect();
-                write_video_frames(writers, &rows)?;
+                if !writers.is_empty() {
+                    write_video_frames(writers, &rows)?;
+                }
+                let batch = data_batch(&rows, image_cameras, current.joints.len() + 1, options)?;
+                let writer = match options.version {
+                    DatasetVersion::V30 => &mut data_file,
+                    DatasetVersion::V21 => &mut episode_file,
+                };
+                match writer {
+                    Some(writer) => writer.write(&batch)?,
+                    None => *writer = Some(DataWriter::create(&file, &batch, None)?),
+                }
+            }
+            for (camera, stale) in names.iter().zip(&clock.stale) {
+                if *stale > 0 {
+                    summary.stale_frames.push(StaleFrames {
+                        episode: LeftOut::new(path, "").episode,
+                        camera: camera.clone(),
+                        stale: *stale,
+                        frames: length as u64,
+                    });
+                }
+            }
+
+            let mut meta = json!({
+                "episode_index": episode_index,
+                "tasks": [task],
+                "length": length,
+                "data/chunk_index": 0,
+                "data/file_index": data_index,
+                "dataset_from_index": from,
+                "dataset_to_index": index,
+                "meta/episodes/chunk_index": 0,
+                "meta/episodes/file_index": 0,
+            });
+            for (camera, stale) in names.iter().zip(&clock.stale) {
+                meta[format!("kinedesk/stale_frames/observation.images.{camera}")] = json!(stale);
+            }
+            let state_refs: Vec<&[f32]> = states.iter().map(Vec::as_slice).collect();
+            let action_refs: Vec<&[f32]> = actions.iter().map(Vec::as_slice).collect();
+            let mut features =
+                vec![("observation.state", vector_stats(&state_refs)), ("action", vector_stats(&action_refs))];
+            for (i, name) in FLAG_FEATURES.iter().enumerate() {
+                features.push((name, flag_stats(&flags, i)));
+            }
+            let mut episode_stats = json!({});
+            for (name, stats) in features {
+                for key in ["min", "max", "mean", "std", "count"] {
+                    meta[format!("stats/{name}/{key}")] = stats[key].clone();
+                }
+                episode_stats[name] = stats;
+            }
+            all_states.extend(states);
+            all_actions.extend(actions);
+            all_flags.extend(flags);
+            if episode.torn_tail.is_some() {
+                summary.recovered_episodes += 1;
+            }
+            if !episode.skipped.is_empty() {
+                let bytes: u64 = episode.skipped.iter().map(|s| s.bytes).sum();
+                summary.salvaged.push(LeftOut::new(
+                    path,
+                    format!("{} damaged stretch(es), {bytes} bytes, skipped; the rest exported", episode.skipped.len()),
+                ));
+            }
+            summary.frames += length as usize;
+            summary.episodes += 1;
+            if ffmpeg.is_some() {
+                let writers = if options.version == DatasetVersion::V30 { &videos } else { &episode_videos };
+                let starts = if options.version == DatasetVersion::V30 { video_starts } else { vec![0; writers.len()] };
                 for ((camera, writer), start) in current.cameras.iter().zip(writers.iter()).zip(starts) {
                     let key = format!("videos/observation.images.{camera}");
                     meta[format!("{key}/chunk_index")] = json!(0);
@@ -391,31 +461,22 @@ fn write_dataset(
             }
             match options.version {
                 DatasetVersion::V30 => {
-                    pending_bytes +=
-                        rows.iter().map(|r| r.images.iter().map(Vec::len).sum::<usize>() + 64).sum::<usize>();
                     episodes_meta.push(meta);
-                    pending.extend(rows);
-                    if pending_bytes > DATA_FILE_BYTES {
-                        summary.bytes += flush(&mut pending, &mut file_index, current)?;
-                        pending_bytes = 0;
+                    // Files roll over between episodes (lerobot gives each episode one data file).
+                    if data_file.as_ref().is_some_and(|f| f.bytes() > DATA_FILE_BYTES as u64) {
+                        summary.bytes += data_file.take().map_or(Ok(0), DataWriter::finish)?;
+                        file_index += 1;
                     }
                 }
                 DatasetVersion::V21 => {
                     for (camera, samples) in current.cameras.iter().zip(&episode_images) {
-                        episode_stats[format!("observation.images.{camera}")] = image_stats(samples);
+                        episode_stats[format!("observation.images.{camera}")] = samples.stats();
                     }
-                    let persistent: Vec<serde_json::Value> = rows[0]
-                            .persistent
-                            .iter()
-                            .map(|l| json!({"role": l.role, "content": l.content, "style": l.style, "timestamp": l.timestamp}))
-                            .collect();
-                    let image_cameras: &[String] = if options.video { &[] } else { &current.cameras };
-                    let batch = data_batch(&rows, image_cameras, current.joints.len() + 1, options)?;
-                    let file = out.join(format!(
-                        "data/chunk-{:03}/episode_{episode_index:06}.parquet",
-                        episode_index / CHUNK_SIZE
-                    ));
-                    summary.bytes += write_parquet(&file, &batch, None)?;
+                    let persistent: Vec<serde_json::Value> = persistent
+                        .iter()
+                        .map(|l| json!({"role": l.role, "content": l.content, "style": l.style, "timestamp": l.timestamp}))
+                        .collect();
+                    summary.bytes += episode_file.take().map_or(Ok(0), DataWriter::finish)?;
                     summary.data_files += 1;
                     episodes_meta.push(json!({
                         "episode_index": episode_index,
@@ -429,6 +490,10 @@ fn write_dataset(
         }
         Ok(())
     })?;
+    if let Some(writer) = data_file.take() {
+        summary.bytes += writer.finish()?;
+        file_index += 1;
+    }
     let reasons = || summary.left_out.iter().map(|l| format!("{}: {}", l.episode, l.reason)).collect::<Vec<_>>();
     let (Some(layout), true) = (layout, summary.episodes > 0) else {
         return Err(ExportError::Invalid(format!("no episode could be exported ({})", reasons().join("; "))));
@@ -438,7 +503,6 @@ fn write_dataset(
     }
     match options.version {
         DatasetVersion::V30 => {
-            summary.bytes += flush(&mut pending, &mut file_index, &layout)?;
             summary.data_files = file_index;
             write_metadata(out, &summary, &tasks, &episodes_meta, &layout, options)?;
         }
@@ -451,8 +515,7 @@ fn write_dataset(
         stats[*name] = flag_stats(&all_flags, i);
     }
     for (camera, samples) in layout.cameras.iter().zip(&image_samples) {
-        let refs: Vec<&Vec<u8>> = samples.iter().collect();
-        stats[format!("observation.images.{camera}")] = image_stats(&refs);
+        stats[format!("observation.images.{camera}")] = samples.stats();
     }
     write_json(&out.join("meta/stats.json"), &stats)?;
     progress(paths.len(), paths.len());

@@ -137,38 +137,73 @@ pub(super) fn data_batch(
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| ExportError::Invalid(e.to_string()))
 }
 
+/// A Parquet file being written a row group at a time (each [`DataWriter::write`] is one), so a long episode is
+/// never held whole.
+pub(super) struct DataWriter {
+    path: std::path::PathBuf,
+    schema: Arc<Schema>,
+    writer: ArrowWriter<File>,
+}
+
+impl DataWriter {
+    /// Creates `path` with `first`'s schema (plus `metadata` in it) and writes `first`.
+    pub(super) fn create(
+        path: &Path,
+        first: &RecordBatch,
+        metadata: Option<(String, String)>,
+    ) -> Result<Self, ExportError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
+        }
+        let file = File::create(path).map_err(|e| io_error(path, &e))?;
+        let mut schema = first.schema().as_ref().clone();
+        if let Some((key, value)) = metadata {
+            schema = schema.with_metadata(std::collections::HashMap::from([(key, value)]));
+        }
+        // Encoded images (JPEG, PNG) do not compress and never repeat: no Snappy, no dictionary, no statistics for
+        // their bytes, which would only cost time.
+        let mut props = WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY);
+        for field in schema.fields() {
+            if let DataType::Struct(children) = field.data_type()
+                && children.iter().any(|c| c.name() == "bytes")
+            {
+                let column = parquet::schema::types::ColumnPath::new(vec![field.name().clone(), "bytes".to_owned()]);
+                props = props
+                    .set_column_compression(column.clone(), parquet::basic::Compression::UNCOMPRESSED)
+                    .set_column_dictionary_enabled(column.clone(), false)
+                    .set_column_statistics_enabled(column, parquet::file::properties::EnabledStatistics::None);
+            }
+        }
+        let schema = Arc::new(schema);
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props.build())).map_err(|e| io_error(path, &e))?;
+        let mut this = Self { path: path.to_path_buf(), schema, writer };
+        this.write(first)?;
+        Ok(this)
+    }
+
+    /// Writes `batch` as a row group of its own.
+    pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<(), ExportError> {
+        let batch = batch.clone().with_schema(self.schema.clone()).map_err(|e| io_error(&self.path, &e))?;
+        self.writer.write(&batch).map_err(|e| io_error(&self.path, &e))?;
+        self.writer.flush().map_err(|e| io_error(&self.path, &e))
+    }
+
+    /// Bytes written so far.
+    pub(super) fn bytes(&self) -> u64 {
+        self.writer.bytes_written() as u64
+    }
+
+    /// Closes the file; its size.
+    pub(super) fn finish(self) -> Result<u64, ExportError> {
+        self.writer.close().map_err(|e| io_error(&self.path, &e))?;
+        Ok(std::fs::metadata(&self.path).map_err(|e| io_error(&self.path, &e))?.len())
+    }
+}
+
 pub(super) fn write_parquet(
     path: &Path,
     batch: &RecordBatch,
     metadata: Option<(String, String)>,
 ) -> Result<u64, ExportError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
-    }
-    let file = File::create(path).map_err(|e| io_error(path, &e))?;
-    let mut schema = batch.schema().as_ref().clone();
-    if let Some((key, value)) = metadata {
-        schema = schema.with_metadata(std::collections::HashMap::from([(key, value)]));
-    }
-    // Encoded images (JPEG, PNG) do not compress and never repeat: no Snappy, no dictionary, no statistics for
-    // their bytes, which would only cost time.
-    let mut props = WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY);
-    for field in schema.fields() {
-        if let DataType::Struct(children) = field.data_type()
-            && children.iter().any(|c| c.name() == "bytes")
-        {
-            let column = parquet::schema::types::ColumnPath::new(vec![field.name().clone(), "bytes".to_owned()]);
-            props = props
-                .set_column_compression(column.clone(), parquet::basic::Compression::UNCOMPRESSED)
-                .set_column_dictionary_enabled(column.clone(), false)
-                .set_column_statistics_enabled(column, parquet::file::properties::EnabledStatistics::None);
-        }
-    }
-    let props = props.build();
-    let mut writer =
-        ArrowWriter::try_new(file, Arc::new(schema.clone()), Some(props)).map_err(|e| io_error(path, &e))?;
-    let batch = batch.clone().with_schema(Arc::new(schema)).map_err(|e| io_error(path, &e))?;
-    writer.write(&batch).map_err(|e| io_error(path, &e))?;
-    writer.close().map_err(|e| io_error(path, &e))?;
-    Ok(std::fs::metadata(path).map_err(|e| io_error(path, &e))?.len())
+    DataWriter::create(path, batch, metadata)?.finish()
 }

@@ -146,112 +146,151 @@ pub(super) fn language(
     (persistent, events)
 }
 
-/// The dataset frames of an episode and, per camera, how many of them had no fresh frame of that camera.
-pub(super) struct EpisodeRows {
-    pub(super) rows: Vec<Row>,
-    /// Per camera: dataset frames for which the camera had no frame within half a period of the frame's time (its
-    /// nearest frame was used, so an image repeats or comes from a neighbouring instant).
-    pub(super) stale: Vec<u64>,
-}
-
 /// The dataset frames of an episode (only those inside the annotation's trim, if it has one), on the dataset
 /// clock: frame k is at `k / fps` from the first kept frame of the first camera, `fps` being the configured rate
 /// (not a count of frames, so a dropped camera frame shifts nothing). Each camera contributes its frame captured
-/// nearest to that instant; one further than half a period away counts as stale (a drop, reported).
-pub(super) fn rows_for(
-    episode: &Episode,
-    annotation: Option<&EpisodeAnnotation>,
+/// nearest to that instant; one further than half a period away counts as stale (a drop, reported). Rows are made a
+/// stretch at a time ([`EpisodeClock::rows`]), the images read from the log as they are needed, so an export holds
+/// one stretch of an episode in memory, however long the episode.
+pub(super) struct EpisodeClock<'a> {
+    episode: &'a Episode,
+    /// The episode's log, for images not in memory.
+    log: std::fs::File,
+    frames: Vec<Vec<&'a crate::episode::StoredFrame>>,
+    start: Timestamp,
+    period: f64,
+    /// How many dataset frames the episode has.
+    pub(super) frames_total: usize,
+    persistent: Vec<Language>,
+    events: Vec<(Timestamp, Language)>,
+    chunks: std::collections::HashMap<u64, i64>,
     episode_index: i64,
     first_index: i64,
     task_index: i64,
-) -> EpisodeRows {
-    let cameras = episode.meta.cameras.len().max(1);
-    let origin = episode.span().0;
-    let kept = |time: Timestamp| {
-        annotation.and_then(|a| a.trim).is_none_or(|(from, to)| {
-            let s = time.saturating_since(origin).as_secs_f64();
-            s >= from && s <= to
-        })
-    };
-    let frames: Vec<Vec<_>> =
-        (0..cameras).map(|c| episode.camera_frames(c as u16).filter(|f| kept(f.time)).collect()).collect();
-    let mut stale = vec![0u64; cameras];
-    let (Some(start), Some(last)) = (frames[0].first().map(|f| f.time), frames[0].last().map(|f| f.time)) else {
-        return EpisodeRows { rows: Vec::new(), stale };
-    };
-    let fps = dataset_fps(episode.meta.fps);
-    let period = 1.0 / fps;
-    let ticks = (last.saturating_since(start).as_secs_f64() * fps).round() as usize + 1;
-    let tick_time = |k: usize| Timestamp::from_nanos(start.as_nanos() + (k as f64 * period * 1e9).round() as u64);
-    let half_period = std::time::Duration::from_secs_f64(period / 2.0);
-    let (persistent, events) = language(episode, start, annotation);
-    let state_at = |time: Timestamp| -> Vec<f32> {
-        nearest(&episode.joints, time, |j| j.time).map_or_else(Vec::new, |j| {
-            j.positions.iter().map(|v| *v as f32).chain(std::iter::once(j.gripper as f32)).collect()
-        })
-    };
-    let dof = episode.meta.joint_names.len() + 1;
-    // The command in force at a frame: the latest the driver reported at or before it, if within two frame periods.
-    // Its values are the frame's action; its source says which rollout chunk (or the operator's teleop) it was.
-    let in_force = std::time::Duration::from_secs_f64(2.0 * period);
-    let command_at = |time: Timestamp| {
-        let latest = episode.actions.partition_point(|a| a.time <= time).checked_sub(1)?;
-        Some(&episode.actions[latest]).filter(|sample| time.saturating_since(sample.time) <= in_force)
-    };
-    let chunks = rollout_chunks(episode);
-    let mut rows = Vec::with_capacity(ticks);
-    for k in 0..ticks {
-        let time = tick_time(k);
-        let mut state = state_at(time);
-        state.resize(dof, 0.0);
-        // The command in force at this frame (joint target and gripper command, as the driver reported it); where
-        // nothing was commanded (the arm idle, a passive recording) the measured state, marked as such.
-        let command = command_at(time);
-        let action_commanded = command.is_some();
-        let mut action =
-            command.map_or_else(|| state.clone(), |c| c.values.iter().map(|v| *v as f32).collect::<Vec<f32>>());
-        action.resize(dof, 0.0);
-        let source = command.and_then(|c| c.source);
-        let rollout_chunk = match source {
-            Some(CommandSource::Plan { id }) => chunks.get(&id).copied().unwrap_or(-1),
-            _ => -1,
-        };
-        let mut images = Vec::with_capacity(cameras);
-        for (camera, frames) in frames.iter().enumerate() {
-            let frame = nearest(frames, time, |f| f.time);
-            let distance = frame
-                .map(|f| if f.time > time { f.time.saturating_since(time) } else { time.saturating_since(f.time) });
-            if distance.is_none_or(|d| d > half_period) {
-                stale[camera] += 1;
-            }
-            images.push(frame.map(|f| f.jpeg.clone()).unwrap_or_default());
-        }
-        let now = k as f64 * period;
-        let frame_events = events
-            .iter()
-            .filter(|(t, _)| {
-                let s = t.saturating_since(start).as_secs_f64();
-                s >= now && s < now + period || (k == 0 && *t < start)
+    /// Per camera: dataset frames so far for which the camera had no frame within half a period of the frame's time
+    /// (its nearest frame was used, so an image repeats or comes from a neighbouring instant).
+    pub(super) stale: Vec<u64>,
+}
+
+impl<'a> EpisodeClock<'a> {
+    /// The clock of `episode`; `None` when it has no camera frame (in the kept span).
+    pub(super) fn new(
+        episode: &'a Episode,
+        annotation: Option<&EpisodeAnnotation>,
+        episode_index: i64,
+        first_index: i64,
+        task_index: i64,
+    ) -> Result<Option<Self>, ExportError> {
+        let cameras = episode.meta.cameras.len().max(1);
+        let origin = episode.span().0;
+        let kept = |time: Timestamp| {
+            annotation.and_then(|a| a.trim).is_none_or(|(from, to)| {
+                let s = time.saturating_since(origin).as_secs_f64();
+                s >= from && s <= to
             })
-            .map(|(_, l)| l.clone())
-            .collect();
-        rows.push(Row {
-            timestamp: now as f32,
-            frame_index: k as i64,
+        };
+        let frames: Vec<Vec<_>> =
+            (0..cameras).map(|c| episode.camera_frames(c as u16).filter(|f| kept(f.time)).collect()).collect();
+        let (Some(start), Some(last)) = (frames[0].first().map(|f| f.time), frames[0].last().map(|f| f.time)) else {
+            return Ok(None);
+        };
+        let fps = dataset_fps(episode.meta.fps);
+        let log = std::fs::File::open(&episode.path).map_err(|e| io_error(&episode.path, &e))?;
+        let (persistent, events) = language(episode, start, annotation);
+        Ok(Some(Self {
+            episode,
+            log,
+            frames,
+            start,
+            period: 1.0 / fps,
+            frames_total: (last.saturating_since(start).as_secs_f64() * fps).round() as usize + 1,
+            persistent,
+            events,
+            chunks: rollout_chunks(episode),
             episode_index,
-            index: first_index + k as i64,
+            first_index,
             task_index,
-            state,
-            action,
-            action_commanded,
-            rollout_chunk,
-            is_intervention: source == Some(CommandSource::Teleop),
-            images,
-            persistent: persistent.clone(),
-            events: frame_events,
-        });
+            stale: vec![0; cameras],
+        }))
     }
-    EpisodeRows { rows, stale }
+
+    /// Dataset frames `range` (of `0..frames_total`).
+    pub(super) fn rows(&mut self, range: std::ops::Range<usize>) -> Result<Vec<Row>, ExportError> {
+        let episode = self.episode;
+        let period = self.period;
+        let state_at = |time: Timestamp| -> Vec<f32> {
+            nearest(&episode.joints, time, |j| j.time).map_or_else(Vec::new, |j| {
+                j.positions.iter().map(|v| *v as f32).chain(std::iter::once(j.gripper as f32)).collect()
+            })
+        };
+        let dof = episode.meta.joint_names.len() + 1;
+        // The command in force at a frame: the latest the driver reported at or before it, if within two frame
+        // periods. Its values are the frame's action; its source says which rollout chunk (or teleop) it was.
+        let in_force = std::time::Duration::from_secs_f64(2.0 * period);
+        let command_at = |time: Timestamp| {
+            let latest = episode.actions.partition_point(|a| a.time <= time).checked_sub(1)?;
+            Some(&episode.actions[latest]).filter(|sample| time.saturating_since(sample.time) <= in_force)
+        };
+        let half_period = std::time::Duration::from_secs_f64(period / 2.0);
+        let mut rows = Vec::with_capacity(range.len());
+        for k in range.start..range.end.min(self.frames_total) {
+            let time = Timestamp::from_nanos(self.start.as_nanos() + (k as f64 * period * 1e9).round() as u64);
+            let mut state = state_at(time);
+            state.resize(dof, 0.0);
+            // The command in force at this frame (joint target and gripper command, as the driver reported it);
+            // where nothing was commanded (the arm idle, a passive recording) the measured state, marked as such.
+            let command = command_at(time);
+            let action_commanded = command.is_some();
+            let mut action =
+                command.map_or_else(|| state.clone(), |c| c.values.iter().map(|v| *v as f32).collect::<Vec<f32>>());
+            action.resize(dof, 0.0);
+            let source = command.and_then(|c| c.source);
+            let rollout_chunk = match source {
+                Some(CommandSource::Plan { id }) => self.chunks.get(&id).copied().unwrap_or(-1),
+                _ => -1,
+            };
+            let mut images = Vec::with_capacity(self.frames.len());
+            for (camera, frames) in self.frames.iter().enumerate() {
+                let frame = nearest(frames, time, |f| f.time);
+                let distance = frame
+                    .map(|f| if f.time > time { f.time.saturating_since(time) } else { time.saturating_since(f.time) });
+                if distance.is_none_or(|d| d > half_period) {
+                    self.stale[camera] += 1;
+                }
+                let image = match frame {
+                    Some(frame) => frame.image(&self.log).map_err(|e| io_error(&episode.path, &e))?.into_owned(),
+                    None => Vec::new(),
+                };
+                images.push(image);
+            }
+            let now = k as f64 * period;
+            let frame_events = self
+                .events
+                .iter()
+                .filter(|(t, _)| {
+                    let s = t.saturating_since(self.start).as_secs_f64();
+                    s >= now && s < now + period || (k == 0 && *t < self.start)
+                })
+                .map(|(_, l)| l.clone())
+                .collect();
+            rows.push(Row {
+                timestamp: now as f32,
+                frame_index: k as i64,
+                episode_index: self.episode_index,
+                index: self.first_index + k as i64,
+                task_index: self.task_index,
+                state,
+                action,
+                action_commanded,
+                rollout_chunk,
+                is_intervention: source == Some(CommandSource::Teleop),
+                images,
+                persistent: self.persistent.clone(),
+                events: frame_events,
+            });
+        }
+        Ok(rows)
+    }
 }
 
 /// The rollout chunks of an episode by the plan id they ran as (from their recorded events).
