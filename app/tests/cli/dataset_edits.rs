@@ -69,25 +69,30 @@ fn same_frames(a: &Value, b: &Value) {
     }
 }
 
+/// Records a 2-second synthetic episode per task into `session` with `cameras` cameras (96×72) and exports the
+/// session as the LeRobot v3.0 dataset `dataset`.
+fn recorded_dataset(session: &Path, tasks: &[&str], cameras: &str, dataset: &Path) {
+    for task in tasks {
+        let record = kinedesk()
+            .args(["record", "--synthetic", "--seconds", "2", "--cameras", cameras, "--width", "96", "--height", "72"])
+            .args(["--task", task, "--out"])
+            .arg(session)
+            .output()
+            .unwrap();
+        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    }
+    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(session).arg(dataset).output().unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+}
+
 const TASKS: [&str; 4] = ["move left 5 cm", "move up 3 cm", "move right 4 cm", "move down 2 cm"];
 
 #[test]
 fn edited_datasets_load_in_lerobot_with_the_expected_episodes_and_unchanged_frames() {
     let root = std::env::temp_dir().join(format!("kinedesk-dataset-edit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    let session = root.join("session");
-    for task in TASKS {
-        let record = kinedesk()
-            .args(["record", "--synthetic", "--seconds", "2", "--cameras", "2", "--width", "96", "--height", "72"])
-            .args(["--task", task, "--out"])
-            .arg(&session)
-            .output()
-            .unwrap();
-        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
-    }
     let source = root.join("source");
-    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&source).output().unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    recorded_dataset(&root.join("session"), &TASKS, "2", &source);
     let before = contents(&source);
     let src = source.to_str().unwrap();
     let out = |name: &str| root.join(name).to_str().unwrap().to_owned();
@@ -221,19 +226,8 @@ fn finds(report: &Value, check: &str, episode: Option<i64>, says: &str) -> bool 
 fn the_doctor_finds_timestamp_gaps_jumps_and_constant_dimensions_as_lerobot_doctor_does() {
     let root = std::env::temp_dir().join(format!("kinedesk-dataset-doctor-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    let session = root.join("session");
-    for task in &TASKS[..2] {
-        let record = kinedesk()
-            .args(["record", "--synthetic", "--seconds", "2", "--cameras", "1", "--width", "96", "--height", "72"])
-            .args(["--task", task, "--out"])
-            .arg(&session)
-            .output()
-            .unwrap();
-        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
-    }
     let good = root.join("good");
-    let export = kinedesk().args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&good).output().unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    recorded_dataset(&root.join("session"), &TASKS[..2], "1", &good);
 
     // An export as recorded: nothing that breaks training; the gripper never moved in these tasks, which it says.
     let (report, passed) = doctor(&good);
