@@ -28,7 +28,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::json;
 
-use crate::lerobot::{ExportError, write_parquet_file};
+use crate::lerobot::{ExportError, write_json, write_parquet_file};
 
 /// Why an edit could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -485,14 +485,6 @@ fn link_videos(from: &Path, to: &Path) -> Result<(), EditError> {
         }
     }
     Ok(())
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), EditError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
-    }
-    let text = serde_json::to_string_pretty(value).map_err(|e| invalid(e.to_string()))?;
-    std::fs::write(path, text).map_err(|e| io_error(path, &e))
 }
 
 /// The edit plans of the dataset tools.

@@ -22,8 +22,8 @@ use serde_json::json;
 use crate::annotation::read_annotation;
 use crate::episode::{Episode, SessionDir, read_episode_without_images};
 
-pub(crate) use metadata::write_tasks_parquet;
 use metadata::*;
+pub(crate) use metadata::{write_json, write_tasks_parquet};
 use parquet_io::*;
 use rows::*;
 

@@ -260,6 +260,13 @@ fn plan_prints_reasoning_tokens_trajectory_and_checks_as_json() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("how far?"));
 }
 
+/// The `ws://` address a `kinedesk serve` child prints on its first line.
+fn served_url(server: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned()
+}
+
 #[test]
 fn serve_and_plan_talk_over_websocket_through_the_binary() {
     let mut server = kinedesk()
@@ -268,9 +275,7 @@ fn serve_and_plan_talk_over_websocket_through_the_binary() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned();
+    let url = served_url(&mut server);
     let output = kinedesk().args(["plan", "move 5 cm left", "--policy", &url, "--json"]).output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
@@ -353,9 +358,7 @@ fn serve_out_of_file_descriptors_backs_off_without_spinning_or_flooding_the_log_
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).unwrap().to_owned();
+    let url = served_url(&mut server);
     let address = url.trim_start_matches("ws://").trim_end_matches('/').to_owned();
     let stderr = server.stderr.take().unwrap();
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));

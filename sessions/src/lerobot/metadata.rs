@@ -120,7 +120,7 @@ pub(super) fn features_json(layout: &Layout, language: bool, video: bool) -> ser
     features
 }
 
-pub(super) fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ExportError> {
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ExportError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error(parent, &e))?;
     }
