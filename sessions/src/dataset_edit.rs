@@ -1,17 +1,20 @@
 //! Editing LeRobot v3.0 datasets (ours or written by the `lerobot` package): delete episodes, split into several
-//! datasets, trim an episode to a span, give an episode another task. Every edit writes a new dataset (staged beside
-//! the output and moved into place when complete); the input is only read.
+//! datasets, merge several into one, trim an episode to a span, give an episode another task. Every edit writes a
+//! new dataset (staged beside the output and moved into place when complete); the inputs are only read.
 //!
-//! All edits are one operation: a list of output episodes, each a source episode with an optional kept span and an
-//! optional new task. The data rows of each are copied with every column as stored (images, language, features this
+//! All edits are one operation: a list of output episodes, each an episode of one of the source datasets with an
+//! optional kept span and an optional new task. The data rows of each are copied with every column as stored (images, language, features this
 //! code does not know), re-indexed (`episode_index`, `index`, `task_index`; `frame_index` and `timestamp` from the
 //! kept span's start, language timestamps shifted with them), and written to new data files. The metadata is
 //! rewritten from what was written: episode rows (data file, index range, the video span of a trimmed episode),
 //! tasks (only those used, in their order), `info.json` totals and splits, and the statistics: those of numeric
 //! features recomputed from the rows per episode and over the dataset, those of images and videos (which would need
-//! decoding) taken from the source episodes and combined by frame count. Video files are linked (or copied) as they
-//! are: a deleted episode's frames stay in them, unreferenced.
+//! decoding) taken from the source episodes and combined by frame count. The video files the kept episodes use are
+//! linked (or copied) as they are: a deleted episode's frames stay in a file it shared, unreferenced; a merge numbers
+//! each source's files after the previous sources'. A merge needs the same frame rate, robot and features (name,
+//! type, shape) in every source.
 
+mod sources;
 mod stats;
 
 pub(crate) use stats::numeric_rows;
@@ -54,6 +57,8 @@ const DATA_FILE_BYTES: usize = 100 << 20;
 /// One episode of an edited dataset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpisodeEdit {
+    /// Which source dataset it comes from (0 but in a merge).
+    pub input: usize,
     /// Its `episode_index` in the source dataset.
     pub source: i64,
     /// The span to keep, in seconds of the episode's `timestamp` (inclusive); `None` keeps it whole.
@@ -218,34 +223,11 @@ impl Dataset {
         i64_column(&self.episodes, "episode_index").map(|c| c.values().to_vec()).unwrap_or_default()
     }
 
-    fn fps(&self) -> f64 {
-        self.info["fps"].as_f64().unwrap_or(30.0)
-    }
-
-    /// Where `episode` is in `meta/episodes`.
-    fn row_of(&self, episode: i64) -> Result<usize, EditError> {
-        self.episode_indices()
-            .iter()
-            .position(|e| *e == episode)
-            .ok_or_else(|| invalid(format!("{} has no episode {episode}", self.root.display())))
-    }
-
-    fn data_path(&self, row: usize) -> Result<PathBuf, EditError> {
-        let chunk = i64_column(&self.episodes, "data/chunk_index")?.value(row);
-        let file = i64_column(&self.episodes, "data/file_index")?.value(row);
-        let template =
-            self.info["data_path"].as_str().unwrap_or("data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet");
-        Ok(self.root.join(fill_template(template, &[("chunk_index", chunk), ("file_index", file)])))
-    }
-
-    fn task_of(&self, row: usize) -> String {
-        let Some(column) = self.episodes.column_by_name("tasks") else { return String::new() };
-        match column.data_type() {
-            DataType::List(_) => {
-                let list = column.as_list::<i32>().value(row);
-                list.as_string_opt::<i32>().filter(|s| !s.is_empty()).map(|s| s.value(0).to_owned()).unwrap_or_default()
-            }
-            _ => String::new(),
+    /// Fails unless the dataset has episode `episode`.
+    fn has_episode(&self, episode: i64) -> Result<(), EditError> {
+        match self.episode_indices().contains(&episode) {
+            true => Ok(()),
+            false => Err(invalid(format!("{} has no episode {episode}", self.root.display()))),
         }
     }
 }
@@ -272,9 +254,34 @@ fn fill_template(template: &str, values: &[(&str, i64)]) -> String {
     out
 }
 
-/// Writes `plan` as a new dataset at `out` (which must not exist unless `overwrite`).
+/// Writes `plan` (episodes of `dataset`) as a new dataset at `out` (which must not exist unless `overwrite`).
 pub fn write_edited(
     dataset: &Dataset,
+    plan: &[EpisodeEdit],
+    out: &Path,
+    overwrite: bool,
+) -> Result<EditSummary, EditError> {
+    write_from(&sources::Sources::new(vec![dataset])?, plan, out, overwrite)
+}
+
+/// Writes every episode of `datasets`, one dataset after another, as one new dataset at `out`.
+pub fn write_merged(datasets: &[Dataset], out: &Path, overwrite: bool) -> Result<EditSummary, EditError> {
+    if datasets.len() < 2 {
+        return Err(invalid("a merge needs at least two datasets"));
+    }
+    let sources = sources::Sources::new(datasets.iter().collect())?;
+    let plan: Vec<EpisodeEdit> = datasets
+        .iter()
+        .enumerate()
+        .flat_map(|(input, d)| {
+            d.episode_indices().into_iter().map(move |source| EpisodeEdit { input, source, span: None, task: None })
+        })
+        .collect();
+    write_from(&sources, &plan, out, overwrite)
+}
+
+fn write_from(
+    sources: &sources::Sources<'_>,
     plan: &[EpisodeEdit],
     out: &Path,
     overwrite: bool,
@@ -282,8 +289,9 @@ pub fn write_edited(
     if plan.is_empty() {
         return Err(invalid("the edit keeps no episode; a dataset needs at least one"));
     }
-    let staged = crate::output::StagedOutput::prepare(&[dataset.root.as_path()], out, overwrite).map_err(invalid)?;
-    let summary = write_into(dataset, plan, staged.path())?;
+    let inputs: Vec<&Path> = sources.datasets.iter().map(|d| d.root.as_path()).collect();
+    let staged = crate::output::StagedOutput::prepare(&inputs, out, overwrite).map_err(invalid)?;
+    let summary = write_into(sources, plan, staged.path())?;
     staged.commit().map_err(invalid)?;
     Ok(EditSummary { out: out.to_path_buf(), ..summary })
 }
@@ -294,17 +302,37 @@ struct SourceFile {
     rows: RecordBatch,
 }
 
-fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<EditSummary, EditError> {
-    let fps = dataset.fps();
-    // Tasks: those the plan uses, in the source's order, new ones after them.
+/// `rows` with the columns of `schema` (by name, cast to its types): a merge writes every source's rows alike.
+fn conform(rows: RecordBatch, schema: &arrow_schema::SchemaRef) -> Result<RecordBatch, EditError> {
+    if rows.schema() == *schema {
+        return Ok(rows);
+    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = rows
+                .column_by_name(field.name())
+                .ok_or_else(|| invalid(format!("a source's data has no `{}` column", field.name())))?;
+            arrow_cast::cast(column, field.data_type())
+                .map_err(|e| invalid(format!("the sources disagree on the data column `{}`: {e}", field.name())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| invalid(e.to_string()))
+}
+
+fn write_into(sources: &sources::Sources<'_>, plan: &[EpisodeEdit], out: &Path) -> Result<EditSummary, EditError> {
+    let fps = sources.first().info["fps"].as_f64().unwrap_or(30.0);
+    // Tasks: those the plan uses, in the sources' order, new ones after them.
     let mut task_names: Vec<String> = Vec::new();
+    let mut episode_rows = Vec::with_capacity(plan.len());
     let mut episode_tasks = Vec::with_capacity(plan.len());
     for edit in plan {
-        let row = dataset.row_of(edit.source)?;
-        let task = edit.task.clone().unwrap_or_else(|| dataset.task_of(row));
-        episode_tasks.push(task);
+        let row = sources.row_of(edit.input, edit.source)?;
+        episode_tasks.push(edit.task.clone().unwrap_or_else(|| sources.task_of(row)));
+        episode_rows.push(row);
     }
-    for task in dataset.tasks.values().chain(episode_tasks.iter()) {
+    for task in sources.tasks().chain(episode_tasks.iter()) {
         if episode_tasks.contains(task) && !task_names.contains(task) {
             task_names.push(task.clone());
         }
@@ -312,12 +340,14 @@ fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<Edi
     let task_index = |task: &str| task_names.iter().position(|t| t == task).unwrap_or(0) as i64;
 
     let mut source: Option<SourceFile> = None;
+    let mut schema: Option<arrow_schema::SchemaRef> = None;
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_bytes = 0usize;
     let mut file_index = 0i64;
     let mut written = 0i64;
     let mut rows_out: Vec<EpisodeRow> = Vec::with_capacity(plan.len());
     let mut numeric = stats::NumericStats::default();
+    let mut videos_linked = std::collections::BTreeSet::new();
     let flush = |pending: &mut Vec<RecordBatch>, file_index: &mut i64| -> Result<(), EditError> {
         if pending.is_empty() {
             return Ok(());
@@ -332,9 +362,8 @@ fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<Edi
         *file_index += 1;
         Ok(())
     };
-    for (new_index, (edit, task)) in plan.iter().zip(&episode_tasks).enumerate() {
-        let row = dataset.row_of(edit.source)?;
-        let path = dataset.data_path(row)?;
+    for (new_index, ((edit, task), row)) in plan.iter().zip(&episode_tasks).zip(episode_rows).enumerate() {
+        let path = sources.data_path(row)?;
         if source.as_ref().is_none_or(|s| s.path != path) {
             let batches = read_parquet(&path)?;
             source = Some(SourceFile { rows: concat(&batches, &path)?, path: path.clone() });
@@ -358,11 +387,21 @@ fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<Edi
                 None => format!("episode {} has no rows in {}", edit.source, path.display()),
             }));
         }
+        let target = schema.get_or_insert_with(|| rows.schema()).clone();
+        let rows = conform(rows, &target)?;
         let offset = f64_column(&rows, "timestamp")?.value(0);
         let length = rows.num_rows() as i64;
         let rows = reindex(&rows, new_index as i64, written, task_index(task), offset, fps)?;
         numeric.add_episode(&rows)?;
         pending_bytes += rows.get_array_memory_size();
+        let mut video_files = BTreeMap::new();
+        for video in sources.video_files(row)? {
+            let to = out.join(sources.output_video_path(&video.key, video.number));
+            if videos_linked.insert(to.clone()) {
+                link_file(&video.source, &to)?;
+            }
+            video_files.insert(video.key, video.number);
+        }
         rows_out.push(EpisodeRow {
             source_row: row,
             task: task.clone(),
@@ -370,6 +409,7 @@ fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<Edi
             file_index,
             from: written,
             video_offset: offset,
+            video_files,
         });
         written += length;
         pending.push(rows);
@@ -379,15 +419,14 @@ fn write_into(dataset: &Dataset, plan: &[EpisodeEdit], out: &Path) -> Result<Edi
         }
     }
     flush(&mut pending, &mut file_index)?;
-    link_videos(&dataset.root.join("videos"), &out.join("videos"))?;
 
-    let episodes = stats::episodes_meta(dataset, &rows_out, &numeric, fps)?;
+    let episodes = stats::episodes_meta(&sources.episodes, &rows_out, &numeric, fps)?;
     write_parquet_file(&out.join("meta/episodes/chunk-000/file-000.parquet"), &episodes, None)?;
     let names: Vec<&str> = task_names.iter().map(String::as_str).collect();
     crate::lerobot::write_tasks_parquet(&out.join("meta/tasks.parquet"), &names)?;
-    let global = stats::dataset_stats(dataset, &rows_out, &numeric, &episodes)?;
+    let global = stats::dataset_stats(&sources.stats(), &rows_out, &numeric, &episodes)?;
     write_json(&out.join("meta/stats.json"), &global)?;
-    let mut info = dataset.info.clone();
+    let mut info = sources.first().info.clone();
     info["total_episodes"] = json!(plan.len());
     info["total_frames"] = json!(written);
     info["total_tasks"] = json!(task_names.len());
@@ -406,6 +445,8 @@ struct EpisodeRow {
     from: i64,
     /// The source timestamp of its first kept frame (a trim's start; 0 otherwise).
     video_offset: f64,
+    /// Per video key, the (chunk, file) of its video file in the output.
+    video_files: BTreeMap<String, (i64, i64)>,
 }
 
 /// `rows` with `episode_index`, `index` (from `first`), `frame_index` and `timestamp` (from 0 at `fps`: the source's
@@ -467,22 +508,13 @@ fn shift_language(column: &ArrayRef, offset: f64) -> Result<ArrayRef, EditError>
     Ok(Arc::new(list))
 }
 
-/// Hard-links (or, across file systems, copies) every file under `from` into `to`.
-fn link_videos(from: &Path, to: &Path) -> Result<(), EditError> {
-    if !from.is_dir() {
-        return Ok(());
+/// Hard-links (or, across file systems, copies) the file `from` to `to`.
+fn link_file(from: &Path, to: &Path) -> Result<(), EditError> {
+    if let Some(folder) = to.parent() {
+        std::fs::create_dir_all(folder).map_err(|e| io_error(folder, &e))?;
     }
-    for entry in std::fs::read_dir(from).map_err(|e| io_error(from, &e))? {
-        let path = entry.map_err(|e| io_error(from, &e))?.path();
-        let target = to.join(path.file_name().unwrap_or_default());
-        if path.is_dir() {
-            link_videos(&path, &target)?;
-        } else {
-            std::fs::create_dir_all(to).map_err(|e| io_error(to, &e))?;
-            if std::fs::hard_link(&path, &target).is_err() {
-                std::fs::copy(&path, &target).map_err(|e| io_error(&target, &e))?;
-            }
-        }
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).map_err(|e| io_error(from, &e))?;
     }
     Ok(())
 }
@@ -536,7 +568,7 @@ pub mod plans {
         if !(from.is_finite() && to.is_finite() && from >= 0.0 && to > from) {
             return Err(invalid(format!("the span {from} s to {to} s keeps nothing")));
         }
-        dataset.row_of(episode)?;
+        dataset.has_episode(episode)?;
         Ok(dataset
             .episode_indices()
             .into_iter()
@@ -549,7 +581,7 @@ pub mod plans {
         if task.trim().is_empty() {
             return Err(invalid("the new task is empty"));
         }
-        dataset.row_of(episode)?;
+        dataset.has_episode(episode)?;
         Ok(dataset
             .episode_indices()
             .into_iter()
@@ -558,6 +590,6 @@ pub mod plans {
     }
 
     fn whole(source: i64) -> EpisodeEdit {
-        EpisodeEdit { source, span: None, task: None }
+        EpisodeEdit { input: 0, source, span: None, task: None }
     }
 }

@@ -1,9 +1,9 @@
-//! `kinedesk dataset …`: edit LeRobot v3.0 datasets into new ones (the input is only read).
+//! `kinedesk dataset …`: edit LeRobot v3.0 datasets into new ones (the inputs are only read), and check them.
 
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use kinedesk_sessions::dataset_edit::{Dataset, EditSummary, plans, write_edited};
+use kinedesk_sessions::dataset_edit::{Dataset, EditSummary, plans, write_edited, write_merged};
 
 /// Where an edit writes, and how it reports.
 #[derive(Debug, clap::Args)]
@@ -36,6 +36,14 @@ pub enum DatasetCommand {
         /// NAME=FRACTION pairs, comma-separated, adding up to 1 (consecutive episodes, in order).
         #[arg(long, value_delimiter = ',', required = true)]
         fractions: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Merge datasets into one, their episodes one dataset after another: `kinedesk dataset merge A B … --out OUT`.
+    /// They must have the same fps, robot and features.
+    Merge {
+        #[arg(required = true, num_args = 2..)]
+        datasets: Vec<PathBuf>,
         #[command(flatten)]
         output: Output,
     },
@@ -177,6 +185,11 @@ pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
                 written.push(write_edited(&dataset, &plan, &output.out.join(name), output.force).map_err(error)?);
             }
             (output, written)
+        }
+        DatasetCommand::Merge { datasets, output } => {
+            let datasets = datasets.iter().map(|d| open(d)).collect::<anyhow::Result<Vec<_>>>()?;
+            let written = write_merged(&datasets, &output.out, output.force).map_err(error)?;
+            (output, vec![written])
         }
         DatasetCommand::Trim { dataset, episode, from_s, to_s, output } => {
             let dataset = open(&dataset)?;

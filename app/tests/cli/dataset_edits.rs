@@ -1,4 +1,4 @@
-//! `kinedesk dataset delete-episodes|split|trim|retask` on LeRobot v3.0 datasets, ours and one the `lerobot` package
+//! `kinedesk dataset delete-episodes|split|merge|trim|retask` on LeRobot v3.0 datasets, ours and one the `lerobot` package
 //! wrote: the outputs load in the real `lerobot` with the expected episodes, frames and tasks, every kept frame as it
 //! was, and the input is never touched.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
@@ -283,6 +283,129 @@ fn the_doctor_finds_timestamp_gaps_jumps_and_constant_dimensions_as_lerobot_doct
         let temporal = theirs["checks"].as_array().unwrap().iter().find(|c| c["name"] == "Temporal Consistency");
         let gap_seen = temporal.is_some_and(|c| c["severity"] != "PASS");
         assert_eq!(gap_seen, finds(&ours, "timestamp_gap", None, ""), "{theirs:#}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// `kinedesk dataset split` into parts named `names`, each `1/len` of the episodes (rounded as the tool does).
+fn split_evenly(dataset: &Path, names: &[&str], out: &Path) {
+    let fraction = 1.0 / names.len() as f64;
+    let fractions: Vec<String> = names.iter().map(|n| format!("{n}={fraction}")).collect();
+    let fractions = fractions.join(",");
+    dataset_cmd_ok(&["split", dataset.to_str().unwrap(), "--fractions", &fractions, "--out", out.to_str().unwrap()]);
+}
+
+fn dataset_cmd_ok(args: &[&str]) -> String {
+    dataset(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+#[test]
+fn merged_datasets_load_in_lerobot_with_every_episode_and_frame_of_their_sources() {
+    let root = std::env::temp_dir().join(format!("kinedesk-dataset-merge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    let images = root.join("images");
+    recorded_dataset(&session, &TASKS[..3], "2", &images);
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = |name: &str| path(&root.join(name));
+
+    // Split and merged back: the source again, episode by episode. Merged with a part of itself: all of both.
+    split_evenly(&images, &["a", "b"], &root.join("parts"));
+    let before = contents(&images);
+    let merged = dataset_cmd_ok(&["merge", &out("parts/a"), &out("parts/b"), "--out", &out("rejoined"), "--json"]);
+    let merged: Value = serde_json::from_str(&merged).unwrap();
+    assert_eq!(merged[0]["episodes"], 3, "{merged}");
+    dataset_cmd_ok(&["delete-episodes", &path(&images), "--episodes", "0", "--out", &out("later")]);
+    dataset_cmd_ok(&["merge", &path(&images), &out("later"), "--out", &out("doubled")]);
+
+    // Bad merges get a clear error and write nothing: another frame rate, other features, one dataset.
+    let slower = root.join("slower");
+    assert!(Command::new("cp").arg("-r").arg(root.join("later")).arg(&slower).status().unwrap().success());
+    let info_path = slower.join("meta/info.json");
+    let mut info: Value = serde_json::from_slice(&std::fs::read(&info_path).unwrap()).unwrap();
+    info["fps"] = serde_json::json!(15);
+    std::fs::write(&info_path, info.to_string()).unwrap();
+    let one_camera = root.join("one-camera");
+    recorded_dataset(&root.join("session-1"), &TASKS[3..], "1", &one_camera);
+    for (inputs, says) in [
+        (vec![path(&images), path(&slower)], "fps is 15"),
+        (vec![path(&images), path(&one_camera)], "observation.images"),
+        (vec![path(&images)], "2 values"),
+        (vec![path(&images), out("nowhere")], "not a LeRobot dataset"),
+    ] {
+        let mut args = vec!["merge".to_owned()];
+        args.extend(inputs);
+        args.extend(["--out".to_owned(), out("x")]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let error = dataset(&args).unwrap_err();
+        assert!(error.contains(says), "{args:?}: {error}");
+    }
+    assert!(!root.join("x").exists());
+    assert!(contents(&images) == before, "an input dataset was changed");
+
+    // The cameras as MP4 video: each source's video files are numbered after the previous source's.
+    let video = root.join("video");
+    let export = kinedesk().args(["export", "--video"]).arg(&session).arg(&video).output().unwrap();
+    let video_too = kinedesk_sessions::video::find_ffmpeg().is_some();
+    if video_too {
+        assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+        split_evenly(&video, &["a", "b"], &root.join("video-parts"));
+        dataset_cmd_ok(&["merge", &out("video-parts/a"), &out("video-parts/b"), "--out", &out("video-rejoined")]);
+        assert!(root.join("video-rejoined/videos/observation.images.pattern1/chunk-000/file-001.mp4").is_file());
+    } else {
+        assert!(std::env::var("KINEDESK_REQUIRE_FFMPEG").as_deref() != Ok("1"), "ffmpeg is required");
+        eprintln!("SKIPPED: no ffmpeg — merging video datasets was not checked");
+    }
+
+    let mut paths = vec![images.clone(), root.join("later"), root.join("rejoined"), root.join("doubled")];
+    if video_too {
+        paths.extend([video.clone(), root.join("video-rejoined")]);
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let Some(read) = lerobot_reads(&refs) else { return };
+    let (source, later, rejoined, doubled) = (&read[0], &read[1], &read[2], &read[3]);
+    assert_eq!((rejoined["episodes"].as_u64(), rejoined["frames"].as_u64()), (Some(3), source["frames"].as_u64()));
+    for (e, task) in TASKS[..3].iter().enumerate() {
+        same_frames(episode(rejoined, e), episode(source, e));
+        assert_eq!(episode(rejoined, e)["task"], *task);
+    }
+    let total = |d: &Value| d["frames"].as_u64().unwrap();
+    assert_eq!((doubled["episodes"].as_u64(), total(doubled)), (Some(5), total(source) + total(later)));
+    for e in 0..3 {
+        same_frames(episode(doubled, e), episode(source, e));
+    }
+    for e in 0..2 {
+        same_frames(episode(doubled, 3 + e), episode(later, e));
+        assert_eq!(episode(doubled, 3 + e)["task"], TASKS[1 + e]);
+    }
+    if video_too {
+        let (video_read, video_rejoined) = (&read[4], &read[5]);
+        assert_eq!(video_rejoined["episodes"], 3);
+        for e in 0..3 {
+            same_frames(episode(video_rejoined, e), episode(video_read, e));
+        }
+    }
+
+    // A dataset the lerobot package wrote itself, split and merged back.
+    let python = std::env::var("KINEDESK_LEROBOT_PYTHON").unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../sessions/tests/python/lerobot_write_same_episodes.py");
+    let theirs = root.join("written-by-lerobot");
+    let run = Command::new(&python).arg(script).arg(&images).arg(&theirs).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    split_evenly(&theirs, &["a", "b", "c"], &root.join("their-parts"));
+    dataset_cmd_ok(&[
+        "merge",
+        &out("their-parts/a"),
+        &out("their-parts/b"),
+        &out("their-parts/c"),
+        "--out",
+        &out("theirs-rejoined"),
+    ]);
+    let read = lerobot_reads(&[theirs.as_path(), &root.join("theirs-rejoined")]).unwrap();
+    assert_eq!(read[1]["episodes"], 3);
+    for e in 0..3 {
+        same_frames(episode(&read[1], e), episode(&read[0], e));
+        assert_eq!(episode(&read[1], e)["task"], episode(&read[0], e)["task"]);
     }
     std::fs::remove_dir_all(&root).unwrap();
 }

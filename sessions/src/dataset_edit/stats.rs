@@ -11,7 +11,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::DataType;
 use serde_json::{Value, json};
 
-use super::{Dataset, EditError, EpisodeRow, invalid};
+use super::{EditError, EpisodeRow, invalid};
 
 /// The statistics of one feature over some rows: per dimension.
 #[derive(Clone, Debug, Default)]
@@ -128,13 +128,13 @@ impl NumericStats {
 /// The `meta/episodes` rows of the edited dataset: the source rows of its episodes, renumbered, pointed at the new
 /// data files, their video spans moved by a trim, their numeric statistics recomputed.
 pub(super) fn episodes_meta(
-    dataset: &Dataset,
+    source_episodes: &RecordBatch,
     written: &[EpisodeRow],
     numeric: &NumericStats,
     fps: f64,
 ) -> Result<RecordBatch, EditError> {
     let rows: Int64Array = written.iter().map(|e| Some(e.source_row as i64)).collect();
-    let source = arrow_select::take::take_record_batch(&dataset.episodes, &rows).map_err(|e| invalid(e.to_string()))?;
+    let source = arrow_select::take::take_record_batch(source_episodes, &rows).map_err(|e| invalid(e.to_string()))?;
     let schema = source.schema();
     let mut columns: Vec<ArrayRef> = source.columns().to_vec();
     let ints = |f: &dyn Fn(usize, &EpisodeRow) -> i64| -> ArrayRef {
@@ -156,6 +156,11 @@ pub(super) fn episodes_meta(
                     builder.append(true);
                 }
                 Some(Arc::new(builder.finish()))
+            }
+            _ if name.starts_with("videos/") && (name.ends_with("/chunk_index") || name.ends_with("/file_index")) => {
+                let key = &name["videos/".len()..name.rfind('/').unwrap_or(name.len())];
+                let chunk = name.ends_with("/chunk_index");
+                Some(ints(&|_, e| e.video_files.get(key).map_or(0, |(c, f)| if chunk { *c } else { *f })))
             }
             _ if name.starts_with("videos/") && name.ends_with("/from_timestamp") => {
                 let old = super::f64_column(&source, name)?;
@@ -254,13 +259,13 @@ fn leafwise(values: &[&Value], f: &dyn Fn(&[f64]) -> f64) -> Value {
 /// `stats.json` of the edited dataset: numeric features from the rows written; other features (images, videos)
 /// combined from the episodes' own statistics, weighted by their counts; a feature with neither keeps the source's.
 pub(super) fn dataset_stats(
-    dataset: &Dataset,
+    source_stats: &Value,
     written: &[EpisodeRow],
     numeric: &NumericStats,
     episodes: &RecordBatch,
 ) -> Result<Value, EditError> {
     let mut stats = json!({});
-    let Some(source) = dataset.stats.as_object() else { return Ok(stats) };
+    let Some(source) = source_stats.as_object() else { return Ok(stats) };
     for (feature, value) in source {
         if let Some(moments) = numeric.total.get(feature) {
             stats[feature] = moments.json();
