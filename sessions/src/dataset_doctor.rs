@@ -31,7 +31,8 @@ pub enum Severity {
 pub struct Finding {
     pub severity: Severity,
     /// A stable name: `timestamp_gap`, `frame_index`, `index`, `frozen_frames`, `stale_frames`,
-    /// `constant_dimension`, `stats_missing`, `stats_not_finite`, `stats_zero_std`, `joint_jump`, `no_stage_labels`.
+    /// `constant_dimension`, `stats_missing`, `stats_not_finite`, `stats_zero_std`, `joint_jump`, `no_stage_labels`;
+    /// for a session also `left_out`, `salvaged`, `no_annotation`, `unconfirmed_stages`, `annotation`.
     pub check: String,
     pub episode: Option<i64>,
     pub message: String,
@@ -293,4 +294,69 @@ fn check_stats(report: &mut Report, dataset: &Dataset) {
             report.add(Severity::Warning, "stats_zero_std", None, message);
         }
     }
+}
+
+/// Checks a session folder before export: what its LeRobot v3.0 export would be (written to a scratch folder beside
+/// the system's temporary files with the frames as recorded, checked as a dataset, then removed), plus what only the
+/// session knows: episodes the export would leave out or salvage, episodes without an annotation, and stage segments
+/// nobody confirmed (shown on the timeline, left out of exports). `options` gets the export's dataset (its robot and
+/// fps are known from there); `progress` gets (done, total) of the export.
+pub fn examine_session(
+    session: &std::path::Path,
+    options: impl FnOnce(&Dataset) -> DoctorOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<Report, EditError> {
+    use crate::lerobot::{ExportOptions, export_lerobot};
+    static SCRATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = std::env::temp_dir().join(format!("kinedesk-doctor-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let exported = export_lerobot(session, &scratch, ExportOptions::default(), progress);
+    let checked = exported.map_err(EditError::from).and_then(|summary| {
+        let dataset = Dataset::open(&scratch)?;
+        let report = examine(&dataset, &options(&dataset))?;
+        Ok((summary, report))
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let (summary, mut report) = checked?;
+
+    for left in &summary.left_out {
+        report.add(Severity::Warning, "left_out", None, format!("{}: not exported: {}", left.episode, left.reason));
+    }
+    for salvaged in &summary.salvaged {
+        let message = format!("{}: exported without a damaged stretch: {}", salvaged.episode, salvaged.reason);
+        report.add(Severity::Warning, "salvaged", None, message);
+    }
+    let paths = crate::episode::SessionDir::open(session)
+        .and_then(|dir| dir.episode_paths())
+        .map_err(|e| EditError::Invalid(format!("{}: {e}", session.display())))?;
+    let exported = paths.iter().filter(|path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        !summary.left_out.iter().any(|l| l.episode == name)
+    });
+    for (index, path) in exported.enumerate() {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let episode = Some(index as i64);
+        match crate::annotation::read_annotation(path) {
+            Ok(None) => report.add(
+                Severity::Info,
+                "no_annotation",
+                episode,
+                format!("{name}: not annotated (no stage labels, outcome or notes)"),
+            ),
+            Ok(Some(annotation)) => {
+                let unconfirmed = annotation.stages.iter().filter(|s| !s.source.exported()).count();
+                if unconfirmed > 0 {
+                    let message = format!(
+                        "{name}: {unconfirmed} of {} stage segments are unconfirmed and will not be exported \
+                         (confirm them on the timeline)",
+                        annotation.stages.len()
+                    );
+                    report.add(Severity::Warning, "unconfirmed_stages", episode, message);
+                }
+            }
+            Err(error) => report.add(Severity::Warning, "annotation", episode, format!("{name}: {error}")),
+        }
+    }
+    Ok(report)
 }

@@ -97,7 +97,13 @@ pub struct ExportOptions {
     pub video: bool,
     /// Replace an existing output (`--force`); otherwise an existing output is refused.
     pub overwrite: bool,
+    /// v3 MP4 files roll over to a new file, between episodes, once one reaches this many MB (`None`: LeRobot's
+    /// default of 500 MB). An episode's frames stay in one file: v3.0 episode metadata names one file per camera.
+    pub video_file_mb: Option<u64>,
 }
+
+/// LeRobot's default size of a v3 video file before the next episode goes into a new one.
+pub const VIDEO_FILE_MB: u64 = 500;
 
 /// What an export did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -226,6 +232,8 @@ fn write_dataset(
     let mut layout: Option<Layout> = None;
     let mut index = 0i64;
     let mut file_index = 0usize;
+    let mut video_file = 0usize;
+    let video_file_bytes = options.video_file_mb.unwrap_or(VIDEO_FILE_MB) << 20;
     // v3: the data file being written; episodes go into it until it passes DATA_FILE_BYTES.
     let mut data_file: Option<DataWriter> = None;
     // The next episode is read on another thread while this one is converted and written; episodes are read
@@ -327,7 +335,8 @@ fn write_dataset(
             if let Some(ffmpeg) = &ffmpeg {
                 if options.version == DatasetVersion::V30 && videos.is_empty() {
                     for (camera, (width, height)) in current.cameras.iter().zip(&current.sizes) {
-                        let file = out.join(format!("videos/observation.images.{camera}/chunk-000/file-000.mp4"));
+                        let file =
+                            out.join(format!("videos/observation.images.{camera}/chunk-000/file-{video_file:03}.mp4"));
                         videos.push(
                             crate::video::VideoWriter::start(ffmpeg, &file, *width, *height, fps)
                                 .map_err(|e| io_error(&file, &e))?,
@@ -356,42 +365,62 @@ fn write_dataset(
             let mut flags: Vec<[f32; 3]> = Vec::with_capacity(clock.frames_total);
             let mut episode_images = vec![ImageSamples::default(); current.cameras.len()];
             let mut persistent = Vec::new();
-            for stretch in (0..clock.frames_total).step_by(ROWS_PER_GROUP) {
-                let mut rows = clock.rows(stretch..stretch + ROWS_PER_GROUP)?;
-                if options.images == ImageEncoding::Png {
-                    transcode_png(&mut rows)?;
-                }
-                for row in &rows {
-                    states.push(row.state.clone());
-                    actions.push(row.action.clone());
-                    flags.push(row.flags());
-                    for (c, image) in row.images.iter().enumerate() {
-                        if let Some(samples) = episode_images.get_mut(c) {
-                            samples.offer(image);
-                        }
-                        if let Some(samples) = image_samples.get_mut(c) {
-                            samples.offer(image);
+            // Rows are made (images read from the log, re-encoded for PNG) on another thread while the previous
+            // stretch is written: making and writing overlap.
+            let png = options.images == ImageEncoding::Png;
+            let stale = std::thread::scope(|stretches| -> Result<Vec<u64>, ExportError> {
+                let (sender, made) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, ExportError>>(1);
+                let maker = stretches.spawn(move || {
+                    for stretch in (0..clock.frames_total).step_by(ROWS_PER_GROUP) {
+                        let rows = clock.rows(stretch..stretch + ROWS_PER_GROUP).and_then(|mut rows| {
+                            if png {
+                                transcode_png(&mut rows)?;
+                            }
+                            Ok(rows)
+                        });
+                        let failed = rows.is_err();
+                        if sender.send(rows).is_err() || failed {
+                            break;
                         }
                     }
+                    clock.stale
+                });
+                for rows in made {
+                    let rows = rows?;
+                    for row in &rows {
+                        states.push(row.state.clone());
+                        actions.push(row.action.clone());
+                        flags.push(row.flags());
+                        for (c, image) in row.images.iter().enumerate() {
+                            if let Some(samples) = episode_images.get_mut(c) {
+                                samples.offer(image);
+                            }
+                            if let Some(samples) = image_samples.get_mut(c) {
+                                samples.offer(image);
+                            }
+                        }
+                    }
+                    if persistent.is_empty() {
+                        persistent = rows.first().map(|r| r.persistent.clone()).unwrap_or_default();
+                    }
+                    let writers =
+                        if options.version == DatasetVersion::V30 { &mut videos } else { &mut episode_videos };
+                    if !writers.is_empty() {
+                        write_video_frames(writers, &rows)?;
+                    }
+                    let batch = data_batch(&rows, image_cameras, current.joints.len() + 1, options)?;
+                    let writer = match options.version {
+                        DatasetVersion::V30 => &mut data_file,
+                        DatasetVersion::V21 => &mut episode_file,
+                    };
+                    match writer {
+                        Some(writer) => writer.write(&batch)?,
+                        None => *writer = Some(DataWriter::create(&file, &batch, None)?),
+                    }
                 }
-                if persistent.is_empty() {
-                    persistent = rows.first().map(|r| r.persistent.clone()).unwrap_or_default();
-                }
-                let writers = if options.version == DatasetVersion::V30 { &mut videos } else { &mut episode_videos };
-                if !writers.is_empty() {
-                    write_video_frames(writers, &rows)?;
-                }
-                let batch = data_batch(&rows, image_cameras, current.joints.len() + 1, options)?;
-                let writer = match options.version {
-                    DatasetVersion::V30 => &mut data_file,
-                    DatasetVersion::V21 => &mut episode_file,
-                };
-                match writer {
-                    Some(writer) => writer.write(&batch)?,
-                    None => *writer = Some(DataWriter::create(&file, &batch, None)?),
-                }
-            }
-            for (camera, stale) in names.iter().zip(&clock.stale) {
+                maker.join().map_err(|_| ExportError::Invalid("the row maker panicked".into()))
+            })?;
+            for (camera, stale) in names.iter().zip(&stale) {
                 if *stale > 0 {
                     summary.stale_frames.push(StaleFrames {
                         episode: LeftOut::new(path, "").episode,
@@ -413,7 +442,7 @@ fn write_dataset(
                 "meta/episodes/chunk_index": 0,
                 "meta/episodes/file_index": 0,
             });
-            for (camera, stale) in names.iter().zip(&clock.stale) {
+            for (camera, stale) in names.iter().zip(&stale) {
                 meta[format!("kinedesk/stale_frames/observation.images.{camera}")] = json!(stale);
             }
             let state_refs: Vec<&[f32]> = states.iter().map(Vec::as_slice).collect();
@@ -451,7 +480,8 @@ fn write_dataset(
                 for ((camera, writer), start) in current.cameras.iter().zip(writers.iter()).zip(starts) {
                     let key = format!("videos/observation.images.{camera}");
                     meta[format!("{key}/chunk_index")] = json!(0);
-                    meta[format!("{key}/file_index")] = json!(0);
+                    let file = if options.version == DatasetVersion::V30 { video_file } else { 0 };
+                    meta[format!("{key}/file_index")] = json!(file);
                     meta[format!("{key}/from_timestamp")] = json!(start as f64 / fps);
                     meta[format!("{key}/to_timestamp")] = json!(writer.frames as f64 / fps);
                 }
@@ -462,10 +492,17 @@ fn write_dataset(
             match options.version {
                 DatasetVersion::V30 => {
                     episodes_meta.push(meta);
-                    // Files roll over between episodes (lerobot gives each episode one data file).
+                    // Files roll over between episodes (lerobot gives each episode one data file and one video
+                    // file per camera).
                     if data_file.as_ref().is_some_and(|f| f.bytes() > DATA_FILE_BYTES as u64) {
                         summary.bytes += data_file.take().map_or(Ok(0), DataWriter::finish)?;
                         file_index += 1;
+                    }
+                    if videos.iter().any(|w| w.bytes() >= video_file_bytes) {
+                        for writer in videos.drain(..) {
+                            writer.finish().map_err(|e| io_error(out, &e))?;
+                        }
+                        video_file += 1;
                     }
                 }
                 DatasetVersion::V21 => {

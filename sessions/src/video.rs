@@ -72,6 +72,12 @@ impl VideoWriter {
         Ok(())
     }
 
+    /// How much of the file ffmpeg has written so far.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
     /// Closes the input and waits for ffmpeg; its error output is the error if it failed.
     pub fn finish(mut self) -> std::io::Result<PathBuf> {
         drop(self.stdin.take());

@@ -98,9 +98,11 @@ fn folder_bytes(path: &std::path::Path) -> u64 {
     })
 }
 
-/// Runs the export-speed comparison on the episodes of `session`.
+/// Runs the export-speed comparison on the episodes of `session`: per run KineDesk's JPEG export, its PNG export and
+/// (with `python`) lerobot writing the same frames as PNG, one after another, so that all three see the same machine
+/// conditions; medians over the runs.
 pub fn bench_export(session: &std::path::Path, runs: usize, python: Option<&str>) -> anyhow::Result<ExportBench> {
-    use kinedesk_sessions::lerobot::{ExportOptions, ImageEncoding, export_lerobot};
+    use kinedesk_sessions::lerobot::{ExportOptions, ExportSummary, ImageEncoding, export_lerobot};
     let scratch = std::env::temp_dir().join(format!("kinedesk-bench-export-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
@@ -108,74 +110,75 @@ pub fn bench_export(session: &std::path::Path, runs: usize, python: Option<&str>
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let timed =
-        |images: ImageEncoding, keep: bool| -> anyhow::Result<(f64, kinedesk_sessions::lerobot::ExportSummary, u64)> {
-            let mut times = Vec::new();
-            let mut last = None;
-            for run in 0..runs.max(1) {
-                let out = scratch.join(format!("{images:?}-{run}"));
-                let started = Instant::now();
-                let summary =
-                    export_lerobot(session, &out, ExportOptions { images, ..ExportOptions::default() }, |_, _| {})
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                times.push(started.elapsed().as_secs_f64());
-                let bytes = folder_bytes(&out);
-                if !(keep && run == 0) {
-                    std::fs::remove_dir_all(&out)?;
-                }
-                last = Some((summary, bytes));
-            }
-            let (summary, bytes) = last.context("no run")?;
-            Ok((median(times), summary, bytes))
-        };
-    let (jpeg_s, summary, _) = timed(ImageEncoding::AsRecorded, true)?;
-    let (png_s, _, png_bytes) = timed(ImageEncoding::Png, false)?;
-    let cameras = std::fs::read_to_string(scratch.join("AsRecorded-0/meta/info.json"))
+    let export = |images: ImageEncoding, out: &std::path::Path| -> anyhow::Result<(f64, ExportSummary)> {
+        let started = Instant::now();
+        let summary = export_lerobot(session, out, ExportOptions { images, ..ExportOptions::default() }, |_, _| {})
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((started.elapsed().as_secs_f64(), summary))
+    };
+    // The JPEG export is kept: lerobot is fed its frames.
+    let source = scratch.join("jpeg");
+    let script = scratch.join("lerobot_write_same_episodes.py");
+    std::fs::write(&script, LEROBOT_WRITER)?;
+    let (mut jpeg, mut png, mut lerobot) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut summary, mut png_bytes, mut lerobot_bytes) = (None, 0, None);
+    for run in 0..runs.max(1) {
+        let _ = std::fs::remove_dir_all(&source);
+        let (seconds, written) = export(ImageEncoding::AsRecorded, &source)?;
+        jpeg.push(seconds);
+        let out = scratch.join("png");
+        let (seconds, _) = export(ImageEncoding::Png, &out)?;
+        png.push(seconds);
+        png_bytes = folder_bytes(&out);
+        std::fs::remove_dir_all(&out)?;
+        if let Some(python) = python {
+            let out = scratch.join(format!("lerobot-{run}"));
+            let output = std::process::Command::new(python)
+                .arg(&script)
+                .arg(&source)
+                .arg(&out)
+                .output()
+                .with_context(|| format!("cannot run {python}"))?;
+            let _ = std::fs::remove_dir_all(&out);
+            anyhow::ensure!(
+                output.status.success(),
+                "lerobot failed to write the episodes: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let found: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .with_context(|| format!("unexpected output: {}", String::from_utf8_lossy(&output.stdout)))?;
+            anyhow::ensure!(
+                found["frames"].as_u64() == Some(written.frames as u64),
+                "lerobot wrote {} frames, KineDesk {}",
+                found["frames"],
+                written.frames
+            );
+            lerobot.push(found["write_seconds"].as_f64().context("no write_seconds")?);
+            lerobot_bytes = found["bytes"].as_u64();
+        }
+        summary = Some(written);
+    }
+    let cameras = std::fs::read_to_string(source.join("meta/info.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|info| info["features"].as_object().map(|f| f.values().filter(|v| v["dtype"] == "image").count()))
         .unwrap_or(0);
-    let mut result = ExportBench {
+    let summary = summary.context("no run")?;
+    let kinedesk_png_s = median(png);
+    let lerobot_write_s = (!lerobot.is_empty()).then(|| median(lerobot));
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(ExportBench {
         frames: summary.frames,
         episodes: summary.episodes,
         cameras,
         runs: runs.max(1),
-        kinedesk_jpeg_s: jpeg_s,
-        kinedesk_png_s: png_s,
+        kinedesk_jpeg_s: median(jpeg),
+        kinedesk_png_s,
         kinedesk_png_bytes: png_bytes,
-        lerobot_write_s: None,
-        lerobot_bytes: None,
-        speedup_same_format: None,
-    };
-    if let Some(python) = python {
-        let script = scratch.join("lerobot_write_same_episodes.py");
-        std::fs::write(&script, LEROBOT_WRITER)?;
-        let output = std::process::Command::new(python)
-            .arg(&script)
-            .arg(scratch.join("AsRecorded-0"))
-            .arg(scratch.join("lerobot"))
-            .output()
-            .with_context(|| format!("cannot run {python}"))?;
-        anyhow::ensure!(
-            output.status.success(),
-            "lerobot failed to write the episodes: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let found: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .with_context(|| format!("unexpected output: {}", String::from_utf8_lossy(&output.stdout)))?;
-        anyhow::ensure!(
-            found["frames"].as_u64() == Some(summary.frames as u64),
-            "lerobot wrote {} frames, KineDesk {}",
-            found["frames"],
-            summary.frames
-        );
-        let write_s = found["write_seconds"].as_f64().context("no write_seconds")?;
-        result.lerobot_write_s = Some(write_s);
-        result.lerobot_bytes = found["bytes"].as_u64();
-        result.speedup_same_format = Some(write_s / png_s.max(1e-9));
-    }
-    let _ = std::fs::remove_dir_all(&scratch);
-    Ok(result)
+        lerobot_write_s,
+        lerobot_bytes,
+        speedup_same_format: lerobot_write_s.map(|l| l / kinedesk_png_s.max(1e-9)),
+    })
 }
 
 impl super::Report for CrashBench {
@@ -195,7 +198,7 @@ impl super::Report for CrashBench {
 impl super::Report for ExportBench {
     fn print_text(&self) {
         println!(
-            "LeRobot v3 export of {} episodes, {} frames x {} cameras (median of {} runs):",
+            "LeRobot v3 export of {} episodes, {} frames x {} cameras (medians of {} runs, interleaved):",
             self.episodes, self.frames, self.cameras, self.runs
         );
         println!("  KineDesk, JPEG frames as recorded: {:.2} s", self.kinedesk_jpeg_s);

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use kinedesk_sessions::dataset_doctor::{DoctorOptions, Report, Severity};
 use kinedesk_sessions::dataset_edit::{Dataset, EditSummary, plans, write_edited, write_merged};
 
 /// Where an edit writes, and how it reports.
@@ -61,10 +62,12 @@ pub enum DatasetCommand {
         #[command(flatten)]
         output: Output,
     },
-    /// Check a dataset before training: timestamp gaps (beyond lerobot's tolerance), indices, frozen and stale
-    /// frames, constant dimensions, statistics, state/action jumps beyond the robot's limits, stage labels. Exits
-    /// non-zero when it finds an error.
+    /// Check a dataset before training, or a session before export: timestamp gaps (beyond lerobot's tolerance),
+    /// indices, frozen and stale frames, constant dimensions, statistics, state/action jumps beyond the robot's
+    /// limits, stage labels; for a session also episodes the export would leave out, episodes without annotation
+    /// and unconfirmed stages. Exits non-zero when it finds an error.
     Doctor {
+        /// A LeRobot v3.0 dataset, or a KineDesk session folder.
         dataset: PathBuf,
         /// The robot whose joint velocity limits bound a change between frames (default: the dataset's robot_type,
         /// where it is one KineDesk knows: panda, rm75, or a URDF path).
@@ -123,47 +126,79 @@ fn fractions(pairs: &[String]) -> anyhow::Result<Vec<(String, f64)>> {
         .collect()
 }
 
-/// `kinedesk dataset doctor`.
-fn run_doctor(dataset: &Path, robot: Option<&str>, json: bool) -> anyhow::Result<()> {
-    use kinedesk_sessions::dataset_doctor::{DoctorOptions, Severity, examine};
-    let dataset = open(dataset)?;
-    let fps = dataset.info["fps"].as_f64().unwrap_or(30.0);
-    let robot_name = robot.map(str::to_owned).or_else(|| dataset.info["robot_type"].as_str().map(str::to_owned));
-    // A joint can move at most its velocity limit over one frame period (with 20 % for timing jitter); the gripper
-    // (the dimensions past the joints) can open or close in one frame.
-    let robot = robot_name.as_deref().and_then(|name| crate::cli::robot::robot_from_arg(name).ok());
-    let max_step = robot.as_ref().map(|robot| {
+/// The doctor's options for a dataset of `robot_type` (or the robot named by `--robot`) recorded at `fps`: a joint can
+/// move at most its velocity limit over one frame period (with 20 % for timing jitter); the gripper (the dimensions
+/// past the joints) can open or close in one frame. Without a robot KineDesk knows, jumps are not checked, and the
+/// note says so.
+pub(crate) fn doctor_options(
+    robot: Option<&str>,
+    robot_type: Option<&str>,
+    fps: f64,
+) -> (DoctorOptions, Option<String>) {
+    let robot_name = robot.or(robot_type);
+    let model = robot_name.and_then(|name| crate::cli::robot::robot_from_arg(name).ok());
+    let max_step = model.as_ref().map(|robot| {
         let mut step: Vec<f64> = robot.joints.iter().map(|j| 1.2 * j.limits.velocity / fps).collect();
         step.resize(step.len() + 8, f64::INFINITY);
         step
     });
-    if robot.is_none() && !json {
+    let note = model.is_none().then(|| {
         let named = robot_name.map_or_else(|| "none named".to_owned(), |n| format!("{n:?} is not one KineDesk knows"));
-        eprintln!("note: joint jumps not checked: no robot ({named}); pass --robot panda|rm75|FILE.urdf");
+        format!("joint jumps not checked: no robot ({named}); pass --robot panda|rm75|FILE.urdf")
+    });
+    (DoctorOptions { max_step }, note)
+}
+
+/// The doctor's options, the note about them on stderr (not with `--json`).
+fn options_noted(robot: Option<&str>, robot_type: Option<&str>, fps: f64, json: bool) -> DoctorOptions {
+    let (options, note) = doctor_options(robot, robot_type, fps);
+    if let Some(note) = note.filter(|_| !json) {
+        eprintln!("note: {note}");
     }
-    let report = examine(&dataset, &DoctorOptions { max_step }).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = if json {
-        serde_json::to_string(&report)? + "\n"
+    options
+}
+
+/// The doctor's report as text: a summary line, then one line per finding.
+pub fn doctor_text(report: &Report) -> String {
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let mut text = format!(
+        "{} episodes, {} frames at {} fps: {} error(s), {} warning(s), {} note(s)\n",
+        report.episodes,
+        report.frames,
+        report.fps,
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    for finding in &report.findings {
+        let episode = finding.episode.map_or_else(String::new, |e| format!(" episode {e}:"));
+        text += &format!("  {:?} [{}]{episode} {}\n", finding.severity, finding.check, finding.message);
+    }
+    text
+}
+
+/// `kinedesk dataset doctor DATASET|SESSION`.
+fn run_doctor(path: &Path, robot: Option<&str>, json: bool) -> anyhow::Result<()> {
+    use kinedesk_sessions::dataset_doctor::{examine, examine_session};
+    let report = if path.join("meta/info.json").is_file() || !path.join("episodes").is_dir() {
+        let dataset = open(path)?;
+        let fps = dataset.info["fps"].as_f64().unwrap_or(30.0);
+        let options = options_noted(robot, dataset.info["robot_type"].as_str(), fps, json);
+        examine(&dataset, &options)
     } else {
-        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-        let mut text = format!(
-            "{} episodes, {} frames at {} fps: {} error(s), {} warning(s), {} note(s)\n",
-            report.episodes,
-            report.frames,
-            report.fps,
-            count(Severity::Error),
-            count(Severity::Warning),
-            count(Severity::Info)
-        );
-        for finding in &report.findings {
-            let episode = finding.episode.map_or_else(String::new, |e| format!(" episode {e}:"));
-            text += &format!("  {:?} [{}]{episode} {}\n", finding.severity, finding.check, finding.message);
-        }
-        text
-    };
+        // A session: checked as its export would be, with the robot and fps that export has.
+        let options = |dataset: &Dataset| {
+            let fps = dataset.info["fps"].as_f64().unwrap_or(30.0);
+            options_noted(robot, dataset.info["robot_type"].as_str(), fps, json)
+        };
+        examine_session(path, options, |_, _| {})
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = if json { serde_json::to_string(&report)? + "\n" } else { doctor_text(&report) };
     // A reader that stops early (`| head`) is not an error of the dataset's.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    anyhow::ensure!(report.errors() == 0, "the dataset has {} error(s)", report.errors());
+    let what = if path.join("episodes").is_dir() { "session" } else { "dataset" };
+    anyhow::ensure!(report.errors() == 0, "the {what} has {} error(s)", report.errors());
     Ok(())
 }
 

@@ -296,6 +296,9 @@ pub struct ExportArgs {
     /// Cameras as MP4 video (H.264 through the system's ffmpeg) instead of images in the Parquet files.
     #[arg(long)]
     pub video: bool,
+    /// With --video: start a new MP4 file (between episodes) once one reaches this size, as lerobot does.
+    #[arg(long, value_name = "MB", default_value_t = kinedesk_sessions::lerobot::VIDEO_FILE_MB)]
+    pub video_file_mb: u64,
     /// With --format rrd: stream to a running Rerun viewer instead of a file (e.g.
     /// rerun+http://127.0.0.1:9876/proxy).
     #[arg(long, value_name = "URL")]
@@ -337,7 +340,7 @@ pub fn export_options(
         "png" => ImageEncoding::Png,
         other => anyhow::bail!("unknown image encoding {other:?}: choose jpeg or png"),
     };
-    Ok(ExportOptions { version, images, video, overwrite: false })
+    Ok(ExportOptions { version, images, video, ..ExportOptions::default() })
 }
 
 /// Exports a session with a progress bar.
@@ -349,6 +352,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<()> {
     let out = args.out.clone().context("name the dataset folder to create")?;
     let options = kinedesk_sessions::lerobot::ExportOptions {
         overwrite: args.force,
+        video_file_mb: Some(args.video_file_mb),
         ..export_options(&args.format, &args.images, args.video)?
     };
     let started = Instant::now();

@@ -19,6 +19,8 @@ pub enum TaskKind {
     FinishEpisode,
     Export,
     Import,
+    /// The dataset doctor on what an export of the session would write.
+    Check,
 }
 
 impl TaskKind {
@@ -29,6 +31,7 @@ impl TaskKind {
             Self::FinishEpisode => "finishing the episode",
             Self::Export => "exporting",
             Self::Import => "importing",
+            Self::Check => "checking the session",
         }
     }
 }

@@ -118,6 +118,8 @@ pub enum Command {
     FinishEpisode,
     /// Stop recording and delete the episode (to record it again).
     DiscardEpisode,
+    /// Check the open session as its LeRobot export would be (the dataset doctor), before exporting it.
+    CheckSession,
     /// Export the open session into this (new) folder or file.
     ExportSession {
         out: PathBuf,

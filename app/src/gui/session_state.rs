@@ -70,6 +70,7 @@ pub enum TaskOutput {
     EpisodeFinished { path: PathBuf, end: EpisodeEnd, result: Result<RecorderStats, String> },
     Exported { out: PathBuf, result: Result<ExportDone, String> },
     Imported { dataset: PathBuf, result: Result<ExportDone, String> },
+    Checked { result: Result<kinedesk_sessions::dataset_doctor::Report, String> },
 }
 
 pub type SessionTasks = BackgroundTasks<TaskOutput>;
@@ -114,6 +115,8 @@ pub struct SessionState {
     pub export_text: String,
     /// How the last export ended (shown until the next one).
     pub last_export: Option<Result<String, String>>,
+    /// The dataset doctor's report on the session (shown until the session changes or it is checked again).
+    pub last_check: Option<Result<kinedesk_sessions::dataset_doctor::Report, String>>,
     /// The folder typed for a LeRobot dataset to import.
     pub import_text: String,
     /// The timeline editor and episode browser.
@@ -183,6 +186,7 @@ impl SessionState {
         let session = SessionDir::open_or_create(root, robot).map_err(|e| e.to_string())?;
         self.session = Some(session);
         self.episodes.clear();
+        self.last_check = None;
         self.root_text = root.display().to_string();
         self.refresh(tasks);
         Ok(())
@@ -376,6 +380,32 @@ impl SessionState {
         })
     }
 
+    /// Starts the dataset doctor on the session (on a background task): its export written to a scratch folder and
+    /// checked, with the session's own findings (left-out episodes, missing annotations, unconfirmed stages).
+    pub fn start_check(&mut self, tasks: &mut SessionTasks) -> Result<(), String> {
+        let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
+        let name = session.display().to_string();
+        tasks.spawn(TaskKind::Check, name, move |progress| {
+            use kinedesk_sessions::dataset_doctor::{Finding, Severity, examine_session};
+            let mut note = None;
+            let options = |dataset: &kinedesk_sessions::dataset_edit::Dataset| {
+                let fps = dataset.info["fps"].as_f64().unwrap_or(30.0);
+                let (options, why) =
+                    crate::cli::dataset::doctor_options(None, dataset.info["robot_type"].as_str(), fps);
+                note = why;
+                options
+            };
+            let result = examine_session(&session, options, |d, t| progress.set(d, t)).map(|mut report| {
+                if let Some(message) = note {
+                    let check = "joint_jump".to_owned();
+                    report.findings.push(Finding { severity: Severity::Info, check, episode: None, message });
+                }
+                report
+            });
+            TaskOutput::Checked { result: result.map_err(|e| e.to_string()) }
+        })
+    }
+
     /// Starts exporting the session in `format` to `out` on a background task.
     pub fn start_export(&mut self, out: PathBuf, format: ExportFormat, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
@@ -384,7 +414,7 @@ impl SessionState {
             use kinedesk_sessions::lerobot::{DatasetVersion, ExportOptions, ImageEncoding, export_lerobot};
             use kinedesk_sessions::rerun_export::{RerunTarget, export_rerun};
             let mut report = |d, t| progress.set(d, t);
-            let options = |version, images, video| ExportOptions { version, images, video, overwrite: false };
+            let options = |version, images, video| ExportOptions { version, images, video, ..ExportOptions::default() };
             let options = match format {
                 ExportFormat::LeRobotV3 => options(DatasetVersion::V30, ImageEncoding::AsRecorded, false),
                 ExportFormat::LeRobotV3Png => options(DatasetVersion::V30, ImageEncoding::Png, false),

@@ -352,6 +352,12 @@ fn merged_datasets_load_in_lerobot_with_every_episode_and_frame_of_their_sources
         split_evenly(&video, &["a", "b"], &root.join("video-parts"));
         dataset_cmd_ok(&["merge", &out("video-parts/a"), &out("video-parts/b"), "--out", &out("video-rejoined")]);
         assert!(root.join("video-rejoined/videos/observation.images.pattern1/chunk-000/file-001.mp4").is_file());
+        // MP4 files roll over between episodes past --video-file-mb (here every episode: 0 MB).
+        let rolled = root.join("video-rolled");
+        let export =
+            kinedesk().args(["export", "--video", "--video-file-mb", "0"]).arg(&session).arg(&rolled).output().unwrap();
+        assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+        assert!(rolled.join("videos/observation.images.arm/chunk-000/file-002.mp4").is_file());
     } else {
         assert!(std::env::var("KINEDESK_REQUIRE_FFMPEG").as_deref() != Ok("1"), "ffmpeg is required");
         eprintln!("SKIPPED: no ffmpeg — merging video datasets was not checked");
@@ -359,7 +365,7 @@ fn merged_datasets_load_in_lerobot_with_every_episode_and_frame_of_their_sources
 
     let mut paths = vec![images.clone(), root.join("later"), root.join("rejoined"), root.join("doubled")];
     if video_too {
-        paths.extend([video.clone(), root.join("video-rejoined")]);
+        paths.extend([video.clone(), root.join("video-rejoined"), root.join("video-rolled")]);
     }
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let Some(read) = lerobot_reads(&refs) else { return };
@@ -379,10 +385,20 @@ fn merged_datasets_load_in_lerobot_with_every_episode_and_frame_of_their_sources
         assert_eq!(episode(doubled, 3 + e)["task"], TASKS[1 + e]);
     }
     if video_too {
-        let (video_read, video_rejoined) = (&read[4], &read[5]);
-        assert_eq!(video_rejoined["episodes"], 3);
+        let (video_read, video_rejoined, video_rolled) = (&read[4], &read[5], &read[6]);
+        assert_eq!((video_rejoined["episodes"].as_u64(), video_rolled["episodes"].as_u64()), (Some(3), Some(3)));
         for e in 0..3 {
             same_frames(episode(video_rejoined, e), episode(video_read, e));
+            // Encoded apart, the rolled files' frames are not bit-identical to the single file's.
+            let (a, b) = (episode(video_rolled, e), episode(video_read, e));
+            for key in ["states", "actions", "timestamps"] {
+                assert_eq!(a[key], b[key], "{key}");
+            }
+            for key in ["first_image", "last_image"] {
+                for (x, y) in a[key].as_array().unwrap().iter().zip(b[key].as_array().unwrap()) {
+                    assert!((x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 0.03, "{key}: {x} vs {y}");
+                }
+            }
         }
     }
 
@@ -407,5 +423,59 @@ fn merged_datasets_load_in_lerobot_with_every_episode_and_frame_of_their_sources
         same_frames(episode(&read[1], e), episode(&read[0], e));
         assert_eq!(episode(&read[1], e)["task"], episode(&read[0], e)["task"]);
     }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn the_doctor_checks_a_session_as_its_export_would_be_and_names_unconfirmed_stages() {
+    let root = std::env::temp_dir().join(format!("kinedesk-session-doctor-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let session = root.join("session");
+    for task in &TASKS[..2] {
+        let record = kinedesk()
+            .args(["record", "--synthetic", "--seconds", "2", "--cameras", "1", "--width", "96", "--height", "72"])
+            .args(["--task", task, "--out"])
+            .arg(&session)
+            .output()
+            .unwrap();
+        assert!(record.status.success(), "{}", String::from_utf8_lossy(&record.stderr));
+    }
+    // Episode 1: one stage an operator drew, one nobody confirmed (an annotation saved before stage sources).
+    let annotation = serde_json::json!({
+        "instruction": TASKS[1],
+        "stages": [
+            {"stage": "approach", "start_s": 0.0, "end_s": 0.8, "source": "operator"},
+            {"stage": "lift", "start_s": 0.8, "end_s": 1.8},
+        ],
+    });
+    std::fs::write(session.join("episodes/episode_000001.annotation.json"), annotation.to_string()).unwrap();
+    let before = contents(&session);
+    let scratch = || -> std::collections::BTreeSet<std::ffi::OsString> {
+        let entries = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok);
+        entries.map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with("kinedesk-doctor-")).collect()
+    };
+    let scratch_before = scratch();
+
+    let (report, passed) = doctor(&session);
+    assert!(passed, "{report:#}");
+    assert_eq!((report["episodes"].as_u64(), report["fps"].as_f64()), (Some(2), Some(30.0)), "{report:#}");
+    assert!(finds(&report, "no_annotation", Some(0), "episode_000000.kdlog: not annotated"), "{report:#}");
+    assert!(finds(&report, "unconfirmed_stages", Some(1), "1 of 2 stage segments are unconfirmed"), "{report:#}");
+    assert!(!finds(&report, "unconfirmed_stages", Some(0), ""), "{report:#}");
+    // What the export will carry is checked as for a dataset: the gripper never moved.
+    assert!(finds(&report, "constant_dimension", None, "observation.state[7]"), "{report:#}");
+    assert!(!finds(&report, "timestamp_gap", None, ""), "{report:#}");
+    // Checking reads the session and leaves nothing behind.
+    assert!(contents(&session) == before, "the session was changed");
+    assert_eq!(scratch(), scratch_before, "the doctor left its scratch export behind");
+
+    // An episode the export would leave out is named.
+    std::fs::write(session.join("episodes/episode_000000.annotation.json"), "{ not json").unwrap();
+    let (report, _) = doctor(&session);
+    assert!(finds(&report, "left_out", None, "episode_000000.kdlog: not exported"), "{report:#}");
+    assert_eq!(report["episodes"], 1, "{report:#}");
+    let text = kinedesk().args(["dataset", "doctor"]).arg(&session).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Warning [left_out]") && text.contains("Warning [unconfirmed_stages] episode 0:"), "{text}");
     std::fs::remove_dir_all(&root).unwrap();
 }

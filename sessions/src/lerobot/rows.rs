@@ -306,38 +306,40 @@ fn rollout_chunks(episode: &Episode) -> std::collections::HashMap<u64, i64> {
 }
 
 /// Re-encodes every frame of `rows` as PNG on all cores, at zlib level 2 of the zlib-rs backend: files within about
-/// 10 % of the size `lerobot`'s image writer gets with Pillow at level 1, at about the speed of level 1.
+/// 10 % of the size `lerobot`'s image writer gets with Pillow at level 1, at about the speed of level 1. The images
+/// are one queue that every thread takes from, so no core waits for another's share.
 pub(super) fn transcode_png(rows: &mut [Row]) -> Result<(), ExportError> {
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    let per_thread = rows.len().div_ceil(threads).max(1);
+    let images: Vec<&mut Vec<u8>> =
+        rows.iter_mut().flat_map(|row| row.images.iter_mut()).filter(|image| !image.is_empty()).collect();
+    let queue = std::sync::Mutex::new(images.into_iter());
+    let encode = |image: &mut Vec<u8>| -> Result<(), String> {
+        let rgb = image::load_from_memory(image).map_err(|e| e.to_string())?.into_rgb8();
+        let mut png = Vec::with_capacity(image.len() * 4);
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new_with_quality(
+                &mut png,
+                image::codecs::png::CompressionType::Level(2),
+                image::codecs::png::FilterType::Adaptive,
+            ),
+            rgb.as_raw(),
+            rgb.width(),
+            rgb.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| e.to_string())?;
+        *image = png;
+        Ok(())
+    };
     std::thread::scope(|scope| {
-        let workers: Vec<_> = rows
-            .chunks_mut(per_thread)
-            .map(|chunk| {
-                scope.spawn(move || -> Result<(), String> {
-                    for row in chunk {
-                        for image in &mut row.images {
-                            if image.is_empty() {
-                                continue;
-                            }
-                            let rgb = image::load_from_memory(image).map_err(|e| e.to_string())?.into_rgb8();
-                            let mut png = Vec::with_capacity(image.len() * 4);
-                            image::ImageEncoder::write_image(
-                                image::codecs::png::PngEncoder::new_with_quality(
-                                    &mut png,
-                                    image::codecs::png::CompressionType::Level(2),
-                                    image::codecs::png::FilterType::Adaptive,
-                                ),
-                                rgb.as_raw(),
-                                rgb.width(),
-                                rgb.height(),
-                                image::ExtendedColorType::Rgb8,
-                            )
-                            .map_err(|e| e.to_string())?;
-                            *image = png;
-                        }
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<(), String> {
+                    loop {
+                        let next = queue.lock().map_err(|_| "another encoder failed".to_owned())?.next();
+                        let Some(image) = next else { return Ok(()) };
+                        encode(image)?;
                     }
-                    Ok(())
                 })
             })
             .collect();

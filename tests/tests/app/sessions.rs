@@ -68,6 +68,13 @@ fn an_episode_is_recorded_from_the_session_pane_and_exported() {
     assert!(episodes[0].finished && episodes[0].frames >= 25 && episodes[0].task == "wave hello", "{episodes:?}");
     harness.get_by_label("complete");
 
+    // Checked before export: the doctor on what the export would write, its report in the pane.
+    harness.get_by_label(kinedesk::gui::panes::session_pane::CHECK_LABEL).click_accesskit();
+    run_until(&mut harness, "the session check", |app| app.session().last_check.is_some());
+    let report = harness.state().session().last_check.clone().unwrap().unwrap();
+    assert_eq!((report.episodes, report.errors()), (1, 0), "{report:?}");
+    assert!(report.frames >= 25, "{report:?}");
+    harness.get_by_label_contains("Check: 1 episodes");
     harness.state_mut().handle_command(
         &ctx,
         Command::ExportSession {

@@ -179,6 +179,13 @@ impl KineDeskApp {
                     self.log_event(ctx, LogLevel::Info, "session", "Rerun live logging applies from the next episode.");
                 }
             }
+            Command::CheckSession => {
+                self.session.last_check = None;
+                match self.session.start_check(&mut self.tasks) {
+                    Ok(()) => self.log_event(ctx, LogLevel::Info, "session", "Checking the session before export."),
+                    Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+                }
+            }
             Command::ExportSession { out, format } => {
                 self.session.last_export = None;
                 match self.session.start_export(expand_home(&out), format, &mut self.tasks) {

@@ -142,6 +142,31 @@ impl KineDeskApp {
                     self.log_event(ctx, level, "session", message.clone());
                     self.session.last_export = Some(if result.is_ok() { Ok(message) } else { Err(message) });
                 }
+                TaskOutput::Checked { result } => {
+                    use kinedesk_sessions::dataset_doctor::Severity;
+                    let (level, message) = match &result {
+                        Ok(report) => {
+                            let count = |s| report.findings.iter().filter(|f| f.severity == s).count();
+                            let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+                            let level = match (errors, warnings) {
+                                (0, 0) => LogLevel::Info,
+                                (0, _) => LogLevel::Warn,
+                                _ => LogLevel::Error,
+                            };
+                            let message = format!(
+                                "Session check: {} episodes, {} frames: {errors} error(s), {warnings} warning(s), {} \
+                                 note(s) (details in the Session pane).",
+                                report.episodes,
+                                report.frames,
+                                count(Severity::Info)
+                            );
+                            (level, message)
+                        }
+                        Err(error) => (LogLevel::Error, format!("The session could not be checked: {error}")),
+                    };
+                    self.log_event(ctx, level, "session", message);
+                    self.session.last_check = Some(result);
+                }
                 TaskOutput::Imported { dataset, result } => {
                     match result {
                         Ok(done) => {

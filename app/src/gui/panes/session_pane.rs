@@ -17,6 +17,7 @@ pub const DISCARD_LABEL: &str = "Discard (Left key)";
 pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
+pub const CHECK_LABEL: &str = "Check before export";
 pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
 
 pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -189,6 +190,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             );
         }
     });
+    check_ui(ui, session, context.tasks, context.commands);
     if let Some(task) = context.tasks.view(TaskKind::Export) {
         ui.add(
             ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
@@ -205,4 +207,72 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             None => {}
         }
     }
+}
+
+/// The dataset doctor before export: a button that checks what the export would write, and its report.
+fn check_ui(
+    ui: &mut egui::Ui,
+    session: &crate::gui::session_state::SessionState,
+    tasks: &crate::gui::session_state::SessionTasks,
+    commands: &mut Vec<Command>,
+) {
+    use kinedesk_sessions::dataset_doctor::Severity;
+    let check = tasks.view(TaskKind::Check);
+    ui.horizontal(|ui| {
+        let enabled = check.is_none() && !session.episodes.is_empty() && session.recording.is_none();
+        let button = ui.add_enabled(enabled, egui::Button::new(CHECK_LABEL)).on_hover_text(
+            "Run the dataset doctor on what a LeRobot export of this session would write: timestamp gaps, stale and \
+             frozen frames, constant dimensions, jumps beyond the joint limits, episodes left out, missing annotations, \
+             unconfirmed stages",
+        );
+        if button.clicked() {
+            commands.push(Command::CheckSession);
+        }
+        if let Some(task) = &check {
+            ui.add(
+                ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
+                    .desired_width(200.0)
+                    .text(format!("checking episode {} of {}", task.done, task.total)),
+            );
+        }
+    });
+    let Some(report) = &session.last_check else { return };
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            ui.label(RichText::new(format!("The session could not be checked: {error}")).color(palette::DANGER));
+            return;
+        }
+    };
+    let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings, notes) = (count(Severity::Error), count(Severity::Warning), count(Severity::Info));
+    let colour = match (errors, warnings) {
+        (0, 0) => palette::OK,
+        (0, _) => palette::WARNING,
+        _ => palette::DANGER,
+    };
+    let title = format!(
+        "Check: {} episodes, {} frames at {} fps: {errors} error(s), {warnings} warning(s), {notes} note(s)",
+        report.episodes, report.frames, report.fps
+    );
+    egui::CollapsingHeader::new(RichText::new(title).color(colour))
+        .id_salt("session_check_report")
+        .default_open(errors + warnings > 0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().max_height(160.0).id_salt("session_check_findings").show(ui, |ui| {
+                let mut findings: Vec<_> = report.findings.iter().collect();
+                findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+                for finding in findings {
+                    let (mark, colour) = match finding.severity {
+                        Severity::Error => ("error", palette::DANGER),
+                        Severity::Warning => ("warning", palette::WARNING),
+                        Severity::Info => ("note", ui.visuals().weak_text_color()),
+                    };
+                    let episode = finding.episode.map_or_else(String::new, |e| format!(" episode {e}:"));
+                    ui.label(
+                        RichText::new(format!("{mark} [{}]{episode} {}", finding.check, finding.message)).color(colour),
+                    );
+                }
+            });
+        });
 }
