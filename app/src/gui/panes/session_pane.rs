@@ -151,6 +151,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .push(Command::ExportSession { out: session.export_text.trim().into(), format: session.export_format });
         }
     });
+    check_ui(ui, session, context.tasks, context.commands);
     ui.horizontal(|ui| {
         let mut live = session.rerun_live;
         if ui
@@ -190,7 +191,6 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             );
         }
     });
-    check_ui(ui, session, context.tasks, context.commands);
     if let Some(task) = context.tasks.view(TaskKind::Export) {
         ui.add(
             ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
