@@ -19,6 +19,7 @@ pub mod dataset_doctor;
 pub mod dataset_edit;
 pub mod episode;
 pub mod episode_log;
+pub mod episode_split;
 pub mod events;
 pub mod lerobot;
 pub mod lerobot_import;

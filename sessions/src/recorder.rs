@@ -77,7 +77,7 @@ pub struct EpisodeCounts {
 }
 
 impl EpisodeCounts {
-    fn count(&mut self, kind: RecordKind, time: Timestamp, payload: &[u8]) {
+    pub(crate) fn count(&mut self, kind: RecordKind, time: Timestamp, payload: &[u8]) {
         match kind {
             RecordKind::CameraFrame if payload.len() >= 2 => {
                 let camera = usize::from(u16::from_le_bytes([payload[0], payload[1]]));

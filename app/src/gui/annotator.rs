@@ -53,6 +53,8 @@ pub struct Annotator {
     pub filter: String,
     /// The last episode moved to the trash (for Restore).
     pub last_deleted: Option<String>,
+    /// The last split (for Undo split).
+    pub last_split: Option<kinedesk_sessions::episode_split::Split>,
     /// Messages for the operator log, drained by the app.
     pub messages: Vec<(kinedesk_widgets::LogLevel, String)>,
 }
@@ -68,6 +70,7 @@ impl Default for Annotator {
             save_tx: None,
             save_errors: Arc::new(Mutex::new(Vec::new())),
             filter: String::new(),
+            last_split: None,
             last_deleted: None,
             messages: Vec::new(),
         }

@@ -21,6 +21,8 @@ pub enum TaskKind {
     Import,
     /// The dataset doctor on what an export of the session would write.
     Check,
+    /// Splitting an episode in two (copies its log).
+    Split,
 }
 
 impl TaskKind {
@@ -32,6 +34,7 @@ impl TaskKind {
             Self::Export => "exporting",
             Self::Import => "importing",
             Self::Check => "checking the session",
+            Self::Split => "splitting the episode",
         }
     }
 }

@@ -71,6 +71,7 @@ pub enum TaskOutput {
     Exported { out: PathBuf, result: Result<ExportDone, String> },
     Imported { dataset: PathBuf, result: Result<ExportDone, String> },
     Checked { result: Result<kinedesk_sessions::dataset_doctor::Report, String> },
+    Split { at_s: f64, result: Result<kinedesk_sessions::episode_split::Split, String> },
 }
 
 pub type SessionTasks = BackgroundTasks<TaskOutput>;
@@ -334,6 +335,42 @@ impl SessionState {
                 self.annotator.save_in_background(row.path.clone(), annotation.clone());
                 row.annotation = Some(annotation);
                 Ok(None)
+            }
+            C::SplitAtCursor => {
+                let session = self.session.clone().ok_or("no session open")?;
+                let open = self.annotator.open.as_ref().ok_or("open an episode first")?;
+                let (path, name, at_s) = (open.episode.path.clone(), open.name.clone(), open.cursor_s);
+                if at_s <= 0.0 || at_s >= open.duration_s {
+                    return Err("move the cursor inside the episode to split it there".into());
+                }
+                // The annotation's last edit is on disk before the log is copied; the episode closes while it is
+                // split (its file moves to the trash).
+                self.annotator.flush_and_wait(std::time::Duration::from_secs(2));
+                self.annotator.open = None;
+                tasks.spawn(TaskKind::Split, name.clone(), move |progress| {
+                    progress.set(0, 1);
+                    let result = kinedesk_sessions::episode_split::split_episode(&session, &path, at_s)
+                        .map_err(|e| e.to_string());
+                    progress.set(1, 1);
+                    TaskOutput::Split { at_s, result }
+                })?;
+                Ok(Some(format!("Splitting {name} at {at_s:.2} s…")))
+            }
+            C::UndoSplit => {
+                let session = self.session.as_ref().ok_or("no session open")?;
+                let split = self.annotator.last_split.take().ok_or("nothing was split")?;
+                if self
+                    .annotator
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| [&split.first, &split.second].iter().any(|p| o.episode.path == **p))
+                {
+                    self.annotator.flush_and_wait(std::time::Duration::from_secs(2));
+                    self.annotator.open = None;
+                }
+                let back = kinedesk_sessions::episode_split::undo_split(session, &split).map_err(|e| e.to_string())?;
+                self.refresh(tasks);
+                Ok(Some(format!("Put {} back; its two parts are in the trash", back.display())))
             }
             C::RestoreDeleted => {
                 let session = self.session.as_ref().ok_or("no session open")?;

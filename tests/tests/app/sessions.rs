@@ -210,6 +210,37 @@ fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() 
     assert!(log.exists() && annotation_path(&log).exists());
     let row = &harness.state().session().episodes[0];
     assert_eq!(row.annotation.as_ref().map(|a| a.outcome), Some(Outcome::Success));
+
+    // Split at the cursor (1.0 s, inside the grasp stage): two new episodes with the annotation split with them;
+    // Undo split puts the original back.
+    use kinedesk::gui::panes::annotate_ui::{SPLIT_LABEL, UNDO_SPLIT_LABEL};
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the episode on the timeline", |app| app.session().annotator.open.is_some());
+    harness.state_mut().handle_command(&ctx, Command::Timeline(T::SeekMs(1000)));
+    harness.run_steps(2);
+    harness.get_by_label(SPLIT_LABEL).click_accesskit();
+    run_until(&mut harness, "the two parts listed", |app| {
+        app.session().annotator.last_split.is_some() && app.session().episodes.len() == 2
+    });
+    let names: Vec<String> = harness.state().session().episodes.iter().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["episode_000001", "episode_000002"]);
+    assert!(!log.exists() && root.join("trash/episode_000000.kdlog").exists());
+    let part = |n: u32| load_annotation(&root.join(format!("episodes/episode_00000{n}.kdlog"))).unwrap().unwrap();
+    let grasp = |a: &kinedesk_sessions::annotation::EpisodeAnnotation| {
+        let g = a.stages.iter().find(|s| s.stage.name() == "grasp").unwrap();
+        ((g.start_s * 1e3).round() / 1e3, (g.end_s * 1e3).round() / 1e3)
+    };
+    // The second part's clock starts at its first record, a few ms after the cut.
+    let (first, second) = (grasp(&part(1)), grasp(&part(2)));
+    assert!(first == (0.5, 1.0) && second.0 == 0.0 && (0.18..=0.2).contains(&second.1), "{first:?} {second:?}");
+    assert_eq!(part(2).notes, "slipped once");
+    let rows = &harness.state().session().episodes;
+    assert!(rows[0].frames + rows[1].frames >= 55 && rows.iter().all(|r| r.finished), "{rows:?}");
+    harness.get_by_label(UNDO_SPLIT_LABEL).click_accesskit();
+    run_until(&mut harness, "the original back", |app| {
+        app.session().episodes.len() == 1 && app.session().episodes[0].name == "episode_000000"
+    });
+    assert_eq!(load_annotation(&log).unwrap().map(|a| grasp(&a)), Some((0.5, 1.2)));
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -53,6 +53,10 @@ pub enum TimelineCommand {
     ToggleFlagEpisode(String),
     /// Put the last deleted episode back.
     RestoreDeleted,
+    /// Split the open episode in two at the cursor (the original goes to the trash).
+    SplitAtCursor,
+    /// Undo the last split: the original back, its two halves to the trash.
+    UndoSplit,
 }
 
 impl Annotator {
@@ -62,7 +66,13 @@ impl Annotator {
         let open = self.open.as_mut().ok_or("open an episode first (double-click it in the list)")?;
         let seconds = |ms: i64| ms as f64 / 1000.0;
         match command {
-            C::Open(_) | C::OpenAdjacent(_) | C::Delete(_) | C::RestoreDeleted | C::ToggleFlagEpisode(_) => {
+            C::Open(_)
+            | C::OpenAdjacent(_)
+            | C::Delete(_)
+            | C::RestoreDeleted
+            | C::ToggleFlagEpisode(_)
+            | C::SplitAtCursor
+            | C::UndoSplit => {
                 return Err("handled by the session".into());
             }
             C::Close => {

@@ -142,6 +142,25 @@ impl KineDeskApp {
                     self.log_event(ctx, level, "session", message.clone());
                     self.session.last_export = Some(if result.is_ok() { Ok(message) } else { Err(message) });
                 }
+                TaskOutput::Split { at_s, result } => {
+                    match result {
+                        Ok(split) => {
+                            let name = |p: &std::path::Path| {
+                                p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                            };
+                            let message = format!(
+                                "Split {} at {at_s:.2} s into {} and {} (Undo split puts it back).",
+                                split.original.trim_end_matches(".kdlog"),
+                                name(&split.first),
+                                name(&split.second)
+                            );
+                            self.log_event(ctx, LogLevel::Info, "session", message);
+                            self.session.annotator.last_split = Some(split);
+                        }
+                        Err(error) => self.log_event(ctx, LogLevel::Error, "session", format!("Split failed: {error}")),
+                    }
+                    self.session.refresh(&mut self.tasks);
+                }
                 TaskOutput::Checked { result } => {
                     use kinedesk_sessions::dataset_doctor::Severity;
                     let (level, message) = match &result {

@@ -13,6 +13,8 @@ use crate::gui::session_state::SessionState;
 
 pub const EPISODE_FILTER_LABEL: &str = "Filter episodes";
 pub const EPISODE_INSTRUCTION_LABEL: &str = "Episode instruction";
+pub const SPLIT_LABEL: &str = "Split here";
+pub const UNDO_SPLIT_LABEL: &str = "Undo split";
 pub const NOTES_LABEL: &str = "Notes";
 pub const CLOSE_EPISODE_LABEL: &str = "Back to the episode list";
 
@@ -46,6 +48,14 @@ pub fn episode_browser_ui(
             && ui.button(format!("Restore {name}")).on_hover_text("Put the episode deleted last back").clicked()
         {
             push(commands, C::RestoreDeleted);
+        }
+        if let Some(split) = &session.annotator.last_split
+            && ui
+                .button(UNDO_SPLIT_LABEL)
+                .on_hover_text(format!("Put {} back whole; its two parts go to the trash", split.original))
+                .clicked()
+        {
+            push(commands, C::UndoSplit);
         }
     });
     let rows = filtered(&session.episodes, &session.annotator.filter);
@@ -253,6 +263,17 @@ fn transport_ui(ui: &mut Ui, open: &OpenEpisode, commands: &mut Vec<Command>) {
         }
         if open.history.current.trim.is_some() && ui.button("Clear trim").clicked() {
             push(commands, C::ClearTrim);
+        }
+        let inside = open.cursor_s > 0.0 && open.cursor_s < open.duration_s;
+        if ui
+            .add_enabled(inside, egui::Button::new(SPLIT_LABEL))
+            .on_hover_text(
+                "Split the episode in two at the cursor: two new episodes, the annotation split with them, the \
+                 original to the trash (Undo split puts it back)",
+            )
+            .clicked()
+        {
+            push(commands, C::SplitAtCursor);
         }
         ui.separator();
         if ui.button("Zoom in").on_hover_text("+ or scroll").clicked() {
