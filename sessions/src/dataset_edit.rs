@@ -20,7 +20,6 @@ mod stats;
 pub(crate) use stats::numeric_rows;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,10 +27,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::json;
 
-use crate::lerobot::{ExportError, write_json, write_parquet_file};
+use crate::lerobot::{ExportError, ParquetReadError, read_parquet_batches, write_json, write_parquet_file};
 
 /// Why an edit could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -96,29 +94,14 @@ fn io_error(path: &Path, error: &dyn std::fmt::Display) -> EditError {
 }
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, EditError> {
-    let file = File::open(path).map_err(|e| io_error(path, &e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| io_error(path, &e))?
-        .build()
-        .map_err(|e| io_error(path, &e))?;
-    reader.map(|batch| batch.map_err(|e| io_error(path, &e))).collect()
+    read_parquet_batches(path, None).map_err(|e| match e {
+        ParquetReadError::Io(e) => io_error(path, &e),
+        ParquetReadError::Format(message) => io_error(path, &message),
+    })
 }
 
 fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>, EditError> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).map_err(|e| io_error(&folder, &e))? {
-            let path = entry.map_err(|e| io_error(&folder, &e))?.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+    crate::lerobot::parquet_files(dir).map_err(|e| io_error(dir, &e))
 }
 
 fn concat(batches: &[RecordBatch], what: &Path) -> Result<RecordBatch, EditError> {

@@ -25,6 +25,7 @@ use crate::episode::{Episode, SessionDir, read_episode_without_images};
 use metadata::*;
 pub(crate) use metadata::{write_json, write_tasks_parquet};
 use parquet_io::*;
+pub(crate) use parquet_io::{ParquetReadError, parquet_files, read_parquet_batches};
 use rows::*;
 
 /// Bytes per data file before another file is started, between episodes (LeRobot's default aims at 100 MB files).

@@ -7,7 +7,6 @@
 //! says so.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{
@@ -15,7 +14,6 @@ use arrow_array::{
     RecordBatch, StringArray, StructArray,
 };
 use kinedesk_core::Timestamp;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::annotation::{ConstraintKind, EpisodeAnnotation, StageSegment, StageSource, save_annotation};
 use crate::episode::SessionDir;
@@ -313,9 +311,7 @@ fn import_into(
         }
     }
 
-    let mut files: Vec<PathBuf> = Vec::new();
-    collect_parquet(&dataset.join("data"), &mut files).map_err(|e| io(&dataset.join("data"), &e))?;
-    files.sort();
+    let files = crate::lerobot::parquet_files(&dataset.join("data")).map_err(|e| io(&dataset.join("data"), &e))?;
     if files.is_empty() {
         return Err(format(dataset, "no Parquet files under data/"));
     }
@@ -487,26 +483,11 @@ fn finish(
     Ok(())
 }
 
-fn collect_parquet(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_parquet(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "parquet") {
-            files.push(path);
-        }
-    }
-    Ok(())
-}
-
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, ImportError> {
-    let file = File::open(path).map_err(|e| io(path, &e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| format(path, e.to_string()))?
-        .with_batch_size(256)
-        .build()
-        .map_err(|e| format(path, e.to_string()))?;
-    reader.map(|batch| batch.map_err(|e| format(path, e.to_string()))).collect()
+    crate::lerobot::read_parquet_batches(path, Some(256)).map_err(|e| match e {
+        crate::lerobot::ParquetReadError::Io(e) => io(path, &e),
+        crate::lerobot::ParquetReadError::Format(message) => format(path, message),
+    })
 }
 
 #[cfg(test)]

@@ -207,3 +207,43 @@ pub(super) fn write_parquet(
 ) -> Result<u64, ExportError> {
     DataWriter::create(path, batch, metadata)?.finish()
 }
+
+/// Why a Parquet file could not be read: it would not open, or what is in it is not Parquet this reads.
+pub(crate) enum ParquetReadError {
+    Io(std::io::Error),
+    Format(String),
+}
+
+/// Every `.parquet` file under `dir` (and its folders), sorted by path.
+pub(crate) fn parquet_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The record batches of the Parquet file at `path`, `batch_size` rows each (the reader's default when `None`).
+pub(crate) fn read_parquet_batches(
+    path: &Path,
+    batch_size: Option<usize>,
+) -> Result<Vec<RecordBatch>, ParquetReadError> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = File::open(path).map_err(ParquetReadError::Io)?;
+    let format = |e: &dyn std::fmt::Display| ParquetReadError::Format(e.to_string());
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format(&e))?;
+    if let Some(rows) = batch_size {
+        builder = builder.with_batch_size(rows);
+    }
+    let reader = builder.build().map_err(|e| format(&e))?;
+    reader.map(|batch| batch.map_err(|e| format(&e))).collect()
+}
