@@ -14,6 +14,9 @@ pub struct PlotSpan {
 
 /// What to plot.
 pub struct TrajectoryPlots<'a> {
+    /// Which trajectory this is (a new key is a new plot: its time axis starts at the whole trajectory again, instead
+    /// of keeping the bounds the previous one was zoomed to).
+    pub key: u64,
     pub dt_s: f64,
     /// Joint positions per sample.
     pub joints: &'a [Vec<f64>],
@@ -29,12 +32,14 @@ pub struct TrajectoryPlots<'a> {
 }
 
 /// What the operator did in the plots.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct PlotsResponse {
     /// The sample under the mouse, if any plot is hovered.
     pub hovered_step: Option<usize>,
     /// A plot was clicked at this sample (scrub there).
     pub clicked_step: Option<usize>,
+    /// The time range the plots show (s).
+    pub x_bounds: Option<(f64, f64)>,
 }
 
 use crate::palette::{HIGHLIGHT_FILL, STAGE_BANDS as SPAN_FILLS};
@@ -43,8 +48,8 @@ fn joint_colour(joint: usize) -> Color32 {
     crate::palette::SERIES[joint % crate::palette::SERIES.len()]
 }
 
-fn base_plot<'a>(id_salt: &str, name: &str, height: f32, group: Id, t_end: f64) -> Plot<'a> {
-    Plot::new((id_salt, name))
+fn base_plot<'a>(id_salt: &str, key: u64, name: &str, height: f32, group: Id, t_end: f64) -> Plot<'a> {
+    Plot::new((id_salt, key, name))
         .height(height)
         .link_axis(group, [true, false])
         .link_cursor(group, [true, false])
@@ -88,12 +93,14 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
     if samples == 0 {
         return response;
     }
-    let group = ui.make_persistent_id((id_salt, "trajectory_plots"));
+    let group = ui.make_persistent_id((id_salt, data.key, "trajectory_plots"));
     let t_end = (dt * samples.saturating_sub(1) as f64).max(dt);
     let dof = data.joints[0].len();
     let height = ((ui.available_height() - 110.0) / dof.max(1) as f32).clamp(38.0, 90.0);
     let to_step = |t: f64| ((t / dt).round().max(0.0) as usize).min(samples - 1);
     let mut note = |shown: egui_plot::PlotResponse<Option<egui_plot::PlotPoint>>| {
+        let bounds = shown.transform.bounds();
+        response.x_bounds = Some((bounds.min()[0], bounds.max()[0]));
         if let Some(pointer) = shown.inner.filter(|_| shown.response.hovered()) {
             response.hovered_step = Some(to_step(pointer.x));
             if shown.response.clicked() || shown.response.dragged() {
@@ -119,7 +126,7 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
         let label = format!("q{}", joint + 1);
         let note_text = format!("margin {margin:.2} rad");
         let shown = labelled(ui, &label, &note_text, height, |ui| {
-            base_plot(id_salt, &label, height, group, t_end).show(ui, |plot_ui| {
+            base_plot(id_salt, data.key, &label, height, group, t_end).show(ui, |plot_ui| {
                 add_time_marks(plot_ui, data, dt);
                 // Limits are drawn when they are near enough to matter (within the plotted range plus its span).
                 let span = (max - min).max(0.2);
@@ -140,7 +147,7 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
         data.ee_speed_m_s.iter().enumerate().map(|(k, v)| [(k as f64 + 0.5) * dt, *v * 1000.0]).collect();
     let peak = data.ee_speed_m_s.iter().copied().fold(0.0, f64::max) * 1000.0;
     let shown = labelled(ui, "flange", &format!("mm/s, peak {peak:.0}"), 80.0, |ui| {
-        base_plot(id_salt, "flange", 80.0, group, t_end).show(ui, |plot_ui| {
+        base_plot(id_salt, data.key, "flange", 80.0, group, t_end).show(ui, |plot_ui| {
             add_time_marks(plot_ui, data, dt);
             plot_ui.line(Line::new("flange speed", speed).color(Color32::LIGHT_GRAY));
             plot_ui.pointer_coordinate()

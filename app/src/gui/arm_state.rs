@@ -74,6 +74,8 @@ pub struct ArmState {
     pub teleop_target: Option<Vec<f64>>,
     /// The rollout's pending chunk and its predicted vs executed paths.
     pub rollout: Option<RolloutOverlay>,
+    /// The time range the trajectory plots showed in the last frame (s).
+    pub plot_x_bounds: Option<(f64, f64)>,
 }
 
 impl ArmState {
@@ -89,6 +91,7 @@ impl ArmState {
             live: None,
             teleop_target: None,
             rollout: None,
+            plot_x_bounds: None,
         }
     }
 

@@ -78,3 +78,24 @@ fn a_bad_instruction_is_explained_and_history_comes_back_with_the_up_arrow() {
     harness.run_steps(2);
     assert_eq!(harness.get_by_label(INSTRUCTION_LABEL).value().as_deref(), Some("wiggle the mug"));
 }
+
+#[test]
+fn the_plots_show_the_whole_of_each_new_plan() {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    let mut durations = Vec::new();
+    for instruction in ["move 5 cm left", "move 30 cm left slowly", "move 5 cm up"] {
+        harness.state_mut().handle_command(&ctx, Command::Plan(instruction.into()));
+        run_until(&mut harness, "the plan", plan_finished);
+        harness.run_steps(3);
+        let duration = harness.state().arm().preview.as_ref().unwrap().duration_s();
+        let bounds = harness.state().arm().plot_x_bounds.unwrap();
+        // The time axis spans this plan, not the one before (whose bounds a constant plot id used to keep).
+        assert!(
+            bounds.0 <= 0.05 * duration && (duration * 0.95..=duration * 1.1).contains(&bounds.1),
+            "{instruction}: {bounds:?} for {duration} s"
+        );
+        durations.push(duration);
+    }
+    assert!(durations[1] > 2.0 * durations[0], "{durations:?}");
+}

@@ -168,6 +168,7 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         context.arm.robot.joints.iter().map(|joint| (joint.limits.lower, joint.limits.upper)).collect();
     let highlight = preview.highlight;
     let data = TrajectoryPlots {
+        key: preview_key(preview),
         dt_s: preview.trajectory().dt_s,
         joints: &preview.trajectory().joints,
         limits: &limits,
@@ -187,4 +188,16 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     if let Some(step) = response.clicked_step {
         context.commands.push(Command::ScrubTrajectory(step));
     }
+    context.arm.plot_x_bounds = response.x_bounds;
+}
+
+/// Which trajectory a preview shows, for the plots: where it came from, its plan and its length.
+fn preview_key(preview: &crate::gui::arm_state::TrajectoryPreview) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    preview.review.source.hash(&mut hasher);
+    preview.review.plan_id.hash(&mut hasher);
+    preview.trajectory().joints.len().hash(&mut hasher);
+    preview.trajectory().dt_s.to_bits().hash(&mut hasher);
+    hasher.finish()
 }
