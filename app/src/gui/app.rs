@@ -11,6 +11,7 @@ mod recording;
 mod robot_link;
 mod rollout;
 mod ui;
+pub use ui::HELP_TITLE;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

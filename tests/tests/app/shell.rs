@@ -157,3 +157,27 @@ fn the_whole_window_renders_on_wgpu() {
     harness.mask(frame_time);
     harness.snapshot("app_default_layout");
 }
+
+#[test]
+fn the_help_stays_clear_of_stop_and_scrolls_in_a_short_window() {
+    use kinedesk::gui::app::HELP_TITLE;
+    use kinedesk_widgets::stop_button::STOP_BUTTON_LABEL;
+    let options = no_cameras();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size([1280.0, 520.0])
+        .build_eframe(|cc| kinedesk::KineDeskApp::new(cc, options));
+    harness.run();
+    harness.key_press(Key::F1);
+    harness.run();
+    let window = harness.get_by_label(HELP_TITLE).rect();
+    let stop = harness.get_by_label(STOP_BUTTON_LABEL).rect();
+    assert!(window.bottom() < stop.top(), "the help {window:?} covers Stop {stop:?}");
+    // The last row is below the fold at first; scrolling brings it into the window.
+    let last = "Teleop joint mode: choose the joint";
+    assert!(harness.get_by_label(last).rect().top() > window.bottom(), "{window:?}");
+    harness.get_by_label(last).scroll_to_me();
+    harness.run();
+    let row = harness.get_by_label(last).rect();
+    let window = harness.get_by_label(HELP_TITLE).rect();
+    assert!(window.contains_rect(row), "{row:?} not in {window:?}");
+}

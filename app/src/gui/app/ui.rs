@@ -14,6 +14,9 @@ use crate::gui::panes::PaneContext;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::shortcuts::{self, STOP_KEY};
 
+/// The title of the keyboard-shortcut window (F1).
+pub const HELP_TITLE: &str = "Keyboard shortcuts";
+
 impl KineDeskApp {
     /// The drawing pass: the whole window, and the commands it emitted carried out. `eframe::App::ui` calls this
     /// (after the logic pass); it does no disk or device work.
@@ -76,11 +79,19 @@ impl KineDeskApp {
                 None => self.state.layout.ui(&mut panes, ui),
             }
         });
-        egui::Window::new("Keyboard shortcuts")
+        // Below the menu bar, clear of the status bar (where Stop is), scrolling when the window is short.
+        let height = ctx.content_rect().height();
+        egui::Window::new(HELP_TITLE)
             .open(&mut self.show_help)
             .collapsible(false)
             .resizable(false)
-            .show(&ctx, |ui| shortcut_table_ui(ui, &shortcuts::help_rows(ui.ctx())));
+            .anchor(egui::Align2::CENTER_TOP, [0.0, 36.0])
+            .max_height((height - 130.0).max(120.0))
+            .show(&ctx, |ui| {
+                egui::ScrollArea::vertical().id_salt("shortcut_help").show(ui, |ui| {
+                    shortcut_table_ui(ui, &shortcuts::help_rows(ui.ctx()));
+                });
+            });
         if self.confirm_quit {
             egui::Modal::new(egui::Id::unique("confirm_quit")).show(&ctx, |ui| {
                 ui.heading("Quit KineDesk?");
