@@ -69,7 +69,7 @@ pub fn bench_cameras(feeds: usize, seconds: f64, width: u32, height: u32, fps: u
     let cameras = app.cameras();
     let frames_published = cameras.feeds.iter().map(|f| f.handle.slot.published()).sum();
     let frames_shown = cameras.feeds.iter().map(|f| f.stats.shown).sum();
-    let frames_dropped = cameras.feeds.iter().map(crate::gui::camera_feeds::Feed::drops).sum();
+    let frames_dropped = cameras.feeds.iter().map(|f| f.handle.slot.dropped() + f.camera_lost()).sum();
     let texture_allocations = cameras.feeds.iter().map(|f| f.stats.texture_allocations).sum();
 
     // The device path's decoders on frames of the same size.

@@ -160,18 +160,51 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Frames lost: replaced before the UI took them, plus gaps in the source's own numbering.
+    /// Frames the screen did not draw: replaced before the UI took them, or skipped while the recorder had
+    /// priority. Harmless: recording and the policy get every frame the camera delivered.
     #[must_use]
-    pub fn drops(&self) -> u64 {
-        self.handle.slot.dropped() + self.handle.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed)
+    pub fn screen_skipped(&self) -> u64 {
+        self.handle.slot.dropped() + self.stats.display_skipped
     }
 
-    /// The badge: "30.0 fps · 12 ms · 0 drops · 640×480".
+    /// Frames the camera (or its driver) never delivered: gaps in its own frame numbers. These are missing from the
+    /// recording too.
+    #[must_use]
+    pub fn camera_lost(&self) -> u64 {
+        self.handle.slot.counters.source_gaps.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The badge: "30.0 fps · 12 ms · 640×480", and "· 3 lost by the camera" when the camera lost frames.
     #[must_use]
     pub fn badge(&self) -> String {
         let latency = self.stats.latency_ms.back().copied().unwrap_or(0.0);
         let size = self.last.as_ref().map_or_else(|| "—".to_owned(), |f| format!("{}×{}", f.width, f.height));
-        format!("{:.1} fps · {latency:.0} ms · {} drops · {size}", self.stats.fps, self.drops())
+        let mut badge = format!("{:.1} fps · {latency:.0} ms · {size}", self.stats.fps);
+        let lost = self.camera_lost();
+        if lost > 0 {
+            badge += &format!(" · {lost} lost by the camera");
+        }
+        badge
+    }
+
+    /// What the badge's counts mean, and what to do about a loss (its hover text).
+    #[must_use]
+    pub fn badge_details(&self) -> String {
+        let mut text = format!(
+            "{} frames shown; {} not drawn by the screen (it skips frames it has no time to draw — harmless: \
+             recording and the policy still get every frame).",
+            self.stats.shown,
+            self.screen_skipped()
+        );
+        let lost = self.camera_lost();
+        if lost > 0 {
+            text += &format!(
+                "\n{lost} frames lost by the camera (gaps in its frame numbers): they are missing from the recording \
+                 too. Lower the camera's resolution or frame rate, move it to another USB port or controller, or \
+                 close other programs using it."
+            );
+        }
+        text
     }
 }
 

@@ -33,6 +33,19 @@ fn camera_feeds_stream_into_textures_and_an_unplugged_one_comes_back() {
     assert_eq!(pattern.stats.texture_allocations, 1, "frames are written into the same texture");
     assert!(pattern.stats.latency_ms.iter().all(|ms| *ms < 1000.0));
 
+    // The badge counts only what the camera lost (missing from the recording too), not frames the screen skipped.
+    assert!(!pattern.badge().contains("lost") && !pattern.badge().contains("drops"), "{}", pattern.badge());
+    let slot = pattern.handle.slot.clone();
+    let mut skipped = (*slot.peek().unwrap()).clone();
+    skipped.sequence += 6; // the camera's numbering jumps: 5 frames never arrived
+    slot.publish(std::sync::Arc::new(skipped));
+    run_until(&mut harness, "the loss on the badge", |app| {
+        app.cameras().feed("pattern").unwrap().badge().contains("5 lost by the camera")
+    });
+    harness.get_by_label_contains("5 lost by the camera");
+    let details = harness.state().cameras().feed("pattern").unwrap().badge_details();
+    assert!(details.contains("missing from the recording") && details.contains("not drawn by the screen"), "{details}");
+
     let ctx = harness.ctx.clone();
     harness.state_mut().handle_command(&ctx, Command::MaximiseCamera(Some("pattern".into())));
     harness.run_steps(2);

@@ -107,6 +107,10 @@ impl KineDeskApp {
                             );
                             let level = if lost > 0 { LogLevel::Warn } else { LogLevel::Info };
                             self.log_event(ctx, level, "session", message);
+                            if lost > 0 {
+                                let hint = crate::gui::panes::session_pane::RECORDER_LOSS_HINT;
+                                self.log_event(ctx, LogLevel::Warn, "session", hint);
+                            }
                         }
                         Err(error) => {
                             let message = format!("{} did not end cleanly: {error}", path.display());

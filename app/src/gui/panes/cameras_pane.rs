@@ -103,13 +103,14 @@ fn feed_ui(ui: &mut Ui, feed: &Feed, index: usize, rect: Rect, commands: &mut Ve
     let badge = format!("{name}: {}", feed.badge());
     let badge_rect =
         Rect::from_min_size(egui::pos2(rect.min.x + 4.0, rect.max.y - 22.0), vec2(rect.width() - 8.0, 18.0));
+    let colour = if feed.camera_lost() > 0 { palette::WARNING } else { Color32::WHITE };
     ui.put(
         badge_rect,
-        egui::Label::new(
-            RichText::new(badge).small().color(Color32::WHITE).background_color(Color32::from_black_alpha(170)),
-        )
-        .truncate(),
-    );
+        egui::Label::new(RichText::new(badge).small().color(colour).background_color(Color32::from_black_alpha(170)))
+            .truncate()
+            .sense(Sense::hover()),
+    )
+    .on_hover_text(feed.badge_details());
     let status = match feed.handle.status() {
         CameraStatus::Lost { reason } => Some((format!("{reason} — reconnecting…"), palette::WARNING)),
         CameraStatus::Opening => Some(("opening…".to_owned(), Color32::LIGHT_GRAY)),
@@ -209,7 +210,7 @@ pub fn cameras_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
 
 /// A feed in its own window (a native viewport where the platform has them).
 pub fn popped_out_ui(ui: &mut Ui, feed: &Feed) {
-    ui.label(RichText::new(feed.badge()).small());
+    ui.label(RichText::new(feed.badge()).small()).on_hover_text(feed.badge_details());
     if let Some(texture) = &feed.texture {
         let size = texture.size_vec2();
         let room = ui.available_size();

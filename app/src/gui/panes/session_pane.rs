@@ -18,6 +18,11 @@ pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
 pub const CHECK_LABEL: &str = "Check before export";
+/// Why the recorder loses frames and what to do about it (its queue to the disk was full).
+pub const RECORDER_LOSS_HINT: &str = "The recorder's queue to the disk was full, so these frames or records were not \
+    written: the disk or the JPEG encoders could not keep up. Record fewer or smaller cameras, lower their frame \
+    rate, record to a faster local disk, or close other programs writing to it. The frames the screen skips are not \
+    counted here.";
 pub const RERUN_LIVE_LABEL: &str = "Stream to Rerun while recording";
 
 pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
@@ -107,10 +112,15 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 RichText::new(format!("REC {:02}:{:04.1}", (seconds / 60.0) as u64, seconds % 60.0))
                     .color(palette::DANGER),
             );
-            let dropped = stats.frames_dropped + stats.records_dropped;
-            let text =
-                format!("{} frames ({} on disk), {} dropped", stats.frames_written, stats.frames_durable, dropped);
-            ui.label(if dropped > 0 { RichText::new(text).color(palette::WARNING) } else { RichText::new(text) });
+            let lost = stats.frames_dropped + stats.records_dropped;
+            let text = format!("{} frames ({} on disk)", stats.frames_written, stats.frames_durable);
+            if lost > 0 {
+                ui.label(RichText::new(text).color(palette::WARNING));
+                ui.label(RichText::new(format!("{lost} lost by the recorder")).color(palette::WARNING))
+                    .on_hover_text(RECORDER_LOSS_HINT);
+            } else {
+                ui.label(text);
+            }
             ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
         }
     });
