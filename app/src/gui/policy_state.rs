@@ -175,6 +175,8 @@ pub struct PolicyState {
     pub hover: Hover,
     /// What the mouse is over this frame (written while drawing).
     pub hover_next: Hover,
+    /// Why Enter or Plan did nothing just now (shown under the instruction until the next keystroke).
+    pub notice: Option<String>,
 }
 
 impl Default for PolicyState {
@@ -188,6 +190,7 @@ impl Default for PolicyState {
             show_coarse: false,
             hover: Hover::default(),
             hover_next: Hover::default(),
+            notice: None,
         }
     }
 }

@@ -99,3 +99,23 @@ fn the_plots_show_the_whole_of_each_new_plan() {
     }
     assert!(durations[1] > 2.0 * durations[0], "{durations:?}");
 }
+
+#[test]
+fn enter_on_an_empty_instruction_says_what_to_do() {
+    use kinedesk::gui::panes::instruction_pane::{EMPTY_INSTRUCTION_NOTICE, PLAN_LABEL};
+    let mut harness = app_harness();
+    assert!(harness.get_by_label(PLAN_LABEL).accesskit_node().is_disabled());
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(2);
+    harness.key_press(Key::Enter);
+    harness.run_steps(2);
+    harness.get_by_label(EMPTY_INSTRUCTION_NOTICE);
+    assert!(harness.state().policy().current.is_none(), "nothing was planned");
+    // Typing clears the notice and enables Plan.
+    harness.get_by_label(INSTRUCTION_LABEL).focus();
+    harness.run_steps(1);
+    harness.get_by_label(INSTRUCTION_LABEL).type_text("move 5 cm left");
+    harness.run_steps(2);
+    assert!(harness.query_by_label(EMPTY_INSTRUCTION_NOTICE).is_none());
+    assert!(!harness.get_by_label(PLAN_LABEL).accesskit_node().is_disabled());
+}

@@ -13,10 +13,16 @@ use crate::gui::policy_state::PolicyChoice;
 
 /// Accessibility label of the instruction box.
 pub const INSTRUCTION_LABEL: &str = "Instruction";
+pub const PLAN_LABEL: &str = "Plan";
 /// Accessibility label of the server address box.
 pub const SERVER_LABEL: &str = "Server";
 
 const EXAMPLE: &str = "lift the mug by its handle, rotate it 90° clockwise, then place it slowly left of the plate";
+/// The empty instruction box's hint: clearly a hint, not text already typed.
+pub const INSTRUCTION_HINT: &str = "type an instruction here, e.g. move 5 cm left — Enter plans it";
+/// What Enter (or Plan) on an empty instruction says.
+pub const EMPTY_INSTRUCTION_NOTICE: &str =
+    "Type an instruction first (for example: move 5 cm left, then close the gripper), then press Enter.";
 
 fn constraint_colour(text: &str) -> Color32 {
     palette::constraint(text.split(':').next().and_then(ConstraintKind::from_name))
@@ -55,7 +61,7 @@ fn instruction_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         let edit = ui
             .add(
                 TextEdit::singleline(&mut policy.instruction)
-                    .hint_text(EXAMPLE)
+                    .hint_text(RichText::new(INSTRUCTION_HINT).italics())
                     .desired_width((ui.available_width() - 70.0).max(120.0)),
             )
             .labelled_by(label.id)
@@ -69,18 +75,36 @@ fn instruction_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 policy.browse_history(history, false);
             }
         }
+        if edit.changed() {
+            policy.notice = None;
+        }
         if edit.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
             plan = true;
         }
-        let ready = !policy.instruction.trim().is_empty() && !pending;
-        if ui.add_enabled(ready, egui::Button::new("Plan")).on_hover_text("Plan this instruction (Enter)").clicked() {
+        let empty = policy.instruction.trim().is_empty();
+        let ready = !empty && !pending;
+        let why_not =
+            if pending { "A plan is being made; wait for it (or press Esc)" } else { "Type an instruction first" };
+        let button = ui
+            .add_enabled(ready, egui::Button::new(PLAN_LABEL))
+            .on_hover_text("Plan this instruction (Enter)")
+            .on_disabled_hover_text(why_not);
+        if button.clicked() {
             plan = true;
         }
         if plan && ready {
+            policy.notice = None;
             context.commands.push(Command::Plan(policy.instruction.trim().to_owned()));
+            edit.request_focus();
+        } else if plan && empty {
+            // Enter on an empty box says what to do instead of doing nothing.
+            policy.notice = Some(EMPTY_INSTRUCTION_NOTICE.to_owned());
             edit.request_focus();
         }
     });
+    if let Some(notice) = &policy.notice {
+        ui.label(RichText::new(notice).color(palette::WARNING));
+    }
 }
 
 pub fn instruction_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
