@@ -12,6 +12,8 @@ struct Toast {
     text: String,
     /// `egui::InputState::time` at which it disappears.
     expires_at: f64,
+    /// A button on the toast (e.g. "Undo"): its label and what [`Toasts::show`] returns when it is clicked.
+    action: Option<(String, u64)>,
 }
 
 /// A small stack of toasts; at most [`Toasts::MAX_VISIBLE`] are shown, the oldest go first.
@@ -35,7 +37,22 @@ impl Toasts {
 
     /// Adds a toast; `now` is `egui::InputState::time`.
     pub fn push(&mut self, level: LogLevel, text: impl Into<String>, now: f64) {
-        self.items.push_back(Toast { level, text: text.into(), expires_at: now + Self::lifetime_s(level) });
+        self.items.push_back(Toast {
+            level,
+            text: text.into(),
+            expires_at: now + Self::lifetime_s(level),
+            action: None,
+        });
+        while self.items.len() > Self::MAX_VISIBLE {
+            self.items.pop_front();
+        }
+    }
+
+    /// Adds a toast with a button (`label`, e.g. "Undo"); [`Toasts::show`] returns `action` when it is clicked. It
+    /// stays up twice as long as a plain one, so there is time to use it.
+    pub fn push_with_action(&mut self, level: LogLevel, text: impl Into<String>, label: &str, action: u64, now: f64) {
+        let expires_at = now + 2.0 * Self::lifetime_s(level);
+        self.items.push_back(Toast { level, text: text.into(), expires_at, action: Some((label.to_owned(), action)) });
         while self.items.len() > Self::MAX_VISIBLE {
             self.items.pop_front();
         }
@@ -55,16 +72,16 @@ impl Toasts {
         self.items.clear();
     }
 
-    /// Draws the live toasts above everything else, `bottom_margin` points above the bottom edge.
-    pub fn show(&mut self, ctx: &Context, bottom_margin: f32) {
+    /// Draws the live toasts above everything else, `bottom_margin` points above the bottom edge. Returns the action
+    /// of a toast whose button was clicked (that toast is then gone).
+    pub fn show(&mut self, ctx: &Context, bottom_margin: f32) -> Option<u64> {
         let now = ctx.input(|input| input.time);
         self.items.retain(|toast| toast.expires_at > now);
-        let Some(next_expiry) = self.items.iter().map(|toast| toast.expires_at).reduce(f64::min) else {
-            return;
-        };
+        let next_expiry = self.items.iter().map(|toast| toast.expires_at).reduce(f64::min)?;
         ctx.request_repaint_after(std::time::Duration::from_secs_f64((next_expiry - now).max(0.05)));
 
         let mut dismissed = None;
+        let mut acted = None;
         Area::new(Id::unique("kinedesk_toasts"))
             .order(Order::Foreground)
             .anchor(Align2::RIGHT_BOTTOM, vec2(-12.0, -bottom_margin))
@@ -76,6 +93,12 @@ impl Toasts {
                         ui.horizontal(|ui| {
                             ui.label(RichText::new(toast.level.label()).strong().color(toast.level.colour()));
                             ui.label(&toast.text);
+                            if let Some((label, action)) = &toast.action
+                                && ui.button(label).clicked()
+                            {
+                                acted = Some(*action);
+                                dismissed = Some(index);
+                            }
                             if ui.small_button("x").on_hover_text("Dismiss").clicked() {
                                 dismissed = Some(index);
                             }
@@ -87,6 +110,7 @@ impl Toasts {
         if let Some(index) = dismissed {
             self.items.remove(index);
         }
+        acted
     }
 }
 

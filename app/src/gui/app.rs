@@ -11,6 +11,7 @@ mod recording;
 mod robot_link;
 mod rollout;
 mod ui;
+pub use recording::UNDO_DISCARD_LABEL;
 pub use ui::HELP_TITLE;
 
 use std::collections::VecDeque;

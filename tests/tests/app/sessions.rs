@@ -335,3 +335,44 @@ fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline
     assert!(!open.thumbnails.is_empty());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn while_recording_the_keys_are_shown_esc_keeps_recording_and_a_discard_can_be_undone() {
+    use kinedesk::gui::camera_feeds::CameraSpec;
+    use kinedesk::gui::panes::session_pane::{RECORD_LABEL, RECORDING_KEYS_HINT};
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-discard-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let options = AppOptions {
+        cameras: Some(vec![CameraSpec::TestPattern { name: "pattern".into(), width: 96, height: 72, fps: 30 }]),
+        connect_sim: true,
+        session: Some(root.clone()),
+        ..AppOptions::default()
+    };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::ShowPane(Pane::Session));
+    harness.run_steps(2);
+    assert!(harness.query_by_label(RECORDING_KEYS_HINT).is_none());
+    harness.get_by_label(RECORD_LABEL).click();
+    run_until(&mut harness, "frames recorded", |app| {
+        app.session().recording.as_ref().is_some_and(|r| r.stats().frames_written >= 10)
+    });
+    harness.get_by_label(RECORDING_KEYS_HINT);
+    // Esc stops the arm, not the recording, and says so.
+    harness.key_press(Key::Escape);
+    harness.run_steps(3);
+    assert!(harness.state().session().recording.is_some(), "Esc must not end the recording");
+    assert!(logged(harness.state(), "The recording goes on"));
+    // Left discards: to the trash, with Undo on the toast.
+    harness.key_press(Key::ArrowLeft);
+    run_until(&mut harness, "the discard", |app| {
+        app.session().recording.is_none() && app.session().annotator.last_deleted.is_some()
+    });
+    let trashed = root.join("trash/episode_000000.kdlog");
+    run_until(&mut harness, "the log in the trash", |_| trashed.exists());
+    harness.get_by_label(kinedesk::gui::app::UNDO_DISCARD_LABEL).click();
+    run_until(&mut harness, "the episode back", |app| app.session().episodes.len() == 1);
+    assert!(root.join("episodes/episode_000000.kdlog").exists() && !trashed.exists());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -28,7 +28,10 @@ impl KineDeskApp {
                     Some(robot) => format!("{} told to stop", robot.name),
                     None => "no robot is connected, so nothing was moving".to_owned(),
                 };
-                let message = format!("STOP by {} (stop #{}): {what}.", reason.label(), event.generation);
+                let mut message = format!("STOP by {} (stop #{}): {what}.", reason.label(), event.generation);
+                if self.session.recording.is_some() {
+                    message += " The recording goes on (Right keeps the episode, Left discards it).";
+                }
                 self.log_event(ctx, LogLevel::Warn, "stop", message);
             }
             Command::ConnectSimArm => self.connect_sim_arm(ctx),

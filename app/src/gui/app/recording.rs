@@ -19,6 +19,11 @@ const BACKLOG_THROTTLE: f32 = 0.25;
 /// Backlog below which the previews go back to full rate.
 const BACKLOG_RECOVERED: f32 = 0.05;
 
+/// The button on the toast after a discard.
+pub const UNDO_DISCARD_LABEL: &str = "Undo discard";
+/// The toast action that puts the discarded episode back.
+pub(super) const TOAST_UNDO_DISCARD: u64 = 1;
+
 impl KineDeskApp {
     pub(super) fn recorder_state(&self) -> ConnectionState {
         match (&self.session.session, &self.session.recording) {
@@ -107,6 +112,23 @@ impl KineDeskApp {
                             );
                             let level = if lost > 0 { LogLevel::Warn } else { LogLevel::Info };
                             self.log_event(ctx, level, "session", message);
+                            if end == EpisodeEnd::Discard {
+                                // Discarding is one key: it can be undone from the toast or the episode list.
+                                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                                self.session.annotator.last_deleted = name.clone();
+                                let text = format!(
+                                    "Discarded {} (moved to the session's trash).",
+                                    name.as_deref().unwrap_or("the episode")
+                                );
+                                let now = ctx.input(|input| input.time);
+                                self.toasts.push_with_action(
+                                    LogLevel::Info,
+                                    text,
+                                    UNDO_DISCARD_LABEL,
+                                    TOAST_UNDO_DISCARD,
+                                    now,
+                                );
+                            }
                             if lost > 0 {
                                 let hint = crate::gui::panes::session_pane::RECORDER_LOSS_HINT;
                                 self.log_event(ctx, LogLevel::Warn, "session", hint);

@@ -108,7 +108,11 @@ impl KineDeskApp {
             });
         }
         self.popped_out_cameras_ui(&ctx, &mut commands);
-        self.toasts.show(&ctx, 40.0);
+        if let Some(action) = self.toasts.show(&ctx, 40.0)
+            && action == super::recording::TOAST_UNDO_DISCARD
+        {
+            commands.push(Command::Timeline(crate::gui::annotator::TimelineCommand::RestoreDeleted));
+        }
 
         for command in commands {
             self.handle_command(&ctx, command);

@@ -18,6 +18,9 @@ pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
 pub const CHECK_LABEL: &str = "Check before export";
+/// The key-hint line shown while recording.
+pub const RECORDING_KEYS_HINT: &str = "Right: finish and keep the episode  ·  Left: discard it (to the trash; Undo on \
+    the toast)  ·  Esc: stop the arm — the recording goes on, nothing is discarded";
 /// Why the recorder loses frames and what to do about it (its queue to the disk was full).
 pub const RECORDER_LOSS_HINT: &str = "The recorder's queue to the disk was full, so these frames or records were not \
     written: the disk or the JPEG encoders could not keep up. Record fewer or smaller cameras, lower their frame \
@@ -124,6 +127,10 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
         }
     });
+    if session.recording.is_some() {
+        // What the keys do while recording, where the operator is looking.
+        ui.label(RichText::new(RECORDING_KEYS_HINT).small().color(palette::WARNING));
+    }
     ui.separator();
     if let Some(open) = &session.annotator.open {
         super::annotate_ui::timeline_editor_ui(ui, open, context.maximised.is_some(), context.commands);
