@@ -11,8 +11,9 @@ mod recording;
 mod robot_link;
 mod rollout;
 mod ui;
+pub use command_handling::MOVE_TO_START_CONFIRM_DEG;
 pub use recording::UNDO_DISCARD_LABEL;
-pub use ui::HELP_TITLE;
+pub use ui::{HELP_TITLE, MOVE_TO_START_CONFIRM_LABEL};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -102,6 +103,8 @@ pub struct KineDeskApp {
     next_execution_id: u64,
     /// The "quit while the robot is connected?" dialog is open.
     confirm_quit: bool,
+    /// The "move to the start?" dialog is open, for a move this many degrees long (largest joint).
+    confirm_move_to_start: Option<f64>,
     teleop: Teleop,
     /// The gamepad thread, and the newest reading with when it arrived.
     gamepad: Option<Worker<(), GamepadEvent>>,
@@ -220,6 +223,7 @@ impl KineDeskApp {
             robot_state: ConnectionState::NotConnected,
             next_execution_id: 1,
             confirm_quit: false,
+            confirm_move_to_start: None,
             teleop: Teleop::default(),
             gamepad: None,
             gamepad_state: None,
@@ -386,6 +390,12 @@ impl KineDeskApp {
     #[must_use]
     pub fn maximised_pane(&self) -> Option<Pane> {
         self.maximised_pane
+    }
+
+    /// The move the "move to the start?" confirmation asks about (degrees), if it is showing.
+    #[must_use]
+    pub fn move_to_start_confirmation(&self) -> Option<f64> {
+        self.confirm_move_to_start
     }
 
     /// Whether the quit confirmation is showing.

@@ -77,8 +77,11 @@ pub enum Command {
     DisconnectRobot,
     /// Execute the previewed trajectory on the connected robot (refused unless every check passes).
     SendTrajectory,
-    /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts.
+    /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts. A move of more than a few
+    /// degrees asks first.
     MoveToStart,
+    /// The answer to "move to the start?" (true: move).
+    ConfirmMoveToStart(bool),
     /// Ask the policy to plan this instruction from the arm's current state.
     Plan(String),
     /// Plan with the built-in planner or a server.

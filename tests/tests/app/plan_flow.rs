@@ -61,6 +61,40 @@ fn an_instruction_is_planned_previewed_approved_and_sent() {
     run_until(&mut harness, "the arm to settle", |app| {
         app.arm().live.as_ref().is_some_and(|s| kinedesk_models::driver::max_joint_offset(&goal, &s.positions) < 0.01)
     });
+
+    // Completed: the approval is gone, Move to start is not offered (the start is behind the arm), and the main
+    // action is Re-plan from here, which plans the same instruction from where the arm now is.
+    use kinedesk::gui::panes::trajectory_pane::{MOVE_TO_START_LABEL, REPLAN_LABEL};
+    assert!(!approved(harness.state()));
+    assert!(harness.query_by_label(MOVE_TO_START_LABEL).is_none());
+    harness.get_by_label(REPLAN_LABEL).click();
+    run_until(&mut harness, "the new plan", |app| plan_finished(app) && app.policy().current.as_ref().unwrap().id == 2);
+    let replanned = harness.state().arm().preview.as_ref().unwrap().trajectory().joints[0].clone();
+    assert!(kinedesk_models::driver::max_joint_offset(&goal, &replanned) < 0.01, "re-planned from where the arm is");
+    harness.get_by_label_contains("Plan: planned");
+}
+
+#[test]
+fn planning_while_the_arm_executes_says_so_and_keeps_the_running_preview() {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::Plan("move 30 cm left slowly".into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+    harness.get_by_label(SEND_LABEL).click();
+    run_until(&mut harness, "the execution", |app| app.arm().preview.as_ref().is_some_and(|p| p.review.is_executing()));
+    let running = harness.state().arm().preview.as_ref().unwrap().review.plan_id;
+    harness.state_mut().handle_command(&ctx, Command::Plan("move 5 cm up".into()));
+    harness.run_steps(3);
+    assert!(logged(harness.state(), "Not planned: the arm is executing"));
+    assert_eq!(harness.state().arm().preview.as_ref().unwrap().review.plan_id, running, "the preview was swapped");
+    harness.key_press(Key::Escape);
+    run_until(&mut harness, "the stop", |app| app.arm().preview.as_ref().is_some_and(|p| !p.review.is_executing()));
+    harness.get_by_label_contains("Plan: stopped at step");
+    harness.get_by_label(kinedesk::gui::panes::trajectory_pane::REPLAN_LABEL);
 }
 
 #[test]

@@ -167,7 +167,21 @@ fn a_trajectory_that_starts_elsewhere_needs_move_to_start_before_send() {
     harness.state_mut().handle_command(&ctx, Command::SendTrajectory);
     harness.run_steps(2);
     assert!(logged(harness.state(), "from the start: Move to start first"), "the command layer says why");
+    // An 11.5° move asks first; Cancel moves nothing.
+    let start = harness.state().arm().offset_from_start().unwrap();
     harness.get_by_label("Move to start").click();
+    harness.run_steps(2);
+    let asked = harness.state().move_to_start_confirmation().unwrap();
+    assert!((asked - start.to_degrees()).abs() < 0.5, "{asked} vs {start}");
+    harness.run_steps(2);
+    harness.get_by_label_contains("Move to the trajectory");
+    harness.get_by_label("Cancel").click();
+    harness.run_steps(5);
+    assert!(harness.state().move_to_start_confirmation().is_none());
+    assert!((harness.state().arm().offset_from_start().unwrap() - start).abs() < 1e-3, "Cancel moved the arm");
+    harness.get_by_label("Move to start").click();
+    harness.run_steps(2);
+    harness.get_by_label(kinedesk::gui::app::MOVE_TO_START_CONFIRM_LABEL).click();
     run_until(&mut harness, "the arm at the start", |app| {
         app.arm().offset_from_start().is_some_and(|offset| offset < 1e-6)
     });

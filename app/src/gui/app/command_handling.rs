@@ -13,6 +13,9 @@ use crate::gui::command::Command;
 use crate::gui::layout::default_layout;
 use crate::gui::loader::LoadJob;
 
+/// A move to the trajectory's start longer than this (largest joint, degrees) asks before it goes.
+pub const MOVE_TO_START_CONFIRM_DEG: f64 = 5.0;
+
 impl KineDeskApp {
     /// Carries out one command. Buttons, shortcuts and tests all end up here.
     pub fn handle_command(&mut self, ctx: &Context, command: Command) {
@@ -72,7 +75,19 @@ impl KineDeskApp {
             }
             Command::DisconnectRobot => self.disconnect_robot(ctx, "disconnected by the operator"),
             Command::SendTrajectory => self.send_trajectory(ctx),
-            Command::MoveToStart => self.move_to_start(ctx),
+            Command::MoveToStart => {
+                let offset = self.arm.offset_from_start().map_or(0.0, f64::to_degrees);
+                if offset > MOVE_TO_START_CONFIRM_DEG {
+                    self.confirm_move_to_start = Some(offset);
+                } else {
+                    self.move_to_start(ctx);
+                }
+            }
+            Command::ConfirmMoveToStart(go) => {
+                if self.confirm_move_to_start.take().is_some() && go {
+                    self.move_to_start(ctx);
+                }
+            }
             Command::ToggleShortcutHelp => self.show_help = !self.show_help,
             Command::ShowPane(pane) => {
                 self.state.layout.make_active(|_, tile| matches!(tile, Tile::Pane(p) if *p == pane));

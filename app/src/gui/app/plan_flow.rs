@@ -87,6 +87,16 @@ impl KineDeskApp {
             self.log_event(ctx, LogLevel::Warn, "policy", "A plan is still being made; wait for it or press Esc.");
             return;
         }
+        if let Some(review) = self.arm.preview.as_ref().map(|p| &p.review).filter(|r| r.is_executing()) {
+            // A new plan would replace the preview under the running execution: say so instead of swapping it.
+            let message = format!(
+                "Not planned: the arm is executing {} ({}). Stop it (Esc) or let it finish, then plan again.",
+                review.source,
+                review.state().label()
+            );
+            self.log_event(ctx, LogLevel::Warn, "policy", message);
+            return;
+        }
         if !self.ensure_policy_worker(ctx) {
             return;
         }

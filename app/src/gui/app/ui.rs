@@ -14,6 +14,9 @@ use crate::gui::panes::PaneContext;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::shortcuts::{self, STOP_KEY};
 
+/// The button that confirms a long move to the trajectory's start.
+pub const MOVE_TO_START_CONFIRM_LABEL: &str = "Move the arm";
+
 /// The title of the keyboard-shortcut window (F1).
 pub const HELP_TITLE: &str = "Keyboard shortcuts";
 
@@ -92,6 +95,23 @@ impl KineDeskApp {
                     shortcut_table_ui(ui, &shortcuts::help_rows(ui.ctx()));
                 });
             });
+        if let Some(offset) = self.confirm_move_to_start {
+            egui::Modal::new(egui::Id::unique("confirm_move_to_start")).show(&ctx, |ui| {
+                ui.heading("Move to the trajectory's start?");
+                ui.label(format!(
+                    "The arm travels up to {offset:.1}° (largest joint), point to point at 25 % speed, without a \
+                     preview of the path. Esc stops it."
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button(MOVE_TO_START_CONFIRM_LABEL).clicked() {
+                        commands.push(Command::ConfirmMoveToStart(true));
+                    }
+                    if ui.button("Cancel").clicked() {
+                        commands.push(Command::ConfirmMoveToStart(false));
+                    }
+                });
+            });
+        }
         if self.confirm_quit {
             egui::Modal::new(egui::Id::unique("confirm_quit")).show(&ctx, |ui| {
                 ui.heading("Quit KineDesk?");

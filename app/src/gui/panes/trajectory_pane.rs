@@ -16,6 +16,8 @@ use crate::gui::policy_state::VELOCITY_PERCENT_RANGE;
 pub const APPROVE_LABEL: &str = "Approve";
 pub const REJECT_LABEL: &str = "Reject";
 pub const SEND_LABEL: &str = "Send to robot";
+pub const REPLAN_LABEL: &str = "Re-plan from here";
+pub const MOVE_TO_START_LABEL: &str = "Move to start";
 pub const VELOCITY_LABEL: &str = "Velocity scaling";
 pub const COARSE_LABEL: &str = "Coarse only (goal level)";
 /// Prefix of the review's state line ("Plan: approved").
@@ -73,6 +75,18 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("{}: {}", REVIEW_STATE_LABEL, state.label())).color(colour))
             .on_hover_text("planned → approved → executing → completed, stopped or failed");
+        let ended = matches!(state, ReviewState::Completed | ReviewState::Stopped { .. } | ReviewState::Failed { .. });
+        let instruction = context.policy.current.as_ref().map(|c| c.instruction.clone()).filter(|i| !i.is_empty());
+        if ended
+            && review.plan_id.is_some()
+            && let Some(instruction) = instruction
+            && ui
+                .button(RichText::new(REPLAN_LABEL).strong())
+                .on_hover_text(format!("Plan \"{instruction}\" again from where the arm is now"))
+                .clicked()
+        {
+            context.commands.push(Command::Plan(instruction));
+        }
         if review.plan_id.is_some()
             && ui.button(REJECT_LABEL).on_hover_text("Discard this plan; edit the instruction and plan again").clicked()
         {
@@ -88,11 +102,17 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             context.commands.push(Command::ApprovePlan);
         }
         let away = context.arm.offset_from_start().filter(|offset| *offset > START_TOLERANCE_RAD);
+        // Only before the plan runs: after it ended, the start is behind the arm (re-plan instead).
         if let Some(offset) = away
-            && !review.is_executing()
+            && matches!(state, ReviewState::Planned | ReviewState::Approved)
         {
             ui.label(RichText::new(format!("the arm is {:.1}° from the start", offset.to_degrees())).color(AMBER));
-            if ui.button("Move to start").on_hover_text("Point-to-point move at 25 % speed").clicked() {
+            let hint = if offset.to_degrees() > crate::gui::app::MOVE_TO_START_CONFIRM_DEG {
+                "Point-to-point move at 25 % speed (asks first: it is a long move)"
+            } else {
+                "Point-to-point move at 25 % speed"
+            };
+            if ui.button(MOVE_TO_START_LABEL).on_hover_text(hint).clicked() {
                 context.commands.push(Command::MoveToStart);
             }
         }
