@@ -107,6 +107,14 @@ pub const BINDINGS: &[Binding] = &[
     ),
     scoped(Scope::RollingOut, Modifiers::SHIFT, Key::P, "Rollout: resume from the arm's state", Command::ResumeRollout),
     scoped(Scope::RollingOut, Modifiers::NONE, Key::P, "Rollout: pause (take over with teleop)", Command::PauseRollout),
+    bind(CTRL_SHIFT, Key::A, "Approve the previewed plan (every check must pass)", Command::ApprovePlan, false),
+    bind(
+        CTRL_SHIFT,
+        Key::Enter,
+        "Send the approved plan to the robot (the driver checks it again)",
+        Command::SendTrajectory,
+        false,
+    ),
     bind(CTRL_SHIFT, Key::R, "Reset the layout to the default", Command::ResetLayout, true),
     bind(
         Modifiers::COMMAND,

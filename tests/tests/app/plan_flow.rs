@@ -153,3 +153,25 @@ fn enter_on_an_empty_instruction_says_what_to_do() {
     assert!(harness.query_by_label(EMPTY_INSTRUCTION_NOTICE).is_none());
     assert!(!harness.get_by_label(PLAN_LABEL).accesskit_node().is_disabled());
 }
+
+#[test]
+fn approve_and_send_have_shortcuts_that_the_command_layer_still_checks() {
+    use egui::Modifiers;
+    let ctrl_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::Plan("move 5 cm left".into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    // Send before approval: the shortcut reaches the command layer, which refuses.
+    harness.key_press_modifiers(ctrl_shift, Key::Enter);
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "Send refused: it is not approved"));
+    harness.key_press_modifiers(ctrl_shift, Key::A);
+    harness.run_steps(2);
+    assert!(harness.state().arm().preview.as_ref().unwrap().review.is_approved());
+    harness.key_press_modifiers(ctrl_shift, Key::Enter);
+    run_until(&mut harness, "the arm to finish", |app| logged(app, "finished plan"));
+    harness.get_by_label_contains("Plan: completed");
+}

@@ -2,7 +2,7 @@
 //! time slider (it moves the ghost in the 3D view), the safety checks, and the review: coarse or full decode,
 //! velocity scaling, Reject / Approve / Send with progress. Stop (Esc) always works.
 
-use egui::{ProgressBar, RichText, ScrollArea, Slider, Ui};
+use egui::{Color32, ProgressBar, RichText, ScrollArea, Slider, Ui};
 use kinedesk_models::driver::START_TOLERANCE_RAD;
 use kinedesk_models::review::{ReviewState, RobotReadiness};
 use kinedesk_widgets::placeholder_ui;
@@ -17,6 +17,8 @@ pub const APPROVE_LABEL: &str = "Approve";
 pub const REJECT_LABEL: &str = "Reject";
 pub const SEND_LABEL: &str = "Send to robot";
 pub const REPLAN_LABEL: &str = "Re-plan from here";
+/// The fill of a button that can be pressed now (Approve, Send).
+const FILL_READY: Color32 = Color32::from_rgb(30, 120, 60);
 pub const MOVE_TO_START_LABEL: &str = "Move to start";
 pub const VELOCITY_LABEL: &str = "Velocity scaling";
 pub const COARSE_LABEL: &str = "Coarse only (goal level)";
@@ -93,9 +95,16 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             context.commands.push(Command::RejectPlan);
         }
         let approve_refusal = review.approve_refusal();
+        // Enabled actions are filled, so "can I press it?" is seen at a glance; disabled ones stay flat and faded.
+        let approvable = approve_refusal.is_none() && !review.is_approved();
+        let approve_button = if approvable {
+            egui::Button::new(RichText::new(APPROVE_LABEL).strong().color(Color32::WHITE)).fill(FILL_READY)
+        } else {
+            egui::Button::new(APPROVE_LABEL)
+        };
         if ui
-            .add_enabled(approve_refusal.is_none(), egui::Button::new(APPROVE_LABEL))
-            .on_hover_text("I have looked at this trajectory; allow sending it")
+            .add_enabled(approve_refusal.is_none(), approve_button)
+            .on_hover_text("I have looked at this trajectory; allow sending it (Ctrl+Shift+A)")
             .on_disabled_hover_text(approve_refusal.unwrap_or_default())
             .clicked()
         {
@@ -117,9 +126,16 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             }
         }
         let send_refusal = review.send_refusal(&readiness);
+        let send_button = if send_refusal.is_none() {
+            egui::Button::new(RichText::new(SEND_LABEL).strong().color(Color32::WHITE)).fill(FILL_READY)
+        } else {
+            egui::Button::new(SEND_LABEL)
+        };
         let send = ui
-            .add_enabled(send_refusal.is_none(), egui::Button::new(SEND_LABEL))
-            .on_hover_text("Execute on the connected robot; its driver re-checks every limit. Esc stops.")
+            .add_enabled(send_refusal.is_none(), send_button)
+            .on_hover_text(
+                "Execute on the connected robot; its driver re-checks every limit (Ctrl+Shift+Enter). Esc stops.",
+            )
             .on_disabled_hover_text(format!("Waiting for: {}", send_refusal.unwrap_or_default()));
         if send.clicked() {
             context.commands.push(Command::SendTrajectory);
