@@ -153,11 +153,12 @@ impl ArmState {
     /// Checks `trajectory` against this robot's limits and shows it as a ghost.
     pub fn preview(&mut self, source: impl Into<String>, trajectory: Trajectory) -> &TrajectoryPreview {
         let report = check_trajectory(&self.robot, &trajectory, &SafetyLimits::for_robot(&self.robot));
-        self.preview_checked(source, trajectory, report, Vec::new(), None)
+        self.preview_checked(source, trajectory, report, Vec::new(), None, 1.0)
     }
 
-    /// Shows a trajectory that has been checked already (a plan, checked at the chosen velocity scaling). The
-    /// scrubbed step is kept when the same plan is shown again (another decode or scaling).
+    /// Shows a trajectory that has been checked already (a plan, checked at the chosen velocity scaling, stretched
+    /// `slowdown` times to meet it). The scrubbed step is kept when the same plan is shown again (another decode or
+    /// scaling). What passes but deserves a look becomes the review's warnings.
     pub fn preview_checked(
         &mut self,
         source: impl Into<String>,
@@ -165,7 +166,13 @@ impl ArmState {
         report: CheckReport,
         spans: Vec<PlotSpan>,
         plan_id: Option<u64>,
+        slowdown: f64,
     ) -> &mut TrajectoryPreview {
+        let warnings = if report.ok {
+            kinedesk_models::robot::trajectory_warnings(&self.robot, &trajectory, slowdown)
+        } else {
+            Vec::new()
+        };
         let step = match &self.preview {
             Some(previous) if plan_id.is_some() && previous.review.plan_id == plan_id => {
                 previous.step.min(trajectory.joints.len().saturating_sub(1))
@@ -173,13 +180,9 @@ impl ArmState {
             _ => 0,
         };
         let ee_speed_m_s = flange_speeds(&self.robot, &trajectory);
-        self.preview.insert(TrajectoryPreview {
-            review: PlanReview::new(source.into(), plan_id, trajectory, report),
-            step,
-            ee_speed_m_s,
-            spans,
-            highlight: None,
-        })
+        let mut review = PlanReview::new(source.into(), plan_id, trajectory, report);
+        review.warnings = warnings;
+        self.preview.insert(TrajectoryPreview { review, step, ee_speed_m_s, spans, highlight: None })
     }
 
     /// The scene: floor, the model at its rest pose, and the ghost trajectory if one is previewed.

@@ -80,6 +80,8 @@ pub enum Command {
     /// Move the arm (point to point, 25 % speed) to where the previewed trajectory starts. A move of more than a few
     /// degrees asks first.
     MoveToStart,
+    /// The operator has looked at the previewed plan's warnings (needed before Approve when it has any).
+    AcknowledgeWarnings,
     /// The answer to "move to the start?" (true: move).
     ConfirmMoveToStart(bool),
     /// Ask the policy to plan this instruction from the arm's current state.

@@ -94,13 +94,28 @@ pub struct PlanReview {
     pub report: CheckReport,
     /// Why this preview may not be sent whatever the operator does (e.g. only the coarse decode is shown).
     pub blocker: Option<String>,
+    /// What passes the checks but deserves a look (near a limit, a flip, slowed to pass): approving needs these
+    /// acknowledged first.
+    pub warnings: Vec<String>,
+    /// The operator acknowledged the warnings.
+    acknowledged: bool,
     state: ReviewState,
 }
 
 impl PlanReview {
     #[must_use]
     pub fn new(source: String, plan_id: Option<u64>, trajectory: Trajectory, report: CheckReport) -> Self {
-        Self { source, plan_id, trajectory, gripper: None, report, blocker: None, state: ReviewState::Planned }
+        Self {
+            source,
+            plan_id,
+            trajectory,
+            gripper: None,
+            report,
+            blocker: None,
+            warnings: Vec::new(),
+            acknowledged: false,
+            state: ReviewState::Planned,
+        }
     }
 
     #[must_use]
@@ -141,6 +156,17 @@ impl PlanReview {
         }
     }
 
+    /// Whether there are warnings nobody acknowledged yet.
+    #[must_use]
+    pub fn warnings_pending(&self) -> bool {
+        !self.warnings.is_empty() && !self.acknowledged
+    }
+
+    /// The operator has looked at the warnings.
+    pub fn acknowledge_warnings(&mut self) {
+        self.acknowledged = true;
+    }
+
     /// Why it cannot be approved now, if it cannot.
     #[must_use]
     pub fn approve_refusal(&self) -> Option<String> {
@@ -149,6 +175,9 @@ impl PlanReview {
         }
         if let Some(blocker) = &self.blocker {
             return Some(blocker.clone());
+        }
+        if self.warnings_pending() && self.state == ReviewState::Planned {
+            return Some(format!("acknowledge the {} warning(s) first", self.warnings.len()));
         }
         match &self.state {
             ReviewState::Planned => None,

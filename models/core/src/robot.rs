@@ -14,6 +14,7 @@ mod linalg;
 mod model;
 mod safety;
 mod urdf;
+mod warnings;
 
 pub use builtin::{BuiltinRobot, panda, rm75};
 pub use ik::{IkError, IkOptions, IkSolution, solve_ik};
@@ -21,3 +22,4 @@ pub use kinematics::{Jacobian, KinematicsError, Pose, fk, fk_frames, jacobian, m
 pub use model::{Joint, JointKind, JointLimits, LinkShape, Robot, RobotError};
 pub use safety::{CheckReport, SafetyLimits, Trajectory, Violation, ViolationKind, Workspace, check_trajectory};
 pub use urdf::{LinkVisual, LoadedUrdf, TriangleMesh, UrdfError, UrdfOptions, VisualGeometry, load_urdf};
+pub use warnings::{LARGE_SWING_RAD, NEAR_LIMIT_RAD, SMALL_MOTION_M, SMALL_TURN_RAD, trajectory_warnings};

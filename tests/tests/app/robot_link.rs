@@ -188,3 +188,38 @@ fn a_trajectory_that_starts_elsewhere_needs_move_to_start_before_send() {
     harness.run_steps(2);
     assert!(!harness.get_by_label("Send to robot").accesskit_node().is_disabled());
 }
+
+#[test]
+fn a_plan_that_ends_at_a_joint_limit_is_amber_and_needs_its_warning_acknowledged_before_approve() {
+    use kinedesk::gui::panes::trajectory_pane::{ACKNOWLEDGE_LABEL, APPROVE_LABEL};
+    let robot = kinedesk_models::robot::panda();
+    let upper = robot.joints[6].limits.upper;
+    // 5 s, smooth (within the velocity and acceleration limits): only the end is a concern.
+    let joints: Vec<Vec<f64>> = (0..=100)
+        .map(|k| {
+            let mut q = robot.rest_pose.clone();
+            let s = (1.0 - (std::f64::consts::PI * f64::from(k) / 100.0).cos()) / 2.0;
+            q[6] += s * (upper - q[6]);
+            q
+        })
+        .collect();
+    let path = write_trajectory("to-the-limit.json", &joints);
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::LoadTrajectory(path));
+    finish_loads(&mut harness);
+    harness.run_steps(2);
+    harness.get_by_label_contains("All safety checks pass, with 1 warning(s)");
+    harness.get_by_label("• joint 7 reaches its upper limit");
+    assert!(harness.get_by_label(APPROVE_LABEL).accesskit_node().is_disabled());
+    // The command layer refuses too, with the reason.
+    harness.state_mut().handle_command(&ctx, Command::ApprovePlan);
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "acknowledge the 1 warning(s) first"));
+    harness.get_by_label(ACKNOWLEDGE_LABEL).click();
+    harness.run_steps(2);
+    assert!(logged(harness.state(), "warning(s) acknowledged: joint 7 reaches its upper limit"));
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+    assert!(harness.state().arm().preview.as_ref().unwrap().review.is_approved());
+}

@@ -130,6 +130,7 @@ impl KineDeskApp {
             Command::Plan(instruction) => self.request_plan(ctx, &instruction),
             Command::UsePolicy(choice) => self.use_policy(ctx, &choice),
             Command::ApprovePlan => self.approve_plan(ctx),
+            Command::AcknowledgeWarnings => self.acknowledge_warnings(ctx),
             Command::RejectPlan => self.reject_plan(ctx),
             Command::SetCoarsePreview(coarse) => self.set_coarse_preview(ctx, coarse),
             Command::SetVelocityPercent(percent) => self.set_velocity_percent(ctx, percent),

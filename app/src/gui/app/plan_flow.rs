@@ -263,7 +263,7 @@ impl KineDeskApp {
         if self.arm.preview.as_ref().is_some_and(|p| p.review.is_executing()) {
             return;
         }
-        let preview = self.arm.preview_checked(source, trajectory.trajectory(), report, spans, Some(id));
+        let preview = self.arm.preview_checked(source, trajectory.trajectory(), report, spans, Some(id), slowdown);
         preview.review.gripper = gripper;
         if self.policy.show_coarse {
             preview.review.blocker = Some("the coarse decode is shown; switch to the full decode".to_owned());
@@ -293,6 +293,21 @@ impl KineDeskApp {
             Ok(()) => self.log_event(ctx, LogLevel::Info, "policy", format!("{source} approved at {percent} % speed.")),
             Err(reason) => self.log_event(ctx, LogLevel::Warn, "policy", format!("{source} not approved: {reason}.")),
         }
+    }
+
+    pub(super) fn acknowledge_warnings(&mut self, ctx: &Context) {
+        let Some(preview) = &mut self.arm.preview else { return };
+        if preview.review.warnings.is_empty() {
+            return;
+        }
+        preview.review.acknowledge_warnings();
+        let message = format!(
+            "{}: {} warning(s) acknowledged: {}.",
+            preview.review.source,
+            preview.review.warnings.len(),
+            preview.review.warnings.join("; ")
+        );
+        self.log_event(ctx, LogLevel::Info, "policy", message);
     }
 
     pub(super) fn reject_plan(&mut self, ctx: &Context) {

@@ -17,6 +17,7 @@ pub const APPROVE_LABEL: &str = "Approve";
 pub const REJECT_LABEL: &str = "Reject";
 pub const SEND_LABEL: &str = "Send to robot";
 pub const REPLAN_LABEL: &str = "Re-plan from here";
+pub const ACKNOWLEDGE_LABEL: &str = "I have looked at the warnings";
 /// The fill of a button that can be pressed now (Approve, Send).
 const FILL_READY: Color32 = Color32::from_rgb(30, 120, 60);
 pub const MOVE_TO_START_LABEL: &str = "Move to start";
@@ -180,8 +181,28 @@ pub fn trajectory_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         context.commands.push(Command::ScrubTrajectory(step));
     }
     let report = &preview.review.report;
-    if report.ok {
+    let warnings = &preview.review.warnings;
+    if report.ok && warnings.is_empty() {
         ui.label(RichText::new("All safety checks pass").color(GREEN));
+    } else if report.ok {
+        // Passing is not the same as fine: what deserves a look is amber, and must be acknowledged to approve.
+        ui.label(
+            RichText::new(format!("All safety checks pass, with {} warning(s):", warnings.len())).color(AMBER).strong(),
+        );
+        for warning in warnings {
+            ui.label(RichText::new(format!("• {warning}")).color(AMBER));
+        }
+        if preview.review.warnings_pending() {
+            if ui
+                .button(ACKNOWLEDGE_LABEL)
+                .on_hover_text("Approve stays disabled until the warnings have been looked at")
+                .clicked()
+            {
+                context.commands.push(Command::AcknowledgeWarnings);
+            }
+        } else {
+            ui.label(RichText::new("warnings acknowledged").weak());
+        }
     } else {
         ui.label(
             RichText::new(format!(
