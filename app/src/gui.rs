@@ -7,6 +7,7 @@ pub mod arm_state;
 pub mod background_tasks;
 pub mod camera_feeds;
 pub mod command;
+pub mod file_dialogs;
 pub mod gamepad;
 pub mod layout;
 pub mod loader;

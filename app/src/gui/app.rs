@@ -13,7 +13,7 @@ mod rollout;
 mod ui;
 pub use command_handling::MOVE_TO_START_CONFIRM_DEG;
 pub use recording::UNDO_DISCARD_LABEL;
-pub use ui::{HELP_TITLE, MOVE_TO_START_CONFIRM_LABEL};
+pub use ui::{HELP_TITLE, MOVE_TO_START_CONFIRM_LABEL, RECENT_SESSIONS_LABEL};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -103,6 +103,8 @@ pub struct KineDeskApp {
     next_execution_id: u64,
     /// The "quit while the robot is connected?" dialog is open.
     confirm_quit: bool,
+    /// The native file dialog in flight, if any.
+    file_dialogs: crate::gui::file_dialogs::FileDialogs,
     /// The "move to the start?" dialog is open, for a move this many degrees long (largest joint).
     confirm_move_to_start: Option<f64>,
     teleop: Teleop,
@@ -223,6 +225,7 @@ impl KineDeskApp {
             robot_state: ConnectionState::NotConnected,
             next_execution_id: 1,
             confirm_quit: false,
+            file_dialogs: crate::gui::file_dialogs::FileDialogs::default(),
             confirm_move_to_start: None,
             teleop: Teleop::default(),
             gamepad: None,
@@ -281,7 +284,9 @@ impl KineDeskApp {
             app.policy.instruction.clone_from(&instruction);
             app.pending_commands.push(Command::Plan(instruction));
         }
-        if let Some(path) = app.options.session.clone() {
+        // The session of the last run comes back (when its folder is still a session); `--session` wins.
+        let last_session = app.state.session_root.clone().filter(|root| expand_home(root).join("episodes").is_dir());
+        if let Some(path) = app.options.session.clone().or(last_session) {
             app.pending_commands.push(Command::OpenSession(path));
             app.pending_commands.push(Command::ShowPane(Pane::Session));
             if let Some(name) = app.options.annotate.clone() {
@@ -396,6 +401,12 @@ impl KineDeskApp {
     #[must_use]
     pub fn move_to_start_confirmation(&self) -> Option<f64> {
         self.confirm_move_to_start
+    }
+
+    /// Frames drawn so far.
+    #[must_use]
+    pub fn frame_count(&self) -> u64 {
+        self.frame_index
     }
 
     /// Whether the quit confirmation is showing.

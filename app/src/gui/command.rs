@@ -54,6 +54,12 @@ pub enum Command {
     },
     /// Check a trajectory file against the robot's limits and show it as a ghost.
     LoadTrajectory(PathBuf),
+    /// Open the platform's file dialog for this purpose (on a thread; its answer comes back as a command).
+    BrowseFor(crate::gui::file_dialogs::DialogPurpose),
+    /// Put this path into the Session pane's export box.
+    SetExportDestination(PathBuf),
+    /// Put this path into the Session pane's import box.
+    SetImportSource(PathBuf),
     /// Move the ghost to this time step of the previewed trajectory.
     ScrubTrajectory(usize),
     /// Stop previewing the trajectory.

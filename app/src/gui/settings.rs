@@ -65,8 +65,11 @@ pub struct PersistedState {
     pub policy_settings: PolicySettings,
     /// The camera feeds (with per-device settings), written from the running feeds when saved.
     pub cameras: Vec<crate::gui::camera_feeds::CameraSpec>,
-    /// The session folder last opened.
+    /// The session folder last opened (reopened at start-up when it is still there).
     pub session_root: Option<std::path::PathBuf>,
+    /// Session folders opened lately, newest first (File → Recent sessions).
+    #[serde(default)]
+    pub recent_sessions: Vec<std::path::PathBuf>,
     /// How closed-loop rollouts run (mode, envelope, limits, profile).
     pub rollout: crate::gui::rollout_state::RolloutSettings,
 }
@@ -88,6 +91,7 @@ impl Default for PersistedState {
             policy_settings: PolicySettings::default(),
             cameras: crate::gui::camera_feeds::CameraSpec::defaults(),
             session_root: None,
+            recent_sessions: Vec::new(),
             rollout: crate::gui::rollout_state::RolloutSettings::default(),
         }
     }

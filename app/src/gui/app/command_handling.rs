@@ -13,6 +13,9 @@ use crate::gui::command::Command;
 use crate::gui::layout::default_layout;
 use crate::gui::loader::LoadJob;
 
+/// How many session folders File → Recent sessions keeps.
+pub const RECENT_SESSIONS: usize = 8;
+
 /// A move to the trajectory's start longer than this (largest joint, degrees) asks before it goes.
 pub const MOVE_TO_START_CONFIRM_DEG: f64 = 5.0;
 
@@ -121,6 +124,20 @@ impl KineDeskApp {
             }
             Command::LoadUrdf { path, tip } => self.queue_load(ctx, LoadJob::Urdf { path, tip }),
             Command::LoadTrajectory(path) => self.queue_load(ctx, LoadJob::Trajectory(path)),
+            Command::BrowseFor(purpose) => {
+                let start = self.state.session_root.as_deref().map(expand_home).and_then(|p| {
+                    if purpose == crate::gui::file_dialogs::DialogPurpose::OpenSession {
+                        p.parent().map(Into::into)
+                    } else {
+                        Some(p)
+                    }
+                });
+                if let Err(error) = self.file_dialogs.open(purpose, start, ctx) {
+                    self.log_event(ctx, LogLevel::Warn, "app", error);
+                }
+            }
+            Command::SetExportDestination(path) => self.session.export_text = path.display().to_string(),
+            Command::SetImportSource(path) => self.session.import_text = path.display().to_string(),
             Command::ScrubTrajectory(step) => {
                 if let Some(preview) = &mut self.arm.preview {
                     preview.step = step.min(preview.trajectory().joints.len().saturating_sub(1));
@@ -161,6 +178,9 @@ impl KineDeskApp {
                 match self.session.open(&expand_home(&path), &self.arm.robot.name, &mut self.tasks) {
                     Ok(()) => {
                         self.state.session_root = Some(path.clone());
+                        self.state.recent_sessions.retain(|p| *p != path);
+                        self.state.recent_sessions.insert(0, path.clone());
+                        self.state.recent_sessions.truncate(RECENT_SESSIONS);
                         self.log_event(ctx, LogLevel::Info, "session", format!("Session {} open.", path.display()));
                     }
                     Err(error) => self.log_event(ctx, LogLevel::Error, "session", error),

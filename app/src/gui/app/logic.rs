@@ -28,6 +28,7 @@ impl KineDeskApp {
         }
         self.episode_timers(ctx);
         self.apply_task_results(ctx);
+        self.apply_file_dialog(ctx);
         self.recorder_health(ctx);
         for command in std::mem::take(&mut self.pending_commands) {
             self.handle_command(ctx, command);
@@ -150,5 +151,24 @@ impl KineDeskApp {
             Err(error) => self.log_event(ctx, LogLevel::Warn, "teleop", error),
         }
         self.arm.teleop_target = self.teleop.target.clone();
+    }
+
+    /// A closed file dialog's answer: the command its path means, or a hint when nothing came back.
+    fn apply_file_dialog(&mut self, ctx: &Context) {
+        use crate::gui::file_dialogs::{DialogAnswer, command_for};
+        match self.file_dialogs.poll() {
+            Some(DialogAnswer::Chosen(purpose, path)) => self.pending_commands.push(command_for(purpose, path)),
+            Some(DialogAnswer::NothingChosen(purpose)) => self.log_event(
+                ctx,
+                LogLevel::Info,
+                "app",
+                format!(
+                    "{}: nothing chosen. If no dialog appeared, this desktop has no file-dialog portal \
+                     (xdg-desktop-portal): type the path into the box instead.",
+                    purpose.title()
+                ),
+            ),
+            None => {}
+        }
     }
 }

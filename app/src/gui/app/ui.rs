@@ -14,6 +14,9 @@ use crate::gui::panes::PaneContext;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::shortcuts::{self, STOP_KEY};
 
+/// File → Recent sessions.
+pub const RECENT_SESSIONS_LABEL: &str = "Recent sessions";
+
 /// The button that confirms a long move to the trajectory's start.
 pub const MOVE_TO_START_CONFIRM_LABEL: &str = "Move the arm";
 
@@ -193,6 +196,33 @@ impl KineDeskApp {
     fn menu_bar_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
+                use crate::gui::file_dialogs::DialogPurpose as D;
+                for (label, purpose) in [
+                    ("Open session…", D::OpenSession),
+                    ("Open trajectory…", D::OpenTrajectory),
+                    ("Open URDF…", D::OpenUrdf),
+                    ("Export session to…", D::ExportDestination),
+                    ("Import LeRobot dataset…", D::ImportDataset),
+                ] {
+                    if ui.button(label).clicked() {
+                        commands.push(Command::BrowseFor(purpose));
+                        if matches!(purpose, D::ExportDestination | D::ImportDataset) {
+                            commands.push(Command::ShowPane(Pane::Session));
+                        }
+                    }
+                }
+                ui.menu_button(RECENT_SESSIONS_LABEL, |ui| {
+                    if self.state.recent_sessions.is_empty() {
+                        ui.label(egui::RichText::new("none yet").weak());
+                    }
+                    for path in &self.state.recent_sessions {
+                        if ui.button(path.display().to_string()).clicked() {
+                            commands.push(Command::OpenSession(path.clone()));
+                            commands.push(Command::ShowPane(Pane::Session));
+                        }
+                    }
+                });
+                ui.separator();
                 if ui.button("Quit").clicked() {
                     commands.push(Command::Quit);
                 }

@@ -8,8 +8,18 @@ use kinedesk_widgets::palette;
 
 use super::PaneContext;
 use crate::gui::command::Command;
+use crate::gui::file_dialogs::DialogPurpose;
+
+/// A Browse… button that opens the platform's file dialog for `purpose` (on a thread; the box keeps working).
+pub fn browse_button(ui: &mut Ui, purpose: DialogPurpose, commands: &mut Vec<Command>) {
+    if ui.button(BROWSE_LABEL).on_hover_text(purpose.title()).clicked() {
+        commands.push(Command::BrowseFor(purpose));
+    }
+}
 
 pub const SESSION_FOLDER_LABEL: &str = "Session folder";
+/// The Browse… buttons beside the path boxes (each says what it browses for in its hover text).
+pub const BROWSE_LABEL: &str = "Browse…";
 pub const TASK_LABEL: &str = "Task";
 pub const RECORD_LABEL: &str = "Record";
 pub const FINISH_LABEL: &str = "Finish episode (Right key)";
@@ -46,6 +56,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         {
             context.commands.push(Command::OpenSession(session.root_text.trim().into()));
         }
+        browse_button(ui, DialogPurpose::OpenSession, context.commands);
     });
     if session.session.is_none() {
         ui.label(RichText::new("No session open: choose a folder and press Open to record demonstrations.").weak());
@@ -155,6 +166,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                 .hint_text("/path/to/new/dataset (or file.rrd)"),
         )
         .labelled_by(label.id);
+        browse_button(ui, DialogPurpose::ExportDestination, context.commands);
         let running = context.tasks.is_running(TaskKind::Export);
         if ui
             .add_enabled(
@@ -195,6 +207,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         let label = ui.label(IMPORT_LABEL);
         ui.add(egui::TextEdit::singleline(&mut session.import_text).desired_width(260.0).hint_text("/path/to/dataset"))
             .labelled_by(label.id);
+        browse_button(ui, DialogPurpose::ImportDataset, context.commands);
         let import = context.tasks.view(TaskKind::Import);
         let running = import.is_some();
         if ui.add_enabled(!running && !session.import_text.trim().is_empty(), egui::Button::new("Import")).clicked() {
