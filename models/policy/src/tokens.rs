@@ -140,13 +140,33 @@ pub struct PolicyOutput {
     pub chunks: Vec<Vec<u32>>,
 }
 
-/// A malformed token string: where, what was expected, what was found.
+/// A malformed token string: where (the words before it, quoted), what was expected, what was found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("at byte {position}: expected {expected}, found {found}")]
+#[error("{}: expected {expected}, found {found}", place(after))]
 pub struct ParseError {
+    /// Byte offset into the text.
     pub position: usize,
+    /// The text just before the problem (up to 40 characters), for the message.
+    pub after: String,
     pub expected: String,
     pub found: String,
+}
+
+fn place(after: &str) -> String {
+    if after.is_empty() { "at the start".to_owned() } else { format!("after \"{after}\"") }
+}
+
+/// Up to 40 characters of `text` before byte `position`, on a character boundary, trimmed.
+fn text_before(text: &str, position: usize) -> String {
+    let mut start = position.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let skip = before.chars().count().saturating_sub(40);
+    let tail: String = before.chars().skip(skip).collect();
+    let tail = tail.trim();
+    if skip > 0 { format!("…{tail}") } else { tail.to_owned() }
 }
 
 /// Escapes `<`, `>` and `&` in reasoning text so it cannot be read as a tag.
@@ -191,8 +211,20 @@ enum Section {
 
 /// Parses a policy's text output against `layout`. Never panics; every error says where and what was wrong.
 pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseError> {
+    parse_tokens(text, layout).map_err(|mut error| {
+        error.after = text_before(text, error.position);
+        error
+    })
+}
+
+fn parse_tokens(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseError> {
     if let Err(error) = layout.validate() {
-        return Err(ParseError { position: 0, expected: "a valid token layout".into(), found: error.to_string() });
+        return Err(ParseError {
+            position: 0,
+            after: String::new(),
+            expected: "a valid token layout".into(),
+            found: error.to_string(),
+        });
     }
     let mut output = PolicyOutput::default();
     let mut section = Section::Instruction;
@@ -206,7 +238,7 @@ pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseErro
         if trimmed.is_empty() {
             break;
         }
-        let error = |expected: String, found: String| ParseError { position, expected, found };
+        let error = |expected: String, found: String| ParseError { position, after: String::new(), expected, found };
         let allowed = match section {
             Section::Instruction => "<instr>, <stage>, <act_…> or end of input".to_owned(),
             Section::Stages => "<stage>, <act_…> or end of input".to_owned(),
@@ -222,6 +254,7 @@ pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseErro
             }
             let Some(end) = body.find(closing) else {
                 return Err(ParseError {
+                    after: String::new(),
                     position: text.len(),
                     expected: closing.to_owned(),
                     found: "end of input".into(),
@@ -231,6 +264,7 @@ pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseErro
             if let Some(bad) = content.find(['<', '>']) {
                 let at = position + 7 + bad;
                 return Err(ParseError {
+                    after: String::new(),
                     position: at,
                     expected: format!("text or {closing}"),
                     found: describe(&text[at..]),
@@ -250,6 +284,7 @@ pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseErro
             section = Section::Actions;
             let Some(end) = body.find('>') else {
                 return Err(ParseError {
+                    after: String::new(),
                     position: text.len(),
                     expected: "> closing the action token".into(),
                     found: "end of input".into(),
@@ -291,6 +326,7 @@ pub fn parse(text: &str, layout: &TokenLayout) -> Result<PolicyOutput, ParseErro
     }
     if !chunk.is_empty() {
         return Err(ParseError {
+            after: String::new(),
             position: text.len(),
             expected: format!(
                 "{} to complete chunk {} ({} of {per_chunk} tokens so far)",
@@ -362,13 +398,18 @@ mod tests {
         let order = parse("<stage>lift</stage> <instr>up</instr>", &layout).unwrap_err();
         assert_eq!(order.position, 20);
         assert!(order.expected.starts_with("<stage>, <act_…>"), "{order}");
+        // The message quotes the words before the problem, not a byte offset.
+        assert!(order.to_string().starts_with("after \"<stage>lift</stage>\": expected <stage>"), "{order}");
 
         let unclosed = parse("<instr>rotate 90 degrees", &layout).unwrap_err();
         assert_eq!((unclosed.expected.as_str(), unclosed.found.as_str()), ("</instr>", "end of input"));
 
         let junk = parse("hello", &layout).unwrap_err();
         assert_eq!((junk.position, junk.found.as_str()), (0, "\"hello\""));
-        assert_eq!(junk.to_string(), "at byte 0: expected <instr>, <stage>, <act_…> or end of input, found \"hello\"");
+        assert_eq!(
+            junk.to_string(),
+            "at the start: expected <instr>, <stage>, <act_…> or end of input, found \"hello\""
+        );
     }
 
     #[test]
