@@ -87,6 +87,10 @@ fn planning_while_the_arm_executes_says_so_and_keeps_the_running_preview() {
     harness.get_by_label(SEND_LABEL).click();
     run_until(&mut harness, "the execution", |app| app.arm().preview.as_ref().is_some_and(|p| p.review.is_executing()));
     let running = harness.state().arm().preview.as_ref().unwrap().review.plan_id;
+    // Progress shows in the Trajectory pane and in the status bar.
+    harness.run_steps(1);
+    assert!(harness.get_all_by_label_contains("executing: step").count() >= 1);
+    harness.get_by_label_contains("plan: step ");
     harness.state_mut().handle_command(&ctx, Command::Plan("move 5 cm up".into()));
     harness.run_steps(3);
     assert!(logged(harness.state(), "Not planned: the arm is executing"));

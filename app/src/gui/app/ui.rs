@@ -263,6 +263,18 @@ impl KineDeskApp {
             ui.label(RichText::new(stop_key).small().weak());
             ui.separator();
             status_bar_ui(ui, &self.status_items());
+            // The plan's progress is here too, whichever pane is in front.
+            if let Some(kinedesk_models::review::ReviewState::Executing { step, steps, .. }) =
+                self.arm.preview.as_ref().map(|p| p.review.state())
+            {
+                let fraction = *step as f32 / steps.saturating_sub(1).max(1) as f32;
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(170.0)
+                        .text(format!("plan: step {} of {steps}", step + 1)),
+                )
+                .on_hover_text("The plan being executed (Esc stops)");
+            }
             for task in self.tasks.views() {
                 let fraction = task.done as f32 / task.total.max(1) as f32;
                 ui.add(egui::ProgressBar::new(fraction).desired_width(140.0).text(format!(
