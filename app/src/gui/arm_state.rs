@@ -173,12 +173,15 @@ impl ArmState {
         } else {
             Vec::new()
         };
+        let same_plan = self.preview.as_ref().is_some_and(|p| plan_id.is_some() && p.review.plan_id == plan_id);
         let step = match &self.preview {
-            Some(previous) if plan_id.is_some() && previous.review.plan_id == plan_id => {
-                previous.step.min(trajectory.joints.len().saturating_sub(1))
-            }
+            Some(previous) if same_plan => previous.step.min(trajectory.joints.len().saturating_sub(1)),
             _ => 0,
         };
+        // A new trajectory brings the view to its motion (the same plan at another scaling keeps the view).
+        if !same_plan && let Some((centre, radius)) = motion_bounds(&self.robot, &trajectory) {
+            self.camera.frame(centre, radius);
+        }
         let ee_speed_m_s = flange_speeds(&self.robot, &trajectory);
         let mut review = PlanReview::new(source.into(), plan_id, trajectory, report);
         review.warnings = warnings;
@@ -238,6 +241,23 @@ impl ArmState {
             scene.gradient_polyline(&flange(executed), EXECUTED_PATH, EXECUTED_PATH);
         }
     }
+}
+
+/// Where a trajectory's motion happens: the centre of the flange path's bounding box and a radius that shows the
+/// path with the forearm around it (at least 0.35 m, so a short move is not framed so tight the arm leaves the view).
+fn motion_bounds(robot: &Robot, trajectory: &Trajectory) -> Option<(glam::Vec3, f32)> {
+    let stride = (trajectory.joints.len() / 200).max(1);
+    let points: Vec<glam::DVec3> = trajectory
+        .joints
+        .iter()
+        .step_by(stride)
+        .filter_map(|q| fk(robot, q).ok().map(|pose| pose.position_m))
+        .collect();
+    let first = *points.first()?;
+    let (lo, hi) = points.iter().fold((first, first), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
+    let centre = (lo + hi) * 0.5;
+    let radius = ((hi - lo).length() * 0.5 + 0.2).max(0.35);
+    Some((centre.as_vec3(), radius as f32 * 1.3))
 }
 
 /// Flange speed per step (m/s); empty where forward kinematics fails (wrong joint count).

@@ -179,3 +179,36 @@ fn approve_and_send_have_shortcuts_that_the_command_layer_still_checks() {
     run_until(&mut harness, "the arm to finish", |app| logged(app, "finished plan"));
     harness.get_by_label_contains("Plan: completed");
 }
+
+#[test]
+fn the_3d_view_is_framed_on_each_new_plan_s_motion() {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    for instruction in ["move 30 cm left", "move 20 cm up"] {
+        harness.state_mut().handle_command(&ctx, Command::Plan(instruction.into()));
+        run_until(&mut harness, "the plan", plan_finished);
+        harness.run_steps(2);
+        let app = harness.state();
+        let robot = &app.arm().robot;
+        let path: Vec<glam::DVec3> = app
+            .arm()
+            .preview
+            .as_ref()
+            .unwrap()
+            .trajectory()
+            .joints
+            .iter()
+            .map(|q| kinedesk_models::robot::fk(robot, q).unwrap().position_m)
+            .collect();
+        let (lo, hi) = path.iter().fold((path[0], path[0]), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
+        let centre = ((lo + hi) * 0.5).as_vec3();
+        let camera = &app.arm().camera;
+        assert!(
+            camera.target.distance(centre) < 0.01,
+            "{instruction}: looking at {:?}, the motion is at {centre:?}",
+            camera.target
+        );
+        // Close enough that the motion fills the view, far enough to see the forearm around it.
+        assert!((0.5..2.0).contains(&camera.distance_m), "{instruction}: {} m", camera.distance_m);
+    }
+}
