@@ -28,7 +28,13 @@ fn small_galley(ui: &Ui, text: &str, monospace: bool) -> std::sync::Arc<egui::Ga
 /// A small rounded label that reacts to the mouse (sized up front, so it wraps with its neighbours).
 /// `highlighted` draws it with a bright border.
 pub fn chip_ui(ui: &mut Ui, text: &str, fill: Color32, highlighted: bool) -> Response {
-    let galley = small_galley(ui, text, false);
+    // The body size, not Small (about 9 px): the reasoning is what the operator reads before approving.
+    let galley = WidgetText::from(RichText::new(text)).into_galley(
+        ui,
+        Some(TextWrapMode::Extend),
+        f32::INFINITY,
+        TextStyle::Body,
+    );
     let padding = egui::vec2(6.0, 2.0);
     let (rect, response) = ui.allocate_exact_size(galley.size() + 2.0 * padding, Sense::hover());
     if ui.is_rect_visible(rect) {

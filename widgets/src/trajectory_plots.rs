@@ -51,19 +51,23 @@ fn joint_colour(joint: usize) -> Color32 {
 fn base_plot<'a>(id_salt: &str, key: u64, name: &str, height: f32, group: Id, t_end: f64) -> Plot<'a> {
     Plot::new((id_salt, key, name))
         .height(height)
+        // The time axis is shared (linked), so only the last plot (the flange speed) labels it: every joint fits.
+        .show_axes([name == "flange", true])
         .link_axis(group, [true, false])
         .link_cursor(group, [true, false])
         .allow_scroll(false)
         .allow_zoom([true, false])
         .allow_drag([true, false])
         .default_x_bounds(0.0, t_end)
-        .y_axis_min_width(36.0)
+        .y_axis_min_width(40.0)
 }
 
 /// A plot with its name (and a note) in a fixed-width column on the left.
 fn labelled<R>(ui: &mut Ui, name: &str, note: &str, height: f32, add: impl FnOnce(&mut Ui) -> R) -> R {
     ui.horizontal(|ui| {
-        ui.allocate_ui_with_layout(egui::vec2(58.0, height), egui::Layout::top_down(egui::Align::Min), |ui| {
+        // Name and note on one line, so a row is no taller than its plot.
+        ui.allocate_ui_with_layout(egui::vec2(120.0, height), egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            ui.set_min_width(120.0); // the same for every row, so the plots line up
             ui.add(egui::Label::new(egui::RichText::new(name).strong()).extend());
             ui.add(egui::Label::new(egui::RichText::new(note).small().weak()).extend());
         });
@@ -96,7 +100,8 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
     let group = ui.make_persistent_id((id_salt, data.key, "trajectory_plots"));
     let t_end = (dt * samples.saturating_sub(1) as f64).max(dt);
     let dof = data.joints[0].len();
-    let height = ((ui.available_height() - 110.0) / dof.max(1) as f32).clamp(38.0, 90.0);
+    // Every joint and the flange speed fit the pane without scrolling, down to 20 points a plot.
+    let height = ((ui.available_height() - 40.0) / (dof + 1) as f32).clamp(20.0, 90.0);
     let to_step = |t: f64| ((t / dt).round().max(0.0) as usize).min(samples - 1);
     let mut note = |shown: egui_plot::PlotResponse<Option<egui_plot::PlotPoint>>| {
         let bounds = shown.transform.bounds();
@@ -124,7 +129,7 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
         let margin = (min - lower).min(upper - max);
         let name = format!("q{} (rad)", joint + 1);
         let label = format!("q{}", joint + 1);
-        let note_text = format!("margin {margin:.2} rad");
+        let note_text = format!("±{margin:.2}");
         let shown = labelled(ui, &label, &note_text, height, |ui| {
             base_plot(id_salt, data.key, &label, height, group, t_end).show(ui, |plot_ui| {
                 add_time_marks(plot_ui, data, dt);
@@ -146,8 +151,9 @@ pub fn trajectory_plots_ui(ui: &mut Ui, id_salt: &str, data: &TrajectoryPlots<'_
     let speed: PlotPoints<'_> =
         data.ee_speed_m_s.iter().enumerate().map(|(k, v)| [(k as f64 + 0.5) * dt, *v * 1000.0]).collect();
     let peak = data.ee_speed_m_s.iter().copied().fold(0.0, f64::max) * 1000.0;
-    let shown = labelled(ui, "flange", &format!("mm/s, peak {peak:.0}"), 80.0, |ui| {
-        base_plot(id_salt, data.key, "flange", 80.0, group, t_end).show(ui, |plot_ui| {
+    let flange_height = height + 14.0; // with the time axis
+    let shown = labelled(ui, "flange", &format!("≤{peak:.0} mm/s"), flange_height, |ui| {
+        base_plot(id_salt, data.key, "flange", flange_height, group, t_end).show(ui, |plot_ui| {
             add_time_marks(plot_ui, data, dt);
             plot_ui.line(Line::new("flange speed", speed).color(Color32::LIGHT_GRAY));
             plot_ui.pointer_coordinate()

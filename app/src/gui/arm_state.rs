@@ -244,7 +244,7 @@ impl ArmState {
 }
 
 /// Where a trajectory's motion happens: the centre of the flange path's bounding box and a radius that shows the
-/// path with the forearm around it (at least 0.35 m, so a short move is not framed so tight the arm leaves the view).
+/// path with the forearm around it (at least 0.22 m, so a short move is not framed so tight the arm leaves the view).
 fn motion_bounds(robot: &Robot, trajectory: &Trajectory) -> Option<(glam::Vec3, f32)> {
     let stride = (trajectory.joints.len() / 200).max(1);
     let points: Vec<glam::DVec3> = trajectory
@@ -256,7 +256,7 @@ fn motion_bounds(robot: &Robot, trajectory: &Trajectory) -> Option<(glam::Vec3, 
     let first = *points.first()?;
     let (lo, hi) = points.iter().fold((first, first), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
     let centre = (lo + hi) * 0.5;
-    let radius = ((hi - lo).length() * 0.5 + 0.2).max(0.35);
+    let radius = ((hi - lo).length() * 0.5 + 0.12).max(0.22);
     Some((centre.as_vec3(), radius as f32 * 1.3))
 }
 

@@ -50,6 +50,12 @@ pub fn default_layout() -> Tree<Pane> {
     let top_right = tiles.insert_tab_tile(vec![instruction, rollout]);
     let bottom_right = tiles.insert_tab_tile(vec![session, log]);
     let right = tiles.insert_vertical_tile(vec![top_right, trajectory, bottom_right]);
+    // The Trajectory pane gets the most height: every joint's plot and the flange speed without scrolling.
+    if let Some(Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(right) {
+        linear.shares.set_share(top_right, 0.95);
+        linear.shares.set_share(trajectory, 1.45);
+        linear.shares.set_share(bottom_right, 0.8);
+    }
     let root = tiles.insert_horizontal_tile(vec![left, right]);
     if let Some(Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
         linear.shares.set_share(left, 1.4);
