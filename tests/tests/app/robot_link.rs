@@ -119,6 +119,16 @@ fn teleop_jogs_while_shift_is_held_and_esc_disarms_it() {
     harness.run_steps(2);
     assert!(harness.state().teleop().armed);
     harness.get_by_label(" ARMED ");
+    use kinedesk::gui::panes::arm_pane::{DEADMAN_HELD, DEADMAN_RELEASED, FLANGE_LABEL};
+    harness.get_by_label(DEADMAN_RELEASED);
+    // The flange pose is on screen while jogging (base frame, mm).
+    let shown = |harness: &egui_kittest::Harness<'_, kinedesk::KineDeskApp>| -> f64 {
+        let prefix = format!("{FLANGE_LABEL} x ");
+        let node = harness.get_by_label_contains(&prefix);
+        let label = node.accesskit_node().label().or_else(|| node.accesskit_node().value()).unwrap();
+        label.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    assert!((shown(&harness) - start.x * 1000.0).abs() < 1.0, "{} vs {}", shown(&harness), start.x * 1000.0);
 
     // W without Shift does nothing; with Shift held the flange moves forward (+x).
     harness.key_down(Key::W);
@@ -134,6 +144,8 @@ fn teleop_jogs_while_shift_is_held_and_esc_disarms_it() {
         })
     });
     assert!(harness.state().arm().teleop_target.is_some(), "the target is drawn while jogging");
+    harness.get_by_label(DEADMAN_HELD);
+    assert!(shown(&harness) > start.x * 1000.0 + 4.0, "the flange x on screen follows the arm");
     harness.key_up(Key::W);
     harness.event(egui::Event::ModifiersChanged(Modifiers::NONE));
     harness.run_steps(2);

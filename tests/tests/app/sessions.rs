@@ -143,6 +143,11 @@ fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() 
     let options = AppOptions { session: Some(root.clone()), ..no_cameras() };
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
     run_until(&mut harness, "the session", |app| app.session().episodes.len() == 1);
+    // Delete is not beside Open (Flag is between them).
+    let (open, flag) =
+        (harness.get_by_label("Open episode_000000").rect(), harness.get_by_label("Flag episode_000000").rect());
+    let delete = harness.get_by_label("Delete episode_000000").rect();
+    assert!(open.right() < flag.left() && flag.right() < delete.left(), "{open:?} {flag:?} {delete:?}");
     harness.get_by_label("Open episode_000000").click();
     run_until(&mut harness, "the episode on the timeline", |app| app.session().annotator.open.is_some());
     assert_eq!(harness.state().maximised_pane(), Some(Pane::Session), "annotating gets the whole window");

@@ -75,6 +75,16 @@ pub fn episode_browser_ui(
                             commands.push(Command::MaximisePane(Some(crate::gui::layout::Pane::Session)));
                         }
                     }
+                    let flag = if flagged {
+                        RichText::new(format!("Unflag {}", row.name)).color(palette::WARNING)
+                    } else {
+                        RichText::new(format!("Flag {}", row.name))
+                    };
+                    if ui.button(flag).on_hover_text("Mark the episode for another look").clicked() {
+                        push(commands, C::ToggleFlagEpisode(row.name.clone()));
+                    }
+                    // Flag sits between Open and Delete (a mis-click on Open never deletes); all three come first, so
+                    // they are in view in a narrow pane.
                     if ui
                         .button(format!("Delete {}", row.name))
                         .on_hover_text("Move the episode to the session's trash/ folder (Restore puts it back)")
@@ -95,14 +105,6 @@ pub fn episode_browser_ui(
                     let stages = annotation.map_or(0, |a| a.stages.len());
                     let trimmed = if annotation.is_some_and(|a| a.trim.is_some()) { ", trimmed" } else { "" };
                     ui.label(format!("{stages} stages{trimmed}"));
-                    let flag = if flagged {
-                        RichText::new(format!("Unflag {}", row.name)).color(palette::WARNING)
-                    } else {
-                        RichText::new(format!("Flag {}", row.name))
-                    };
-                    if ui.button(flag).on_hover_text("Mark the episode for another look").clicked() {
-                        push(commands, C::ToggleFlagEpisode(row.name.clone()));
-                    }
                     match (&row.torn_tail, row.finished, &row.annotation_error) {
                         (_, _, Some(error)) => ui.label(RichText::new(error).color(palette::DANGER)),
                         (Some(tail), _, _) => {

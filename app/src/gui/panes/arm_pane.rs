@@ -68,6 +68,25 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
     if let Some(state) = &arm.live {
         joint_bars_ui(ui, &arm.robot, &state.positions);
+        // Where the flange is, in the base frame: what Cartesian jogging moves.
+        if let Ok(pose) = kinedesk_models::robot::fk(&arm.robot, &state.positions) {
+            let (roll, pitch, yaw) = pose.rotation.to_euler(glam::EulerRot::XYZ);
+            let p = pose.position_m * 1000.0;
+            ui.label(
+                RichText::new(format!(
+                    "{FLANGE_LABEL} x {:.0}  y {:.0}  z {:.0} mm · roll {:.1}°  pitch {:.1}°  yaw {:.1}°",
+                    p.x,
+                    p.y,
+                    p.z,
+                    roll.to_degrees(),
+                    pitch.to_degrees(),
+                    yaw.to_degrees()
+                ))
+                .small()
+                .monospace(),
+            )
+            .on_hover_text("The flange pose in the robot's base frame (forward kinematics of the measured joints)");
+        }
         ui.horizontal(|ui| {
             ui.add(
                 ProgressBar::new(state.gripper as f32)
@@ -86,6 +105,12 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let scene = arm.scene(ui.visuals().dark_mode);
     arm_view_ui(ui, &mut arm.camera, &scene, arm.gpu);
 }
+
+/// The flange pose line's label.
+pub const FLANGE_LABEL: &str = "Flange";
+/// The dead-man indicator while teleop is armed.
+pub const DEADMAN_HELD: &str = "DEAD-MAN: Shift held — jog keys move the arm";
+pub const DEADMAN_RELEASED: &str = "DEAD-MAN: Shift released — the arm holds";
 
 /// One small bar per joint: where it is between its limits, red within 5 % of a limit.
 fn joint_bars_ui(ui: &mut Ui, robot: &kinedesk_models::robot::Robot, q: &[f64]) {
@@ -150,6 +175,14 @@ fn teleop_ui(ui: &mut Ui, teleop: &crate::gui::teleop::Teleop, dof: usize, comma
                     }
                 }
             });
+        }
+        // The dead-man key: the arm moves only while Shift is held.
+        if teleop.armed {
+            let held = ui.input(|input| input.modifiers.shift);
+            let (text, colour) =
+                if held { (DEADMAN_HELD, palette::OK) } else { (DEADMAN_RELEASED, ui.visuals().weak_text_color()) };
+            ui.label(RichText::new(text).strong().color(colour))
+                .on_hover_text("Jog keys move the arm only while Shift (the dead-man key) is held");
         }
         let hint = match teleop.mode {
             JogMode::Cartesian => "Shift + W/S x, A/D y, R/F z, U/O roll, I/K pitch, J/L yaw",
