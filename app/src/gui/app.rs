@@ -13,7 +13,7 @@ mod rollout;
 mod ui;
 pub use command_handling::MOVE_TO_START_CONFIRM_DEG;
 pub use recording::UNDO_DISCARD_LABEL;
-pub use ui::{HELP_TITLE, MOVE_TO_START_CONFIRM_LABEL, RECENT_SESSIONS_LABEL};
+pub use ui::{HELP_TITLE, LAYOUT_MENU_LABEL, MOVE_TO_START_CONFIRM_LABEL, RECENT_SESSIONS_LABEL};
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -37,6 +37,8 @@ pub enum Command {
     ShowPane(Pane),
     /// Put every pane back where the default layout has it.
     ResetLayout,
+    /// Switch to a named layout (View → Layout).
+    UseLayout(crate::gui::layout::NamedLayout),
     /// Show one pane over the whole window (`None`, or the pane already maximised: back to the layout). The layout
     /// itself is not changed.
     MaximisePane(Option<Pane>),

@@ -64,6 +64,58 @@ pub fn default_layout() -> Tree<Pane> {
     Tree::new(egui::Id::unique("kinedesk_layout"), root, tiles)
 }
 
+/// The named layouts of View → Layout: one per kind of work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamedLayout {
+    /// Plan, review and send: cameras and the arm beside the instruction, the trajectory and the session (the default).
+    Operate,
+    /// Annotate recordings: the Session / Timeline pane takes most of the window, the cameras and the arm beside it,
+    /// the rest in tabs.
+    Annotate,
+}
+
+impl NamedLayout {
+    pub const ALL: [Self; 2] = [Self::Operate, Self::Annotate];
+
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Operate => "Operate (plan, review, send)",
+            Self::Annotate => "Annotate (timeline first)",
+        }
+    }
+
+    #[must_use]
+    pub fn tree(self) -> Tree<Pane> {
+        match self {
+            Self::Operate => default_layout(),
+            Self::Annotate => annotate_layout(),
+        }
+    }
+}
+
+/// The Annotate layout: the Session / Timeline pane on the left at two thirds of the width; the cameras and the arm
+/// on the right above tabs with the other panes.
+#[must_use]
+pub fn annotate_layout() -> Tree<Pane> {
+    let mut tiles = Tiles::default();
+    let session = tiles.insert_pane(Pane::Session);
+    let cameras = tiles.insert_pane(Pane::Cameras);
+    let arm = tiles.insert_pane(Pane::Arm);
+    let instruction = tiles.insert_pane(Pane::Instruction);
+    let trajectory = tiles.insert_pane(Pane::Trajectory);
+    let rollout = tiles.insert_pane(Pane::Rollout);
+    let log = tiles.insert_pane(Pane::Log);
+    let others = tiles.insert_tab_tile(vec![log, instruction, trajectory, rollout]);
+    let right = tiles.insert_vertical_tile(vec![cameras, arm, others]);
+    let root = tiles.insert_horizontal_tile(vec![session, right]);
+    if let Some(Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
+        linear.shares.set_share(session, 2.0);
+        linear.shares.set_share(right, 1.0);
+    }
+    Tree::new(egui::Id::unique("kinedesk_layout"), root, tiles)
+}
+
 /// A stored layout is usable only if every pane appears exactly once.
 #[must_use]
 pub fn layout_is_complete(tree: &Tree<Pane>) -> bool {
@@ -79,6 +131,9 @@ mod tests {
     #[test]
     fn the_default_layout_has_every_pane_once() {
         assert!(layout_is_complete(&default_layout()));
+        for named in NamedLayout::ALL {
+            assert!(layout_is_complete(&named.tree()), "{named:?}");
+        }
     }
 
     #[test]

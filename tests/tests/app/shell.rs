@@ -181,3 +181,26 @@ fn the_help_stays_clear_of_stop_and_scrolls_in_a_short_window() {
     let window = harness.get_by_label(HELP_TITLE).rect();
     assert!(window.contains_rect(row), "{row:?} not in {window:?}");
 }
+
+#[test]
+fn named_layouts_put_the_session_first_for_annotating_and_back_for_operating() {
+    use kinedesk::gui::app::LAYOUT_MENU_LABEL;
+    let mut harness = app_harness();
+    let area = |harness: &Harness<'_, KineDeskApp>, pane: Pane| harness.get_by_label(pane.title()).rect();
+    harness.get_by_label("View").click();
+    harness.run_steps(2);
+    harness.get_by_label(LAYOUT_MENU_LABEL).hover();
+    harness.run_steps(2);
+    harness.get_by_label("Annotate (timeline first)").click();
+    harness.run_steps(3);
+    // The Session tab sits left, the cameras right of it.
+    assert!(area(&harness, Pane::Session).left() < area(&harness, Pane::Cameras).left());
+    assert!(logged(harness.state(), "Layout: Annotate"));
+    harness.get_by_label("View").click();
+    harness.run_steps(2);
+    harness.get_by_label(LAYOUT_MENU_LABEL).hover();
+    harness.run_steps(2);
+    harness.get_by_label("Operate (plan, review, send)").click();
+    harness.run_steps(3);
+    assert!(area(&harness, Pane::Cameras).left() < area(&harness, Pane::Session).left());
+}

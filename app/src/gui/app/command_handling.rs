@@ -99,6 +99,11 @@ impl KineDeskApp {
             Command::MaximisePane(pane) => {
                 self.maximised_pane = if pane == self.maximised_pane { None } else { pane };
             }
+            Command::UseLayout(named) => {
+                self.state.layout = named.tree();
+                self.maximised_pane = None;
+                self.log_event(ctx, LogLevel::Info, "layout", format!("Layout: {}.", named.label()));
+            }
             Command::ResetLayout => {
                 self.state.layout = default_layout();
                 self.log_event(ctx, LogLevel::Info, "layout", "Layout reset to the default.");

@@ -14,6 +14,9 @@ use crate::gui::panes::PaneContext;
 use crate::gui::settings::ThemeChoice;
 use crate::gui::shortcuts::{self, STOP_KEY};
 
+/// View → Layout (the named layouts).
+pub const LAYOUT_MENU_LABEL: &str = "Layout";
+
 /// File → Recent sessions.
 pub const RECENT_SESSIONS_LABEL: &str = "Recent sessions";
 
@@ -234,6 +237,13 @@ impl KineDeskApp {
                     }
                 }
                 ui.separator();
+                ui.menu_button(LAYOUT_MENU_LABEL, |ui| {
+                    for named in crate::gui::layout::NamedLayout::ALL {
+                        if ui.button(named.label()).clicked() {
+                            commands.push(Command::UseLayout(named));
+                        }
+                    }
+                });
                 if ui.button("Reset layout").clicked() {
                     commands.push(Command::ResetLayout);
                 }
