@@ -25,6 +25,8 @@ pub struct LaneMarker {
     pub time_s: f64,
     pub label: String,
     pub color: Color32,
+    /// What the marker stands for in full (shown when the mouse is over it).
+    pub detail: String,
 }
 
 /// One row of discrete things.
@@ -184,6 +186,8 @@ impl Timeline<'_> {
 
         // Lanes.
         let mut lane_rects = Vec::new();
+        // Markers under the mouse (close ones together), for the hover text.
+        let mut hovered_markers: Vec<String> = Vec::new();
         for (lane_index, lane) in self.lanes.iter().enumerate() {
             let row = Rect::from_min_size(pos2(rect.left(), y), vec2(rect.width(), LANE_H));
             painter.text(pos2(rect.left() + 4.0, row.center().y), Align2::LEFT_CENTER, &lane.name, small.clone(), weak);
@@ -210,6 +214,12 @@ impl Timeline<'_> {
                 let x = x_of(marker.time_s);
                 if x < track.left() || x > track.right() {
                     continue;
+                }
+                if let Some(hover) = response.hover_pos()
+                    && (hover.x - x).abs() <= 4.0
+                    && (row.top()..=row.bottom()).contains(&hover.y)
+                {
+                    hovered_markers.push(format!("{} {}: {}", format_time(marker.time_s), marker.label, marker.detail));
                 }
                 let labelled = x >= label_to;
                 painter.line_segment(
@@ -293,6 +303,9 @@ impl Timeline<'_> {
         }
         if response.double_clicked() {
             events.push(TimelineEvent::View(0.0, self.duration_s));
+        }
+        if !hovered_markers.is_empty() {
+            response.clone().on_hover_text_at_pointer(hovered_markers.join("\n"));
         }
         if let Some(hover) = response.hover_pos() {
             let scroll = ui.input(|i| i.smooth_scroll_delta.y + i.smooth_scroll_delta.x);

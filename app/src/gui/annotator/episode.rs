@@ -197,7 +197,8 @@ impl Annotator {
                     TimelineEvent::StageExecuted { .. } => ("stage", palette::EXECUTED_STAGE),
                     other => (other.kind(), palette::REASONING),
                 };
-                Some(LaneMarker { time_s: seconds(*time), label: label.to_owned(), color })
+                let detail = event_detail(raw);
+                Some(LaneMarker { time_s: seconds(*time), label: label.to_owned(), color, detail })
             })
             .collect();
         let thumbnails = loaded
@@ -245,5 +246,37 @@ impl Annotator {
             origin,
             camera_ranges,
         });
+    }
+}
+
+/// An event's fields as one line for the marker's hover text ("message: …, plan_id: 3"), its type left out (the
+/// marker's label says it); long values cut at 160 characters.
+fn event_detail(raw: &serde_json::Value) -> String {
+    let Some(fields) = raw.as_object() else { return raw.to_string() };
+    let mut parts = Vec::new();
+    for (key, value) in fields.iter().filter(|(k, _)| k.as_str() != "type") {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let text: String =
+            if text.chars().count() > 160 { text.chars().take(160).chain(['…']).collect() } else { text };
+        parts.push(format!("{key}: {text}"));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod detail_tests {
+    use super::event_detail;
+
+    #[test]
+    fn a_marker_s_hover_text_has_the_event_s_fields_but_its_type() {
+        let raw = serde_json::json!({"type": "log", "source": "stop", "message": "STOP by key (stop #2)", "n": 3});
+        let detail = event_detail(&raw);
+        assert!(detail.contains("message: STOP by key (stop #2)") && detail.contains("n: 3"), "{detail}");
+        assert!(!detail.contains("type"), "{detail}");
+        let long = serde_json::json!({"type": "reasoning", "text": "x".repeat(500)});
+        assert_eq!(event_detail(&long).chars().count(), "text: ".len() + 161);
     }
 }
