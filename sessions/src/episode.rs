@@ -251,17 +251,27 @@ impl SessionDir {
     /// Where the next episode goes: after every episode number in use, those in the trash included (so a
     /// discarded episode can always be restored under its own name).
     pub fn next_episode_path(&self) -> Result<PathBuf, SessionError> {
+        Ok(self.episode_path(self.next_episode_number()?))
+    }
+
+    /// The number the next episode gets (see [`SessionDir::next_episode_path`]).
+    pub fn next_episode_number(&self) -> Result<u64, SessionError> {
         let trashed: Vec<PathBuf> = std::fs::read_dir(self.root.join("trash"))
             .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
             .unwrap_or_default();
-        let next = self
+        Ok(self
             .episode_paths()?
             .iter()
             .chain(&trashed)
             .filter_map(|p| p.file_name()?.to_str()?.strip_prefix("episode_")?.get(..6)?.parse::<u64>().ok())
             .max()
-            .map_or(0, |n| n + 1);
-        Ok(self.root.join("episodes").join(format!("episode_{next:06}.kdlog")))
+            .map_or(0, |n| n + 1))
+    }
+
+    /// Where episode number `number` of this session lives.
+    #[must_use]
+    pub fn episode_path(&self, number: u64) -> PathBuf {
+        self.root.join("episodes").join(format!("episode_{number:06}.kdlog"))
     }
 }
 

@@ -100,10 +100,8 @@ pub fn split_episode(session: &SessionDir, log: &Path, at_s: f64) -> Result<Spli
     let origin = crate::episode::read_episode_without_images(log)?.span().0;
     let mut stream = RecordStream::open(log).map_err(|e| io_error(log, &e))?;
     let annotation = read_annotation(log).map_err(|e| format_error(log, e.to_string()))?;
-    let first = session.next_episode_path()?;
-    let number = |path: &Path| -> Option<u64> { file_name(path).strip_prefix("episode_")?.get(..6)?.parse().ok() };
-    let next = number(&first).map_or(0, |n| n + 1);
-    let second = session.root.join("episodes").join(format!("episode_{next:06}.kdlog"));
+    let next = session.next_episode_number()?;
+    let (first, second) = (session.episode_path(next), session.episode_path(next + 1));
     let second_origin = match write_halves(&mut stream, log, origin, at_s, [first.clone(), second.clone()]) {
         Ok(time) => time,
         Err(error) => {

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::{Dataset, EditError, fill_template, i64_column, invalid};
 
+/// LeRobot v3.0's video file template, for a dataset whose `info.json` does not name one.
+const VIDEO_PATH: &str = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4";
+
 /// LeRobot's default number of files per chunk folder.
 const CHUNK_SIZE: i64 = 1000;
 
@@ -197,9 +200,7 @@ impl<'a> Sources<'a> {
         let dataset = self.datasets[input];
         let size = chunk_size(&dataset.info);
         let out_size = chunk_size(&self.first().info);
-        let template = dataset.info["video_path"]
-            .as_str()
-            .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4");
+        let template = dataset.info["video_path"].as_str().unwrap_or(VIDEO_PATH);
         let mut files = Vec::new();
         for key in video_keys(&dataset.info) {
             let chunk = i64_column(&self.episodes, &format!("videos/{key}/chunk_index"))?.value(row);
@@ -215,9 +216,7 @@ impl<'a> Sources<'a> {
 
     /// Where the output keeps a video file of `key` numbered (chunk, file).
     pub(super) fn output_video_path(&self, key: &str, (chunk, file): (i64, i64)) -> String {
-        let template = self.first().info["video_path"]
-            .as_str()
-            .unwrap_or("videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4");
+        let template = self.first().info["video_path"].as_str().unwrap_or(VIDEO_PATH);
         fill_template(template, &[("chunk_index", chunk), ("file_index", file)]).replace("{video_key}", key)
     }
 }

@@ -76,12 +76,8 @@ fn an_instruction_is_planned_previewed_approved_and_sent() {
 
 #[test]
 fn planning_while_the_arm_executes_says_so_and_keeps_the_running_preview() {
-    let mut harness = app_harness();
+    let mut harness = planned_on_the_simulated_arm("move 30 cm left slowly");
     let ctx = harness.ctx.clone();
-    harness.get_by_label("Connect simulated arm").click();
-    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
-    harness.state_mut().handle_command(&ctx, Command::Plan("move 30 cm left slowly".into()));
-    run_until(&mut harness, "the plan", plan_finished);
     harness.get_by_label(APPROVE_LABEL).click();
     harness.run_steps(2);
     harness.get_by_label(SEND_LABEL).click();
@@ -162,12 +158,7 @@ fn enter_on_an_empty_instruction_says_what_to_do() {
 fn approve_and_send_have_shortcuts_that_the_command_layer_still_checks() {
     use egui::Modifiers;
     let ctrl_shift = Modifiers::COMMAND | Modifiers::SHIFT;
-    let mut harness = app_harness();
-    let ctx = harness.ctx.clone();
-    harness.get_by_label("Connect simulated arm").click();
-    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
-    harness.state_mut().handle_command(&ctx, Command::Plan("move 5 cm left".into()));
-    run_until(&mut harness, "the plan", plan_finished);
+    let mut harness = planned_on_the_simulated_arm("move 5 cm left");
     // Send before approval: the shortcut reaches the command layer, which refuses.
     harness.key_press_modifiers(ctrl_shift, Key::Enter);
     harness.run_steps(2);
@@ -211,4 +202,15 @@ fn the_3d_view_is_framed_on_each_new_plan_s_motion() {
         // Close enough that the motion fills the view, far enough to see the forearm around it.
         assert!((0.5..2.0).contains(&camera.distance_m), "{instruction}: {} m", camera.distance_m);
     }
+}
+
+/// The app with the simulated arm connected and `instruction` planned by the built-in planner.
+fn planned_on_the_simulated_arm(instruction: &str) -> egui_kittest::Harness<'static, KineDeskApp> {
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.state_mut().handle_command(&ctx, Command::Plan(instruction.into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    harness
 }
