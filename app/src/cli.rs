@@ -8,6 +8,7 @@ pub mod policy;
 pub mod robot;
 pub mod robot_link;
 pub mod rollout;
+pub mod ros2;
 pub mod session;
 pub mod tokenizer;
 
@@ -121,7 +122,8 @@ pub enum CliCommand {
         #[arg(long, value_parser = seconds_arg)]
         seconds: Option<f64>,
     },
-    /// Execute a checked trajectory file on a robot, headless: `sim` or `realman://HOST:PORT`.
+    /// Execute a checked trajectory file on a robot, headless: `sim`, `realman://HOST:PORT` or
+    /// `ros2://[?state=TOPIC&command=TOPIC]`.
     Send {
         #[arg(long)]
         robot: String,
@@ -159,6 +161,9 @@ pub enum CliCommand {
     /// Measure performance figures (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// ROS 2 without a ROS installation: the latest joint state, the topics discovered (domain: ROS_DOMAIN_ID).
+    #[command(subcommand)]
+    Ros2(crate::cli::ros2::Ros2Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,5 +316,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::cli::robot::run_ik(&robot, &position, &quaternion_xyzw, seed.as_deref(), json)
         }
         Some(CliCommand::Bench(command)) => crate::bench::run(command),
+        Some(CliCommand::Ros2(command)) => crate::cli::ros2::run(command),
     }
 }

@@ -13,6 +13,7 @@ use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_
 use kinedesk_models::realman::simulator::{Faults, RealmanSimulator};
 use kinedesk_models::robot::{Robot, SafetyLimits, check_trajectory};
 use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
+use kinedesk_ros2::link::{Ros2LinkConfig, connect_ros2};
 
 use crate::gui::arm_state::load_trajectory;
 
@@ -51,10 +52,14 @@ pub fn run_robot_sim(protocol: &str, listen: &str, robot: &Robot, seconds: Optio
     }
 }
 
-/// Connects to `target` (`sim` or `realman://HOST:PORT`) for `robot`.
+/// Connects to `target` (`sim`, `realman://HOST:PORT` or `ros2://[?state=TOPIC&command=TOPIC]`) for `robot`.
 pub fn connect(target: &str, robot: Robot, stop: StopSignal) -> anyhow::Result<DriverHandle> {
     if target == "sim" {
         return Ok(spawn_sim_arm(robot, stop, SimArmConfig::default(), None)?);
+    }
+    if target.starts_with("ros2:") {
+        let config = Ros2LinkConfig::from_url(target).map_err(anyhow::Error::msg)?;
+        return Ok(connect_ros2(robot, config, stop, None)?);
     }
     let address = address_from_url(target).map_err(anyhow::Error::msg)?;
     Ok(connect_realman(robot, RealmanConfig::new(address), stop, None)?)
