@@ -50,6 +50,8 @@ pub struct Ros2LinkConfig {
     pub command_topic: String,
     /// How long to wait for the first state.
     pub first_state_timeout: Duration,
+    /// The DDS domain; `None`: `ROS_DOMAIN_ID` (default 0).
+    pub domain: Option<u16>,
 }
 
 impl Default for Ros2LinkConfig {
@@ -58,6 +60,7 @@ impl Default for Ros2LinkConfig {
             state_topic: DEFAULT_STATE_TOPIC.to_owned(),
             command_topic: DEFAULT_COMMAND_TOPIC.to_owned(),
             first_state_timeout: Duration::from_secs(8),
+            domain: None,
         }
     }
 }
@@ -267,7 +270,11 @@ struct Link {
 
 impl Link {
     fn open(robot: Robot, config: &Ros2LinkConfig, stop: StopSignal) -> Result<Self, String> {
-        let node = Ros2Node::new().map_err(|e| e.to_string())?;
+        let node = match config.domain {
+            Some(domain) => Ros2Node::on_domain(domain),
+            None => Ros2Node::new(),
+        }
+        .map_err(|e| e.to_string())?;
         let mut states = node
             .subscribe::<JointStateMsg>(&config.state_topic, Qos::Sensor { depth: 10 })
             .map_err(|e| e.to_string())?;
