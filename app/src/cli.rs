@@ -41,8 +41,8 @@ pub struct Cli {
     /// Connect the simulated arm (the embedded default robot) at start-up.
     #[arg(long)]
     pub connect_sim: bool,
-    /// Camera feeds to start with instead of the saved ones: pattern, arm, folder:PATH, device:N, unplugging
-    /// (repeat for several).
+    /// Camera feeds to start with instead of the saved ones: pattern, arm, folder:PATH, device:N, unplugging,
+    /// ros2:/TOPIC[?fps=N&domain=D] (repeat for several).
     #[arg(long = "camera", value_name = "SPEC")]
     pub cameras: Vec<String>,
     /// Start without camera feeds.

@@ -17,6 +17,7 @@ use kinedesk_models::camera::synthetic::{ArmCamera, FolderSource, SharedJoints, 
 use kinedesk_models::camera::{CameraStatus, CaptureHandle, Frame, FrameSource, SourceFactory, spawn_capture};
 use kinedesk_models::channel::Waker;
 use kinedesk_models::robot::Robot;
+use kinedesk_ros2::camera::Ros2Camera;
 use kinedesk_widgets::LogLevel;
 
 /// How many latency samples each feed keeps for its badge and the benchmark.
@@ -38,6 +39,9 @@ pub enum CameraSpec {
     Device { name: String, request: DeviceRequest, settings: Vec<(String, i64)> },
     /// A test pattern that unplugs itself every `frames` frames for `down_ms` (to try the reconnect path).
     Unplugging { name: String, frames: u64, down_ms: u64 },
+    /// A ROS 2 image topic (`sensor_msgs/Image` or `CompressedImage`); `domain` `None`: `ROS_DOMAIN_ID`. `fps` is
+    /// the rate a recording's clock is configured for (the topic's measured rate is on the badge).
+    Ros2 { name: String, topic: String, fps: u32, domain: Option<u16> },
 }
 
 impl CameraSpec {
@@ -46,7 +50,10 @@ impl CameraSpec {
     #[must_use]
     pub fn fps(&self) -> f64 {
         match self {
-            Self::TestPattern { fps, .. } | Self::ArmView { fps, .. } | Self::Folder { fps, .. } => f64::from(*fps),
+            Self::TestPattern { fps, .. }
+            | Self::ArmView { fps, .. }
+            | Self::Folder { fps, .. }
+            | Self::Ros2 { fps, .. } => f64::from(*fps),
             Self::Device { request, .. } => f64::from(request.fps),
             Self::Unplugging { .. } => UNPLUGGING_FPS,
         }
@@ -59,7 +66,8 @@ impl CameraSpec {
             | Self::ArmView { name, .. }
             | Self::Folder { name, .. }
             | Self::Device { name, .. }
-            | Self::Unplugging { name, .. } => name,
+            | Self::Unplugging { name, .. }
+            | Self::Ros2 { name, .. } => name,
         }
     }
 
@@ -72,9 +80,13 @@ impl CameraSpec {
         ]
     }
 
-    /// Parses `--camera` values: `pattern`, `arm`, `folder:PATH`, `device:N`, `unplugging`.
+    /// Parses `--camera` values: `pattern`, `arm`, `folder:PATH`, `device:N`, `unplugging`,
+    /// `ros2:/TOPIC[?fps=N&domain=D]`.
     pub fn parse(text: &str, index: usize) -> Result<Self, String> {
         let (kind, rest) = text.split_once(':').unwrap_or((text, ""));
+        if kind == "ros2" {
+            return Self::parse_ros2(text, rest);
+        }
         Ok(match kind {
             "pattern" | "synthetic" => {
                 Self::TestPattern { name: format!("pattern {index}"), width: 640, height: 480, fps: 30 }
@@ -92,8 +104,32 @@ impl CameraSpec {
                 }
             }
             "unplugging" => Self::Unplugging { name: format!("unplugging {index}"), frames: 150, down_ms: 2000 },
-            _ => return Err(format!("unknown camera {text:?}: use pattern, arm, folder:PATH, device:N or unplugging")),
+            _ => {
+                return Err(format!(
+                    "unknown camera {text:?}: use pattern, arm, folder:PATH, device:N, unplugging or ros2:/TOPIC"
+                ));
+            }
         })
+    }
+
+    fn parse_ros2(text: &str, rest: &str) -> Result<Self, String> {
+        let (topic, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if !topic.starts_with('/') || topic.len() < 2 || topic.contains(char::is_whitespace) {
+            return Err(format!("{text:?}: expected ros2:/TOPIC, e.g. ros2:/camera/image_raw"));
+        }
+        let (mut fps, mut domain) = (30, None);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("fps", value)) => {
+                    fps = value.parse().ok().filter(|f| (1..=1000).contains(f)).ok_or(format!("{text:?}: bad fps"))?;
+                }
+                Some(("domain", value)) => {
+                    domain = Some(value.parse().ok().filter(|d| *d <= 232).ok_or(format!("{text:?}: bad domain"))?);
+                }
+                _ => return Err(format!("{text:?}: unknown parameter {pair:?} (fps, domain)")),
+            }
+        }
+        Ok(Self::Ros2 { name: topic.to_owned(), topic: topic.to_owned(), fps, domain })
     }
 
     fn factory(&self, robot: &Robot, joints: &SharedJoints) -> SourceFactory {
@@ -110,6 +146,9 @@ impl CameraSpec {
             }
             Self::Device { name, request, settings } => {
                 Box::new(move || Box::new(DeviceSource::new(name, request, settings)))
+            }
+            Self::Ros2 { name, topic, fps, domain } => {
+                Box::new(move || Box::new(Ros2Camera::new(name, topic, f64::from(fps), domain)))
             }
             Self::Unplugging { name, frames, down_ms } => Box::new(move || {
                 let pattern = TestPattern::new(name, 640, 480, UNPLUGGING_FPS);

@@ -68,8 +68,9 @@ pub enum Command {
     ClearTrajectory,
     /// Connect the simulated arm (the embedded default robot) for the robot model shown.
     ConnectSimArm,
-    /// Connect a Realman controller at `host:port` (or `realman://host:port`) for the robot model shown.
-    ConnectRealman(String),
+    /// Connect the robot at an address for the robot model shown: `realman://host:port` (or `host:port`), or
+    /// `ros2://[?state=TOPIC&command=TOPIC]` (a ros2_control arm).
+    ConnectRobot(String),
     /// Answer to "quit while the robot is connected?": true stops the arm and quits.
     ConfirmQuit(bool),
     /// Move the gripper: 0 closed, 1 open (needs a connected robot).

@@ -66,7 +66,8 @@ impl Default for Ros2LinkConfig {
 }
 
 impl Ros2LinkConfig {
-    /// Parses `ros2://` with an optional query `?state=TOPIC&command=TOPIC`.
+    /// Parses `ros2://` with an optional query `?state=TOPIC&command=TOPIC&domain=D` (domain: else
+    /// `ROS_DOMAIN_ID`).
     pub fn from_url(url: &str) -> Result<Self, String> {
         let rest = url.strip_prefix("ros2://").ok_or_else(|| format!("{url:?} is not ros2://[?state=…&command=…]"))?;
         let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
@@ -78,6 +79,11 @@ impl Ros2LinkConfig {
         let mut config = Self::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| format!("{url:?}: {pair:?} is not key=value"))?;
+            if key == "domain" {
+                let domain = value.parse::<u16>().ok().filter(|d| *d <= 232);
+                config.domain = Some(domain.ok_or_else(|| format!("{url:?}: domain {value:?} is not 0–232"))?);
+                continue;
+            }
             let topic = if value.starts_with('/') { value.to_owned() } else { format!("/{value}") };
             if topic.len() < 2 || topic.contains(char::is_whitespace) {
                 return Err(format!("{url:?}: {value:?} is not a topic name"));
@@ -85,7 +91,7 @@ impl Ros2LinkConfig {
             match key {
                 "state" => config.state_topic = topic,
                 "command" => config.command_topic = topic,
-                other => return Err(format!("{url:?}: unknown parameter {other:?} (state, command)")),
+                other => return Err(format!("{url:?}: unknown parameter {other:?} (state, command, domain)")),
             }
         }
         Ok(config)
@@ -94,11 +100,17 @@ impl Ros2LinkConfig {
     /// The address shown for this link.
     #[must_use]
     pub fn url(&self) -> String {
-        if self.state_topic == DEFAULT_STATE_TOPIC && self.command_topic == DEFAULT_COMMAND_TOPIC {
-            "ros2://".to_owned()
-        } else {
-            format!("ros2://?state={}&command={}", self.state_topic, self.command_topic)
+        let mut query = Vec::new();
+        if self.state_topic != DEFAULT_STATE_TOPIC {
+            query.push(format!("state={}", self.state_topic));
         }
+        if self.command_topic != DEFAULT_COMMAND_TOPIC {
+            query.push(format!("command={}", self.command_topic));
+        }
+        if let Some(domain) = self.domain {
+            query.push(format!("domain={domain}"));
+        }
+        if query.is_empty() { "ros2://".to_owned() } else { format!("ros2://?{}", query.join("&")) }
     }
 }
 
@@ -656,6 +668,9 @@ mod tests {
         assert_eq!(config.command_topic, "/arm_controller/joint_trajectory");
         assert_eq!(Ros2LinkConfig::from_url(&config.url()).unwrap(), config);
         assert!(Ros2LinkConfig::from_url("ros2://host:1").unwrap_err().contains("no host"));
+        let on_7 = Ros2LinkConfig::from_url("ros2://?domain=7").unwrap();
+        assert_eq!((on_7.domain, on_7.url().as_str()), (Some(7), "ros2://?domain=7"));
+        assert!(Ros2LinkConfig::from_url("ros2://?domain=300").is_err());
         assert!(Ros2LinkConfig::from_url("ros2://?speed=1").unwrap_err().contains("unknown parameter"));
         assert!(Ros2LinkConfig::from_url("realman://x:1").is_err());
     }

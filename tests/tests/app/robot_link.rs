@@ -3,8 +3,8 @@
 
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
-use kinedesk::Command;
 use kinedesk::gui::panes::arm_pane::ROBOT_ADDRESS_LABEL;
+use kinedesk::{AppOptions, Command};
 use kinedesk_tests::*;
 
 #[test]
@@ -234,4 +234,44 @@ fn a_plan_that_ends_at_a_joint_limit_is_amber_and_needs_its_warning_acknowledged
     harness.get_by_label(APPROVE_LABEL).click();
     harness.run_steps(2);
     assert!(harness.state().arm().preview.as_ref().unwrap().review.is_approved());
+}
+
+/// The Cyclone DDS arm of the ROS 2 tests (PyPI `cyclonedds`), shared with them.
+#[path = "../../../models/ros2/tests/peer/mod.rs"]
+mod cyclone_peer;
+
+#[test]
+fn a_ros2_arm_connects_from_the_form_and_its_camera_topic_shows() {
+    use kinedesk::gui::camera_feeds::CameraSpec;
+    let wire = ["joint2", "joint1", "joint3", "joint4", "joint5", "joint6", "joint7"];
+    let start = [0.2, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7];
+    let Some(arm) = cyclone_peer::CycloneArm::start(&wire, &start, &["--image-topic", "rt/camera/image_raw"]) else {
+        return;
+    };
+    let camera = CameraSpec::parse(&format!("ros2:/camera/image_raw?domain={}", arm.domain), 1).unwrap();
+    let mut harness = app_harness_with(AppOptions { cameras: Some(vec![camera]), ..AppOptions::default() });
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
+    harness.run();
+    // The topic's images arrive through the same feed path as any camera (64×48 rgb8 from the peer).
+    run_until(&mut harness, "a frame from the ROS 2 image topic", |app| {
+        app.cameras().feeds.first().and_then(|f| f.last.as_ref()).is_some_and(|f| f.width == 64 && f.height == 48)
+    });
+    // The arm connects from the address box, its joints read in the model's order.
+    let url = format!("ros2://?domain={}", arm.domain);
+    harness.get_by_label(ROBOT_ADDRESS_LABEL).focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    harness.get_by_label(ROBOT_ADDRESS_LABEL).type_text(&url);
+    harness.run();
+    harness.get_by_label("Connect").click();
+    run_until(&mut harness, "the ROS 2 arm's state", |app| app.arm().live.is_some());
+    let positions = harness.state().arm().live.as_ref().unwrap().positions.clone();
+    for (q, expected) in positions.iter().zip([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]) {
+        assert!((q - expected).abs() < 1e-9, "{positions:?}");
+    }
+    harness.get_by_label(&format!("Robot: {url}"));
+    harness.state_mut().handle_command(&ctx, Command::DisconnectRobot);
+    harness.run_steps(2);
 }

@@ -67,7 +67,7 @@ impl KineDeskApp {
             Command::SetJogMode(mode) => self.teleop.mode = mode,
             Command::SetJogSpeed(speed) => self.teleop.speed = speed.min(crate::gui::teleop::SPEEDS.len() - 1),
             Command::SetJogJoint(joint) => self.teleop.joint = joint.min(self.arm.robot.dof().saturating_sub(1)),
-            Command::ConnectRealman(url) => self.connect_realman(ctx, &url),
+            Command::ConnectRobot(url) => self.connect_address(ctx, &url),
             Command::ConfirmQuit(quit) => {
                 self.confirm_quit = false;
                 if quit {

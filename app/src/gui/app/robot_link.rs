@@ -7,6 +7,7 @@ use kinedesk_models::driver::{DriverCommand, DriverEvent, DriverHandle};
 use kinedesk_models::realman::client::{RealmanConfig, address_from_url, connect_realman};
 use kinedesk_models::review::RobotReadiness;
 use kinedesk_models::sim_arm::{SimArmConfig, spawn_sim_arm};
+use kinedesk_ros2::link::{Ros2LinkConfig, connect_ros2};
 use kinedesk_sessions::events::TimelineEvent;
 use kinedesk_widgets::LogLevel;
 
@@ -25,7 +26,34 @@ impl KineDeskApp {
         self.attach_driver(ctx, started, "simulated arm");
     }
 
-    pub(super) fn connect_realman(&mut self, ctx: &Context, url: &str) {
+    /// Connects the robot at `url`: `ros2://[?state=…&command=…]` or `realman://host:port` (or `host:port`).
+    pub(super) fn connect_address(&mut self, ctx: &Context, url: &str) {
+        if url.trim().starts_with("ros2:") {
+            self.connect_ros2(ctx, url.trim());
+        } else {
+            self.connect_realman(ctx, url);
+        }
+    }
+
+    fn connect_ros2(&mut self, ctx: &Context, url: &str) {
+        let config = match Ros2LinkConfig::from_url(url) {
+            Ok(config) => config,
+            Err(error) => {
+                self.log_event(ctx, LogLevel::Error, "robot", error);
+                return;
+            }
+        };
+        if self.robot.is_some() {
+            self.disconnect_robot(ctx, "reconnecting");
+        }
+        let started = connect_ros2(self.arm.robot.clone(), config, self.stop.clone(), Some(repaint_waker(ctx)));
+        if self.attach_driver(ctx, started, "ROS 2 link") {
+            let name = self.robot.as_ref().map(|robot| robot.name.clone()).unwrap_or_default();
+            self.log_event(ctx, LogLevel::Info, "robot", format!("Connecting to {name} (waiting for its JointState)…"));
+        }
+    }
+
+    fn connect_realman(&mut self, ctx: &Context, url: &str) {
         let address = match address_from_url(url.trim()) {
             Ok(address) => address,
             Err(error) => {

@@ -53,12 +53,24 @@ pub fn arm_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             });
             let label = ui.label(ROBOT_ADDRESS_LABEL);
             let field = ui
-                .add(egui::TextEdit::singleline(&mut address).desired_width(190.0).hint_text("realman://host:port"))
+                .add(
+                    egui::TextEdit::singleline(&mut address)
+                        .desired_width(190.0)
+                        .hint_text("realman://host:port or ros2://"),
+                )
                 .labelled_by(label.id);
             ui.data_mut(|data| data.insert_persisted(address_id, address.clone()));
             let enter = field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
-            if ui.button("Connect").on_hover_text("Connect a Realman controller at this address").clicked() || enter {
-                context.commands.push(Command::ConnectRealman(address));
+            if ui
+                .button("Connect")
+                .on_hover_text(
+                    "Connect the robot at this address: realman://HOST:PORT (a Realman controller) or ros2:// \
+                     (a ros2_control arm; ?state=TOPIC&command=TOPIC to change the topics)",
+                )
+                .clicked()
+                || enter
+            {
+                context.commands.push(Command::ConnectRobot(address));
             }
             ui.label(RichText::new("No robot connected: showing the model at its rest pose").weak());
         }

@@ -32,6 +32,16 @@ pub fn python_with(modules: &str) -> Option<String> {
     None
 }
 
+/// A script of `models/ros2/tests/python/` (this module is also compiled into the GUI tests' crate).
+pub fn peer_script(name: &str) -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [manifest.join("tests/python"), manifest.join("../models/ros2/tests/python")]
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| panic!("{name} not found beside {}", manifest.display()))
+}
+
 /// A domain no other test of this run uses.
 pub fn fresh_domain() -> u16 {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -64,8 +74,9 @@ impl CycloneArm {
     pub fn start(names: &[&str], start: &[f64], extra: &[&str]) -> Option<Self> {
         let python = python_with("cyclonedds")?;
         let domain = fresh_domain();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/cyclone_arm.py");
-        let stderr_path = std::env::temp_dir().join(format!("kinedesk-cyclone-arm-{}-{domain}.err", std::process::id()));
+        let script = peer_script("cyclone_arm.py");
+        let stderr_path =
+            std::env::temp_dir().join(format!("kinedesk-cyclone-arm-{}-{domain}.err", std::process::id()));
         let start: Vec<String> = start.iter().map(f64::to_string).collect();
         let mut child = Command::new(python)
             .arg(script)
