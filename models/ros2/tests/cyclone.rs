@@ -2,6 +2,8 @@
 //! a Python arm publishes `JointState` at 100 Hz (joints in its own order) and follows `JointTrajectory` the way
 //! joint_trajectory_controller does, printing every trajectory it receives. Discovery is unicast on loopback.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod peer;
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The Cyclone DDS peer (a Python process from PyPI's `cyclonedds`), started per test on a domain of its own with
 //! unicast discovery on loopback.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
