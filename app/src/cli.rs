@@ -74,6 +74,8 @@ pub enum ImportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A rosbag2 recording (MCAP storage: a bag folder or an .mcap file) as one episode: joint states and cameras.
+    Rosbag(crate::cli::ros2::RosbagArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +151,8 @@ pub enum CliCommand {
     Session(SessionCommand),
     /// Export a session as a dataset: `kinedesk export --format lerobot-v3 SESSION OUT`.
     Export(crate::cli::session::ExportArgs),
-    /// Import a dataset into a session for annotation: `kinedesk import lerobot DATASET SESSION`.
+    /// Import into a session for annotation: `kinedesk import lerobot DATASET SESSION`, `kinedesk import rosbag BAG
+    /// SESSION`.
     #[command(subcommand)]
     Import(ImportCommand),
     /// Edit a LeRobot v3.0 dataset into a new one: delete-episodes, split, trim, retask (the input is only read).
@@ -306,6 +309,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(CliCommand::Import(ImportCommand::Lerobot { dataset, session, json })) => {
             crate::cli::session::run_import(&dataset, &session, json)
         }
+        Some(CliCommand::Import(ImportCommand::Rosbag(args))) => crate::cli::ros2::run_import_rosbag(&args),
         Some(CliCommand::Dataset(command)) => crate::cli::dataset::run(command),
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::cli::session::run_session_info(&args),
         Some(CliCommand::Serve(args)) => crate::cli::policy::run_serve(&args),

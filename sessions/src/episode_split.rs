@@ -211,6 +211,7 @@ mod tests {
             joint_names: vec!["j1".into()],
             cameras: vec!["cam".into()],
             fps: 10.0,
+            unmeasured: Vec::new(),
             started_unix_s: 0.0,
         };
         log.write(RecordKind::Meta, at(0.0), serde_json::to_string(&meta).unwrap().as_bytes()).unwrap();

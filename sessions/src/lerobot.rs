@@ -180,6 +180,8 @@ struct Layout {
     fps: f64,
     robot: String,
     sizes: Vec<(u32, u32)>,
+    /// State entries some episode did not measure (see [`crate::recorder::EpisodeMeta::unmeasured`]).
+    unmeasured: Vec<String>,
 }
 
 /// Exports every episode of `session` into the LeRobot dataset folder `out` (which must not exist yet, unless
@@ -281,6 +283,7 @@ fn write_dataset(
                         fps: dataset_fps(episode.meta.fps),
                         robot: episode.meta.robot.clone(),
                         sizes,
+                        unmeasured: Vec::new(),
                     });
                 }
                 Some(first) if first.cameras != names || first.joints != episode.meta.joint_names => {
@@ -302,6 +305,13 @@ fn write_dataset(
                     continue;
                 }
                 Some(_) => {}
+            }
+            if let Some(layout) = layout.as_mut() {
+                for entry in &episode.meta.unmeasured {
+                    if !layout.unmeasured.contains(entry) {
+                        layout.unmeasured.push(entry.clone());
+                    }
+                }
             }
             let Some(current) = &layout else { continue };
             let task = annotation

@@ -362,6 +362,7 @@ fn import_into(
                         joint_names: joint_names.clone(),
                         cameras: cameras.clone(),
                         fps,
+                        unmeasured: if has_gripper { Vec::new() } else { vec!["gripper".to_owned()] },
                         started_unix_s: 0.0,
                     };
                     let json = serde_json::to_vec(&meta).map_err(|e| io(&path, &e))?;

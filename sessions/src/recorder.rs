@@ -30,6 +30,10 @@ pub struct EpisodeMeta {
     pub cameras: Vec<String>,
     /// Nominal rate of the dataset frames (camera rate).
     pub fps: f64,
+    /// Parts of the state the source did not measure (e.g. `gripper` for an arm recorded without one): the value
+    /// stored there is a placeholder, and the export says so in its metadata.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmeasured: Vec<String>,
     pub started_unix_s: f64,
 }
 

@@ -40,6 +40,7 @@ fn meta() -> EpisodeMeta {
         joint_names: (1..=JOINTS).map(|j| format!("joint{j}")).collect(),
         cameras: vec!["front".into(), "wrist".into()],
         fps: 30.0,
+        unmeasured: Vec::new(),
         started_unix_s: 1_800_000_000.0,
     }
 }

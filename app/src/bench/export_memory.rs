@@ -54,6 +54,7 @@ fn write_session(root: &Path, seconds: f64, cameras: usize, frames: &[Vec<u8>]) 
         joint_names: (1..=7).map(|j| format!("panda_joint{j}")).collect(),
         cameras: (0..cameras).map(|c| format!("camera{c}")).collect(),
         fps: 30.0,
+        unmeasured: Vec::new(),
         started_unix_s: 0.0,
     };
     let mut log = LogWriter::create(&path)?;

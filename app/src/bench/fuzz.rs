@@ -552,6 +552,7 @@ fn session_seeds(scratch: &Path) -> anyhow::Result<Seeds> {
         joint_names: (1..=7).map(|j| format!("joint{j}")).collect(),
         cameras: vec!["front".into()],
         fps: 10.0,
+        unmeasured: Vec::new(),
         started_unix_s: 0.0,
     };
     let recorder = SessionRecorder::start(&path, &meta, None)?;

@@ -67,6 +67,7 @@ pub fn start_rollout_recording(
         cameras: Vec::new(),
         // The control rate of the states (the dataset rate of a recording without cameras).
         fps: 100.0,
+        unmeasured: Vec::new(),
         started_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
@@ -133,6 +134,7 @@ pub fn run_record(args: &RecordArgs) -> anyhow::Result<()> {
         joint_names: robot.joints.iter().map(|j| j.name.clone()).collect(),
         cameras: cameras.iter().map(|c| c.name.clone()).collect(),
         fps: f64::from(args.fps),
+        unmeasured: Vec::new(),
         started_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
@@ -313,7 +315,7 @@ pub struct ExportArgs {
 }
 
 /// A progress bar for a long job counted in `unit`s.
-fn progress_bar(message: &'static str, unit: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(message: &'static str, unit: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(&format!("{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}"))

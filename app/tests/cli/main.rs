@@ -3,3 +3,4 @@
 mod commands;
 mod dataset_edits;
 mod datasets;
+mod rosbag;

@@ -5,3 +5,4 @@ pub mod camera;
 pub mod link;
 pub mod msg;
 pub mod node;
+pub mod rosbag;

@@ -79,10 +79,18 @@ pub(super) fn features_json(layout: &Layout, language: bool, video: bool) -> ser
     // Each feature KineDesk fills by a convention of its own says so in a `description` (LeRobot reads dtype, shape
     // and names and leaves other keys alone).
     let described = |dtype: &str, description: &str| json!({"dtype": dtype, "shape": [1], "names": null, "description": description});
+    let mut state_description = "Measured joint positions (rad) and gripper opening (0 closed, 1 open), the sample \
+                                 the driver reported nearest to the frame's time."
+        .to_owned();
+    if !layout.unmeasured.is_empty() {
+        state_description += &format!(
+            " Not measured in (some of) these episodes, written as 0 there: {}.",
+            layout.unmeasured.join(", ")
+        );
+    }
     let mut features = json!({
         "observation.state": {"dtype": "float32", "shape": [names.len()], "names": names,
-            "description": "Measured joint positions (rad) and gripper opening (0 closed, 1 open), the sample the \
-                            driver reported nearest to the frame's time."},
+            "description": state_description},
         "action": {"dtype": "float32", "shape": [names.len()], "names": names,
             "description": "The command in force at the frame: the joint target and gripper command the driver \
                             reported (trajectory set-point, teleop target or rollout action), never the next state. \
