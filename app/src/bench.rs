@@ -10,6 +10,7 @@ pub mod policy;
 pub mod recording;
 pub mod robot_link;
 pub mod rollout;
+pub mod ros2;
 pub mod sessions;
 pub mod tokenizer;
 pub mod ui;
@@ -295,6 +296,33 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The ros2:// link on loopback against an arm on another participant: state latency, trajectory publish
+    /// latency after Send, 100 Hz set-point jitter.
+    Ros2 {
+        /// The DDS domain to use (one nothing else uses).
+        #[arg(long, default_value_t = 77)]
+        domain: u16,
+        /// How long to measure state latency.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 50)]
+        plans: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// rosbag2 import speed: a bag of `minutes` with `cameras` JPEG streams at 30 fps and joint states at 100 Hz.
+    Rosbag {
+        #[arg(long, default_value_t = 5.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 2)]
+        cameras: usize,
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        #[arg(long, default_value_t = 480)]
+        height: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Time from process start to the first presented frame (needs a display, e.g. Xvfb).
     Startup {
         #[arg(long, default_value_t = 10)]
@@ -357,6 +385,14 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             report(&result, json)?;
             anyhow::ensure!(result.panics() == 0, "{} input(s) made KineDesk panic (listed above)", result.panics());
             Ok(())
+        }
+        BenchCommand::Ros2 { domain, seconds, plans, json } => {
+            anyhow::ensure!(domain <= 232, "--domain: 0–232");
+            report(&ros2::bench_ros2(domain, seconds.max(1.0), plans.max(1))?, json)
+        }
+        BenchCommand::Rosbag { minutes, cameras, width, height, json } => {
+            anyhow::ensure!(minutes > 0.0 && minutes <= 60.0, "--minutes: between 0 and 60");
+            report(&ros2::bench_rosbag(minutes, cameras.clamp(1, 8), width.max(16), height.max(16))?, json)
         }
         BenchCommand::Startup { runs, json } => {
             let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;

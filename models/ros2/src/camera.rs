@@ -30,15 +30,16 @@ pub struct Ros2Camera {
     topic: String,
     fps: f64,
     domain: Option<u16>,
-    node: Option<Ros2Node>,
+    /// Declared before its participant: fields drop in order, the endpoint first.
     reader: Option<Reader>,
+    node: Option<Ros2Node>,
 }
 
 impl Ros2Camera {
     /// `fps` is the rate the recording's clock is configured for (the topic's own rate shows on the badge).
     #[must_use]
     pub fn new(name: String, topic: String, fps: f64, domain: Option<u16>) -> Self {
-        Self { name, topic, fps, domain, node: None, reader: None }
+        Self { name, topic, fps, domain, reader: None, node: None }
     }
 }
 

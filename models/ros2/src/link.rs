@@ -262,8 +262,6 @@ enum Motion {
 }
 
 struct Link {
-    /// Kept alive for the readers and writers.
-    _node: Ros2Node,
     states: Subscription<JointStateMsg>,
     commands: Publication<JointTrajectoryMsg>,
     gate: SafetyGate,
@@ -278,6 +276,8 @@ struct Link {
     halted: bool,
     motion: Motion,
     config_state_topic: String,
+    /// The participant of the reader and writer above (fields drop in order: the endpoints go first).
+    _node: Ros2Node,
 }
 
 impl Link {
@@ -310,7 +310,6 @@ impl Link {
         commands.wait_for_reader(Duration::from_secs(2));
         let seen_stop = stop.generation();
         Ok(Self {
-            _node: node,
             states,
             commands,
             gate: SafetyGate::new(robot),
@@ -325,6 +324,7 @@ impl Link {
             halted: false,
             motion: Motion::Idle,
             config_state_topic: config.state_topic.clone(),
+            _node: node,
         })
     }
 
@@ -381,12 +381,63 @@ impl Link {
                 return reason;
             }
             next_tick += TICK;
-            let now = Instant::now();
-            if next_tick < now {
-                next_tick = now;
+            if next_tick < Instant::now() {
+                next_tick = Instant::now();
             }
-            // States are read as they come (the wait below is on the stop signal, the reads at each tick).
-            let _ = self.stop.wait_for_stop_after(self.seen_stop, next_tick - now);
+            // Until the next tick: states as they arrive, commands as they come (a sent plan is published at once),
+            // and Stop within a millisecond.
+            if let Err(reason) = self.wait_until(ctx, next_tick) {
+                let _ = self.hold();
+                return reason;
+            }
+        }
+    }
+
+    fn wait_until(&mut self, ctx: &mut DriverContext, deadline: Instant) -> Result<(), String> {
+        loop {
+            let now = Instant::now();
+            if now >= deadline || self.stop.generation() != self.seen_stop || ctx.should_stop() {
+                return Ok(());
+            }
+            let wait = (deadline - now).min(Duration::from_millis(1));
+            if let Some(received) = self.states.next(wait).map_err(|e| e.to_string())? {
+                self.take_state(ctx, &received.message);
+            }
+            for command in ctx.take_commands(Duration::from_micros(50), 16) {
+                self.command(ctx, command)?;
+            }
+        }
+    }
+
+    /// Takes one JointState: in model order, on the desk clock, published (the recorder's tap sees every one).
+    /// Returns whether it was usable.
+    fn take_state(&mut self, ctx: &mut DriverContext, message: &JointStateMsg) -> bool {
+        let arrived = Timestamp::now();
+        if message.name != self.map.names {
+            match JointMap::new(&self.names, &message.name) {
+                Ok(map) => self.map = map,
+                Err(reason) => {
+                    log::warn!("ignored a JointState on {}: {reason}", self.config_state_topic);
+                    return false;
+                }
+            }
+        }
+        match self.map.apply(message) {
+            Ok((q, dq)) => {
+                self.q = q;
+                self.dq = dq;
+                self.state_at = desk_time(message.header.stamp, arrived);
+                self.last_state = Instant::now();
+                if self.halted {
+                    self.halted = false;
+                }
+                ctx.outputs.publish(self.state());
+                true
+            }
+            Err(reason) => {
+                log::warn!("ignored a JointState on {}: {reason}", self.config_state_topic);
+                false
+            }
         }
     }
 
@@ -406,28 +457,9 @@ impl Link {
             ctx.report(DriverEvent::Stopped { generation, plan });
         }
 
-        // Every state that arrived since the last tick (each one published, so the recorder sees them all).
-        let mut fresh = false;
+        // Every state that arrived since the last look (each one published, so the recorder sees them all).
         while let Some(received) = self.states.next(Duration::ZERO).map_err(|e| e.to_string())? {
-            let arrived = Timestamp::now();
-            let message = received.message;
-            if message.name != self.map.names {
-                self.map = JointMap::new(&self.names, &message.name)?;
-            }
-            match self.map.apply(&message) {
-                Ok((q, dq)) => {
-                    self.q = q;
-                    self.dq = dq;
-                    self.state_at = desk_time(message.header.stamp, arrived);
-                    self.last_state = Instant::now();
-                    fresh = true;
-                    ctx.outputs.publish(self.state());
-                }
-                Err(reason) => log::warn!("ignored a JointState on {}: {reason}", self.config_state_topic),
-            }
-        }
-        if fresh && self.halted {
-            self.halted = false;
+            self.take_state(ctx, &received.message);
         }
         if !self.halted && self.last_state.elapsed() > STATE_WATCHDOG {
             self.halted = true;
