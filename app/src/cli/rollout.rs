@@ -32,7 +32,7 @@ pub struct RolloutArgs {
     /// How to build observations and read actions: kinevla, libero, droid, aloha, or a profile TOML file.
     #[arg(long, default_value = "kinevla")]
     pub profile: String,
-    /// The robot: `sim` (the simulated arm) or realman://HOST:PORT.
+    /// The robot: `sim` (the simulated arm), realman://HOST:PORT or ros2://[?state=TOPIC&command=TOPIC&domain=D].
     #[arg(long, default_value = "sim")]
     pub robot: String,
     /// Robot model (built-in name or URDF path).

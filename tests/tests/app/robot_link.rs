@@ -3,8 +3,8 @@
 
 use egui::{Key, Modifiers};
 use egui_kittest::kittest::{NodeT, Queryable};
+use kinedesk::Command;
 use kinedesk::gui::panes::arm_pane::ROBOT_ADDRESS_LABEL;
-use kinedesk::{AppOptions, Command};
 use kinedesk_tests::*;
 
 #[test]
@@ -242,16 +242,24 @@ mod cyclone_peer;
 
 #[test]
 fn a_ros2_arm_connects_from_the_form_and_its_camera_topic_shows() {
-    use kinedesk::gui::camera_feeds::CameraSpec;
+    use kinedesk::gui::panes::cameras_pane::{ADD_CAMERA_LABEL, ROS2_TOPIC_LABEL};
     let wire = ["joint2", "joint1", "joint3", "joint4", "joint5", "joint6", "joint7"];
     let start = [0.2, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7];
     let Some(arm) = cyclone_peer::CycloneArm::start(&wire, &start, &["--image-topic", "rt/camera/image_raw"]) else {
         return;
     };
-    let camera = CameraSpec::parse(&format!("ros2:/camera/image_raw?domain={}", arm.domain), 1).unwrap();
-    let mut harness = app_harness_with(AppOptions { cameras: Some(vec![camera]), ..AppOptions::default() });
+    let mut harness = app_harness_with(no_cameras());
     let ctx = harness.ctx.clone();
     harness.state_mut().handle_command(&ctx, Command::SelectRobot(kinedesk_models::robot::BuiltinRobot::Rm75));
+    harness.run();
+    // The camera is added from the Cameras pane's menu: a topic box (its domain after it).
+    harness.get_by_label(ADD_CAMERA_LABEL).click();
+    harness.run();
+    harness.get_by_label(ROS2_TOPIC_LABEL).focus();
+    harness.run();
+    harness.get_by_label(ROS2_TOPIC_LABEL).type_text(&format!("/camera/image_raw?domain={}", arm.domain));
+    harness.run();
+    harness.get_by_label("Add topic").click();
     harness.run();
     // The topic's images arrive through the same feed path as any camera (64×48 rgb8 from the peer).
     run_until(&mut harness, "a frame from the ROS 2 image topic", |app| {

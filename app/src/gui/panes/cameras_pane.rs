@@ -14,6 +14,8 @@ use crate::gui::command::Command;
 
 /// Accessibility label of the add-camera menu.
 pub const ADD_CAMERA_LABEL: &str = "Add camera";
+/// Label of the ROS 2 image topic box in the add-camera menu.
+pub const ROS2_TOPIC_LABEL: &str = "ROS 2 topic";
 
 fn next_name(context: &PaneContext<'_>, base: &str) -> String {
     let taken = |name: &str| context.cameras.feeds.iter().any(|f| f.spec.name() == name);
@@ -55,6 +57,24 @@ fn add_menu_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
                     path: path.trim().into(),
                     fps: 10,
                 }));
+            }
+        });
+        ui.horizontal(|ui| {
+            let id = egui::Id::unique("kinedesk_camera_ros2_topic");
+            let mut topic = ui.data_mut(|d| d.get_persisted_mut_or_default::<String>(id).clone());
+            let label = ui.label(ROS2_TOPIC_LABEL);
+            ui.add(egui::TextEdit::singleline(&mut topic).hint_text("/camera/image_raw").desired_width(150.0))
+                .labelled_by(label.id);
+            ui.data_mut(|d| d.insert_persisted(id, topic.clone()));
+            let spec = CameraSpec::parse(&format!("ros2:{}", topic.trim()), 1);
+            let button = ui
+                .add_enabled(spec.is_ok(), egui::Button::new("Add topic"))
+                .on_hover_text("A ROS 2 image topic (sensor_msgs/Image or CompressedImage); ?fps=N&domain=D after it")
+                .on_disabled_hover_text("Type a topic that starts with /, e.g. /camera/image_raw");
+            if button.clicked()
+                && let Ok(spec) = spec
+            {
+                context.commands.push(Command::AddCamera(spec));
             }
         });
         ui.separator();
