@@ -3,4 +3,5 @@
 mod commands;
 mod dataset_edits;
 mod datasets;
+mod ros2;
 mod rosbag;
