@@ -30,7 +30,7 @@ impl DialogPurpose {
             Self::OpenTrajectory => "Open a trajectory",
             Self::OpenUrdf => "Open a URDF robot model",
             Self::ExportDestination => "Export the session to",
-            Self::ImportDataset => "Import a LeRobot dataset",
+            Self::ImportDataset => "Import a LeRobot dataset or a rosbag2 folder",
         }
     }
 }

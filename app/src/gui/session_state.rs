@@ -403,10 +403,35 @@ impl SessionState {
         }
     }
 
-    /// Starts importing a LeRobot dataset into the open session on a background task.
+    /// Starts importing into the open session on a background task: a LeRobot dataset, or a rosbag2 recording (an
+    /// `.mcap` file, or a folder with `.mcap` files and no `meta/info.json`) as one episode.
     pub fn start_import(&mut self, dataset: PathBuf, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
         let name = dataset.display().to_string();
+        if is_rosbag(&dataset) {
+            return tasks.spawn(TaskKind::Import, name, move |progress| {
+                let options = kinedesk_ros2::rosbag::RosbagOptions::default();
+                let result = kinedesk_ros2::rosbag::import_rosbag(&dataset, &session, options, |d, t| {
+                    // In MB, so the counters stay small.
+                    progress.set((d >> 20) as usize, (t >> 20).max(1) as usize);
+                })
+                .map(|s| ExportDone {
+                    episodes: 1,
+                    frames: s.frames,
+                    left_out: Vec::new(),
+                    notes: vec![format!(
+                        "rosbag: {} joint states, {} frames at {} fps; not in the bag, so not recorded: commanded \
+                         actions, {}",
+                        s.joint_states,
+                        s.frames,
+                        s.fps,
+                        s.unmeasured.join(", ")
+                    )],
+                })
+                .map_err(|e| e.to_string());
+                TaskOutput::Imported { dataset, result }
+            });
+        }
         tasks.spawn(TaskKind::Import, name, move |progress| {
             let result = kinedesk_sessions::lerobot_import::import_lerobot(&dataset, &session, &mut |d, t| {
                 progress.set(d, t);
@@ -475,4 +500,18 @@ impl SessionState {
             TaskOutput::Exported { out, result }
         })
     }
+}
+
+/// A rosbag2 recording rather than a LeRobot dataset: an `.mcap` file, or a folder of them without `meta/info.json`.
+fn is_rosbag(path: &std::path::Path) -> bool {
+    if path.is_file() {
+        return path.extension().is_some_and(|e| e == "mcap" || e == "db3");
+    }
+    !path.join("meta/info.json").exists()
+        && std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|e| {
+                let p = e.path();
+                p.extension().is_some_and(|x| x == "mcap" || x == "db3") || p.ends_with("metadata.yaml")
+            })
+        })
 }

@@ -341,6 +341,52 @@ fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+/// The ROS 2 peers' helpers (the Python with `rosbags`, the scripts).
+#[path = "../../../models/ros2/tests/peer/mod.rs"]
+mod ros2_peers;
+
+#[test]
+fn a_rosbag_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
+    let Some(python) = ros2_peers::python_with("rosbags") else { return };
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-rosbag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let bag = root.join("bag");
+    let written = std::process::Command::new(python)
+        .arg(ros2_peers::peer_script("write_bag.py"))
+        .arg(&bag)
+        .args(["--seconds", "2"])
+        .output()
+        .unwrap();
+    assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
+
+    let options = AppOptions { session: Some(root.join("annotating")), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().session.is_some());
+    harness.state_mut().handle_command(&ctx, Command::MaximisePane(Some(Pane::Session)));
+    harness.run_steps(2);
+    let label = kinedesk::gui::panes::session_pane::IMPORT_LABEL;
+    harness.get_by_label(label).focus();
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(bag.to_str().unwrap());
+    harness.run_steps(1);
+    harness.get_by_label("Import").click();
+    run_until(&mut harness, "the rosbag import", |app| app.session().episodes.len() == 1);
+    let log: Vec<String> = harness.state().log_entries().iter().map(|e| e.message.clone()).collect();
+    assert!(log.iter().any(|m| m.starts_with("Imported 1 episodes, 60 frames")), "{log:#?}");
+    assert!(log.iter().any(|m| m.contains("not recorded: commanded actions, gripper")), "{log:#?}");
+    harness.get_by_label("Open episode_000000").click();
+    run_until(&mut harness, "the imported bag on the timeline", |app| app.session().annotator.open.is_some());
+    let open = harness.state().session().annotator.open.as_ref().unwrap();
+    // The bag's joint names, in its order; no gripper curve (a JointState has no gripper: not measured).
+    let names: Vec<&str> = open.curves.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names[..3], ["joint3", "joint1", "joint2"], "{names:?}");
+    assert!(!names.contains(&"gripper"), "{names:?}");
+    assert!(!open.thumbnails.is_empty());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 #[test]
 fn while_recording_the_keys_are_shown_esc_keeps_recording_and_a_discard_can_be_undone() {
     use kinedesk::gui::camera_feeds::CameraSpec;

@@ -163,7 +163,8 @@ impl Annotator {
         let dof = episode.joints.first().map_or(0, |j| j.positions.len());
         let mut curves: Vec<TimelineCurve> = (0..dof)
             .map(|joint| TimelineCurve {
-                name: format!("joint {}", joint + 1),
+                // The recorded joint names (a bag's or a URDF's), else the joint's number.
+                name: episode.meta.joint_names.get(joint).cloned().unwrap_or_else(|| format!("joint {}", joint + 1)),
                 points: episode.joints.iter().map(|j| [seconds(j.time), j.positions[joint]]).collect(),
                 color: egui::epaint::Hsva::new(joint as f32 / dof.max(1) as f32, 0.6, 0.9, 1.0).into(),
             })
@@ -177,7 +178,8 @@ impl Annotator {
                 color: egui::epaint::Hsva::new(value as f32 / action_width.max(1) as f32, 0.4, 0.6, 0.6).into(),
             });
         }
-        if !episode.joints.is_empty() {
+        // A gripper the source did not measure is not drawn (its stored value is a placeholder).
+        if !episode.joints.is_empty() && !episode.meta.unmeasured.iter().any(|u| u == "gripper") {
             curves.push(TimelineCurve {
                 name: "gripper".into(),
                 points: episode.joints.iter().map(|j| [seconds(j.time), j.gripper]).collect(),

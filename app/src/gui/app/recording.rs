@@ -223,6 +223,9 @@ impl KineDeskApp {
                                 dataset.display()
                             );
                             self.log_event(ctx, LogLevel::Info, "session", message);
+                            for note in done.notes {
+                                self.log_event(ctx, LogLevel::Info, "session", note);
+                            }
                         }
                         Err(error) => {
                             self.log_event(ctx, LogLevel::Error, "session", format!("Import failed: {error}"));

@@ -205,7 +205,7 @@ impl KineDeskApp {
                     ("Open trajectory…", D::OpenTrajectory),
                     ("Open URDF…", D::OpenUrdf),
                     ("Export session to…", D::ExportDestination),
-                    ("Import LeRobot dataset…", D::ImportDataset),
+                    ("Import LeRobot dataset or rosbag…", D::ImportDataset),
                 ] {
                     if ui.button(label).clicked() {
                         commands.push(Command::BrowseFor(purpose));

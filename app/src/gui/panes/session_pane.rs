@@ -26,7 +26,7 @@ pub const FINISH_LABEL: &str = "Finish episode (Right key)";
 pub const DISCARD_LABEL: &str = "Discard (Left key)";
 pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
-pub const IMPORT_LABEL: &str = "Import LeRobot dataset";
+pub const IMPORT_LABEL: &str = "Import LeRobot dataset or rosbag";
 pub const CHECK_LABEL: &str = "Check before export";
 /// The key-hint line shown while recording.
 pub const RECORDING_KEYS_HINT: &str = "Right: finish and keep the episode  ·  Left: discard it (to the trash; Undo on \
@@ -205,8 +205,12 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
     ui.horizontal(|ui| {
         let label = ui.label(IMPORT_LABEL);
-        ui.add(egui::TextEdit::singleline(&mut session.import_text).desired_width(260.0).hint_text("/path/to/dataset"))
-            .labelled_by(label.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.import_text)
+                .desired_width(260.0)
+                .hint_text("/path/to/dataset or rosbag2 folder"),
+        )
+        .labelled_by(label.id);
         browse_button(ui, DialogPurpose::ImportDataset, context.commands);
         let import = context.tasks.view(TaskKind::Import);
         let running = import.is_some();
@@ -215,9 +219,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         }
         if let Some(task) = import {
             ui.add(
-                ProgressBar::new(task.done as f32 / task.total.max(1) as f32)
-                    .desired_width(160.0)
-                    .text(format!("data file {} of {}", task.done, task.total)),
+                ProgressBar::new(task.done as f32 / task.total.max(1) as f32).desired_width(160.0).show_percentage(),
             );
         }
     });
