@@ -272,7 +272,7 @@ pub fn bench_rosbag(minutes: f64, cameras: usize, width: u32, height: u32) -> an
     let summary = kinedesk_ros2::rosbag::import_rosbag(
         &bag,
         &root.join("session"),
-        kinedesk_ros2::rosbag::RosbagOptions::default(),
+        &kinedesk_ros2::rosbag::RosbagOptions::default(),
         |_, _| {},
     )?;
     let import_s = started.elapsed().as_secs_f64();

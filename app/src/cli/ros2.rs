@@ -112,7 +112,7 @@ pub fn run_import_rosbag(args: &RosbagArgs) -> anyhow::Result<()> {
         cameras: args.cameras.clone(),
         task: args.task.clone(),
     };
-    let summary = kinedesk_ros2::rosbag::import_rosbag(&args.bag, &args.session, options, |done, total| {
+    let summary = kinedesk_ros2::rosbag::import_rosbag(&args.bag, &args.session, &options, |done, total| {
         bar.set_length(total >> 20);
         bar.set_position(done >> 20);
     })

@@ -411,7 +411,7 @@ impl SessionState {
         if is_rosbag(&dataset) {
             return tasks.spawn(TaskKind::Import, name, move |progress| {
                 let options = kinedesk_ros2::rosbag::RosbagOptions::default();
-                let result = kinedesk_ros2::rosbag::import_rosbag(&dataset, &session, options, |d, t| {
+                let result = kinedesk_ros2::rosbag::import_rosbag(&dataset, &session, &options, |d, t| {
                     // In MB, so the counters stay small.
                     progress.set((d >> 20) as usize, (t >> 20).max(1) as usize);
                 })

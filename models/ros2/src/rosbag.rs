@@ -328,7 +328,7 @@ fn rate(interval_s: f64) -> f64 {
 pub fn import_rosbag(
     bag: &Path,
     session: &Path,
-    options: RosbagOptions,
+    options: &RosbagOptions,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<RosbagSummary, RosbagError> {
     let files = bag_files(bag)?;
@@ -362,7 +362,7 @@ pub fn import_rosbag(
             read_mcap(file, &mut import, |bytes| {
                 progress(read + bytes, total);
             })?;
-            read += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+            read += std::fs::metadata(file).map_or(0, |m| m.len());
         }
         progress(total, total);
         finish(bag, &files, &episode, &scratch_path, import, total)

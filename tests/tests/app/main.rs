@@ -9,3 +9,7 @@ mod rollout;
 mod runtime;
 mod sessions;
 mod shell;
+
+/// The ROS 2 peers of `models/ros2/tests` (the Cyclone DDS arm, the Python with `rosbags`), shared with them.
+#[path = "../../../models/ros2/tests/peer/mod.rs"]
+mod ros2_peers;

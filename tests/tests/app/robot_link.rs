@@ -236,16 +236,13 @@ fn a_plan_that_ends_at_a_joint_limit_is_amber_and_needs_its_warning_acknowledged
     assert!(harness.state().arm().preview.as_ref().unwrap().review.is_approved());
 }
 
-/// The Cyclone DDS arm of the ROS 2 tests (PyPI `cyclonedds`), shared with them.
-#[path = "../../../models/ros2/tests/peer/mod.rs"]
-mod cyclone_peer;
-
 #[test]
 fn a_ros2_arm_connects_from_the_form_and_its_camera_topic_shows() {
     use kinedesk::gui::panes::cameras_pane::{ADD_CAMERA_LABEL, ROS2_TOPIC_LABEL};
     let wire = ["joint2", "joint1", "joint3", "joint4", "joint5", "joint6", "joint7"];
     let start = [0.2, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7];
-    let Some(arm) = cyclone_peer::CycloneArm::start(&wire, &start, &["--image-topic", "rt/camera/image_raw"]) else {
+    let Some(arm) = crate::ros2_peers::CycloneArm::start(&wire, &start, &["--image-topic", "rt/camera/image_raw"])
+    else {
         return;
     };
     let mut harness = app_harness_with(no_cameras());

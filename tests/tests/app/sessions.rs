@@ -341,19 +341,15 @@ fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// The ROS 2 peers' helpers (the Python with `rosbags`, the scripts).
-#[path = "../../../models/ros2/tests/peer/mod.rs"]
-mod ros2_peers;
-
 #[test]
 fn a_rosbag_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
-    let Some(python) = ros2_peers::python_with("rosbags") else { return };
+    let Some(python) = crate::ros2_peers::python_with("rosbags") else { return };
     let root = std::env::temp_dir().join(format!("kinedesk-gui-rosbag-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let bag = root.join("bag");
     let written = std::process::Command::new(python)
-        .arg(ros2_peers::peer_script("write_bag.py"))
+        .arg(crate::ros2_peers::peer_script("write_bag.py"))
         .arg(&bag)
         .args(["--seconds", "2"])
         .output()
