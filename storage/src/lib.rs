@@ -189,16 +189,14 @@ impl Remote {
 fn store_error(what: &str, error: object_store::Error) -> StorageError {
     let what = what.to_owned();
     let text = error.to_string();
+    let credentials =
+        ["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"];
+    if credentials.iter().any(|c| text.contains(c)) || matches!(error, object_store::Error::Unauthenticated { .. }) {
+        return StorageError::Credentials { what };
+    }
     match error {
         object_store::Error::PermissionDenied { .. } => StorageError::Denied { what },
-        object_store::Error::Unauthenticated { .. } => StorageError::Credentials { what },
         _ if text.contains("NoSuchBucket") || text.contains("bucket does not exist") => StorageError::NoBucket { what },
-        _ if text.contains("InvalidAccessKeyId")
-            || text.contains("SignatureDoesNotMatch")
-            || text.contains("ExpiredToken") =>
-        {
-            StorageError::Credentials { what }
-        }
         _ if text.contains("AccessDenied") || text.contains("403 Forbidden") => StorageError::Denied { what },
         _ if text.contains("error sending request")
             || text.contains("Connection refused")

@@ -5,3 +5,4 @@ mod dataset_edits;
 mod datasets;
 mod ros2;
 mod rosbag;
+mod storage;
