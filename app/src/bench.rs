@@ -12,6 +12,7 @@ pub mod robot_link;
 pub mod rollout;
 pub mod ros2;
 pub mod sessions;
+pub mod storage;
 pub mod tokenizer;
 pub mod ui;
 
@@ -310,6 +311,21 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Object storage: push and pull of a dataset padded to `mb` MB, with peak memory, and a push killed half way
+    /// and resumed. Needs an S3-compatible server (e.g. `python -m moto.server -p 5000`), a bucket, and credentials
+    /// in the AWS environment variables.
+    Storage {
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value_t = 1000)]
+        mb: usize,
+        #[arg(long, default_value_t = 8)]
+        part_mb: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// rosbag2 import speed: a bag of `minutes` with `cameras` JPEG streams at 30 fps and joint states at 100 Hz.
     Rosbag {
         #[arg(long, default_value_t = 5.0)]
@@ -389,6 +405,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ros2 { domain, seconds, plans, json } => {
             anyhow::ensure!(domain <= 232, "--domain: 0–232");
             report(&ros2::bench_ros2(domain, seconds.max(1.0), plans.max(1))?, json)
+        }
+        BenchCommand::Storage { endpoint, bucket, mb, part_mb, json } => {
+            let exe = std::env::current_exe().context("cannot find the kinedesk executable")?;
+            report(&storage::bench_storage(&exe, &endpoint, &bucket, mb.max(16), part_mb.max(5))?, json)
         }
         BenchCommand::Rosbag { minutes, cameras, width, height, json } => {
             anyhow::ensure!(minutes > 0.0 && minutes <= 60.0, "--minutes: between 0 and 60");

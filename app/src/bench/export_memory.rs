@@ -86,10 +86,17 @@ fn write_session(root: &Path, seconds: f64, cameras: usize, frames: &[Vec<u8>]) 
     Ok((log.bytes(), written))
 }
 
-/// Peak resident memory (MB) and wall time of `command`, polling /proc every 10 ms.
+/// Peak resident memory (MB) and wall time of `command`, polling /proc every 10 ms (its stdout is dropped).
 fn peak_memory(mut command: std::process::Command) -> anyhow::Result<(f64, f64)> {
+    command.stdout(std::process::Stdio::null());
+    peak_memory_of(command)
+}
+
+/// Peak resident memory (MB) and wall time of `command` (stdout as the command has it set up), polling /proc every
+/// 10 ms; a failure is an error.
+pub(crate) fn peak_memory_of(mut command: std::process::Command) -> anyhow::Result<(f64, f64)> {
     let started = Instant::now();
-    let mut child = command.stdout(std::process::Stdio::null()).spawn()?;
+    let mut child = command.spawn()?;
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0u64;
     loop {
@@ -101,7 +108,7 @@ fn peak_memory(mut command: std::process::Command) -> anyhow::Result<(f64, f64)>
             peak_kb = peak_kb.max(hwm.unwrap_or(0));
         }
         if let Some(status) = child.try_wait()? {
-            anyhow::ensure!(status.success(), "the export failed ({status})");
+            anyhow::ensure!(status.success(), "{command:?} failed ({status})");
             break;
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -23,6 +23,8 @@ pub enum TaskKind {
     Check,
     /// Splitting an episode in two (copies its log).
     Split,
+    /// Exporting the session and pushing it to object storage.
+    Push,
 }
 
 impl TaskKind {
@@ -35,6 +37,7 @@ impl TaskKind {
             Self::Import => "importing",
             Self::Check => "checking the session",
             Self::Split => "splitting the episode",
+            Self::Push => "pushing to object storage",
         }
     }
 }

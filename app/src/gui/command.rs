@@ -149,6 +149,11 @@ pub enum Command {
     SkipReset,
     /// Import a LeRobot dataset (folder) into the open session for annotation.
     ImportDataset(PathBuf),
+    /// Export the open session and push it to object storage: `s3://BUCKET/PREFIX` and an endpoint (empty: AWS).
+    PushSession {
+        url: String,
+        endpoint: String,
+    },
     /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
     SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.

@@ -72,6 +72,7 @@ pub enum TaskOutput {
     Imported { dataset: PathBuf, result: Result<ExportDone, String> },
     Checked { result: Result<kinedesk_sessions::dataset_doctor::Report, String> },
     Split { at_s: f64, result: Result<kinedesk_sessions::episode_split::Split, String> },
+    Pushed { remote: String, result: Result<kinedesk_storage::PushSummary, String> },
 }
 
 pub type SessionTasks = BackgroundTasks<TaskOutput>;
@@ -120,6 +121,11 @@ pub struct SessionState {
     pub last_check: Option<Result<kinedesk_sessions::dataset_doctor::Report, String>>,
     /// The folder typed for a LeRobot dataset to import.
     pub import_text: String,
+    /// Where *Push* sends the session (`s3://BUCKET/PREFIX`) and the S3-compatible endpoint (empty: AWS).
+    pub push_url: String,
+    pub push_endpoint: String,
+    /// How the last push ended (shown until the next one).
+    pub last_push: Option<Result<String, String>>,
     /// The timeline editor and episode browser.
     pub annotator: crate::gui::annotator::Annotator,
     pub export_format: ExportFormat,
@@ -439,6 +445,41 @@ impl SessionState {
             .map(|s| ExportDone { episodes: s.episodes, frames: s.frames, left_out: Vec::new(), notes: Vec::new() })
             .map_err(|e| e.to_string());
             TaskOutput::Imported { dataset, result }
+        })
+    }
+
+    /// Exports the session as a LeRobot v3 dataset into a scratch folder and pushes it to `url` on a background task
+    /// (appending to a dataset already there: many desks, one dataset). The window never waits on the network.
+    pub fn start_push(&mut self, url: String, endpoint: String, tasks: &mut SessionTasks) -> Result<(), String> {
+        let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
+        kinedesk_storage::parse_url(url.trim()).map_err(|e| e.to_string())?;
+        let remote = kinedesk_storage::redact(url.trim());
+        tasks.spawn(TaskKind::Push, remote.clone(), move |progress| {
+            let scratch = std::env::temp_dir().join(format!(
+                "kinedesk-push-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            ));
+            let result = (|| {
+                use kinedesk_sessions::lerobot::{ExportOptions, export_lerobot};
+                // Exporting is the first half of the bar, sending the second.
+                export_lerobot(&session, &scratch, ExportOptions::default(), |d, t| progress.set(d, 2 * t.max(1)))
+                    .map_err(|e| e.to_string())?;
+                let options =
+                    kinedesk_storage::PushOptions { append: true, ..kinedesk_storage::PushOptions::default() };
+                let remote_options = kinedesk_storage::RemoteOptions {
+                    endpoint: Some(endpoint.trim().to_owned()).filter(|e| !e.is_empty()),
+                    allow_http: false,
+                };
+                let report = |done: u64, total: u64| {
+                    let total = (total >> 10).max(1) as usize;
+                    progress.set(total + (done >> 10) as usize, 2 * total);
+                };
+                kinedesk_storage::push(&scratch, url.trim(), &remote_options, &options, &report)
+                    .map_err(|e| e.to_string())
+            })();
+            let _ = std::fs::remove_dir_all(&scratch);
+            TaskOutput::Pushed { remote, result }
         })
     }
 

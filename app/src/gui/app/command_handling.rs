@@ -204,6 +204,15 @@ impl KineDeskApp {
                 self.session.reset_s = f64::from(reset_s);
                 self.session.record_after_reset = record_after_reset;
             }
+            Command::PushSession { url, endpoint } => {
+                match self.session.start_push(url.clone(), endpoint, &mut self.tasks) {
+                    Ok(()) => {
+                        let shown = kinedesk_storage::redact(&url);
+                        self.log_event(ctx, LogLevel::Info, "session", format!("Pushing the session to {shown}"));
+                    }
+                    Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+                }
+            }
             Command::ImportDataset(path) => match self.session.start_import(expand_home(&path), &mut self.tasks) {
                 Ok(()) => self.log_event(ctx, LogLevel::Info, "session", format!("Importing {}", path.display())),
                 Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),

@@ -188,6 +188,26 @@ impl KineDeskApp {
                     }
                     self.session.refresh(&mut self.tasks);
                 }
+                TaskOutput::Pushed { remote, result } => match result {
+                    Ok(summary) => {
+                        let message = if summary.already_there {
+                            format!("{remote} already has this session's episodes ({} there)", summary.episodes_total)
+                        } else {
+                            format!(
+                                "Pushed {} episodes ({:.1} MB) to {remote}: {} episodes there now",
+                                summary.episodes_added,
+                                summary.bytes_total as f64 / 1e6,
+                                summary.episodes_total
+                            )
+                        };
+                        self.session.last_push = Some(Ok(message.clone()));
+                        self.log_event(ctx, LogLevel::Info, "session", message);
+                    }
+                    Err(error) => {
+                        self.session.last_push = Some(Err(error.clone()));
+                        self.log_event(ctx, LogLevel::Error, "session", format!("Push failed: {error}"));
+                    }
+                },
                 TaskOutput::Checked { result } => {
                     use kinedesk_sessions::dataset_doctor::Severity;
                     let (level, message) = match &result {

@@ -28,6 +28,9 @@ pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const IMPORT_LABEL: &str = "Import LeRobot dataset or rosbag";
 pub const CHECK_LABEL: &str = "Check before export";
+pub const PUSH_URL_LABEL: &str = "Push to";
+pub const PUSH_ENDPOINT_LABEL: &str = "Endpoint";
+pub const PUSH_LABEL: &str = "Push";
 /// The key-hint line shown while recording.
 pub const RECORDING_KEYS_HINT: &str = "Right: finish and keep the episode  ·  Left: discard it (to the trash; Undo on \
     the toast)  ·  Esc: stop the arm — the recording goes on, nothing is discarded";
@@ -239,6 +242,7 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             None => {}
         }
     }
+    push_row_ui(ui, context);
 }
 
 /// The dataset doctor before export: a button that checks what the export would write, and its report.
@@ -307,4 +311,51 @@ fn check_ui(
                 }
             });
         });
+}
+
+/// Object storage: where the session goes, the push's progress and how the last one ended.
+fn push_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
+    let session = &mut *context.session;
+    ui.horizontal(|ui| {
+        let label = ui.label(PUSH_URL_LABEL);
+        ui.add(egui::TextEdit::singleline(&mut session.push_url).desired_width(200.0).hint_text("s3://bucket/prefix"))
+            .labelled_by(label.id);
+        let label = ui.label(PUSH_ENDPOINT_LABEL);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.push_endpoint)
+                .desired_width(150.0)
+                .hint_text("AWS, or https://minio…"),
+        )
+        .labelled_by(label.id);
+        let pushing = context.tasks.view(TaskKind::Push);
+        let credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+        let ready = pushing.is_none() && session.push_url.trim().starts_with("s3://");
+        let hover = if credentials {
+            "Export the session (LeRobot v3) and add its episodes to the dataset at this address; credentials come \
+             from the AWS environment variables. Run it again after a failure: it continues where it stopped."
+        } else {
+            "No AWS_ACCESS_KEY_ID in the environment: start KineDesk with the storage's credentials in \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+        };
+        if ui.add_enabled(ready, egui::Button::new(PUSH_LABEL)).on_hover_text(hover).clicked() {
+            context.commands.push(Command::PushSession {
+                url: session.push_url.trim().to_owned(),
+                endpoint: session.push_endpoint.trim().to_owned(),
+            });
+        }
+        if let Some(task) = pushing {
+            ui.add(
+                ProgressBar::new(task.done as f32 / task.total.max(1) as f32).desired_width(160.0).show_percentage(),
+            );
+        }
+    });
+    match &session.last_push {
+        Some(Ok(message)) => {
+            ui.label(RichText::new(message).color(palette::OK));
+        }
+        Some(Err(error)) => {
+            ui.label(RichText::new(format!("Push failed: {error}")).color(palette::DANGER));
+        }
+        None => {}
+    }
 }

@@ -1,0 +1,116 @@
+//! Pushing a session to object storage from the window (moto, PyPI `moto[server]`, as the S3 server). A test binary
+//! of its own: the storage credentials come from the process environment, set here before anything else runs.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use kinedesk::gui::panes::session_pane::{PUSH_ENDPOINT_LABEL, PUSH_LABEL, PUSH_URL_LABEL};
+use kinedesk::{AppOptions, Command as AppCommand, KineDeskApp, Pane};
+use kinedesk_tests::{no_cameras, run_until};
+
+#[test]
+fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
+    let python = std::env::var("KINEDESK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let available = Command::new(&python)
+        .args(["-c", "import moto.server, boto3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
+            "moto[server] is required (KINEDESK_REQUIRE_PYTHON_PEERS=1)"
+        );
+        eprintln!("SKIPPED: moto[server] not installed — the GUI push did not run");
+        return;
+    }
+    // SAFETY: the only test of this binary, before any thread of its own starts.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::remove_var("AWS_ENDPOINT_URL");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut moto = Command::new(&python)
+        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bucket = format!(
+        "import boto3; boto3.client('s3', endpoint_url='{endpoint}', aws_access_key_id='testing', \
+         aws_secret_access_key='testing', region_name='us-east-1').create_bucket(Bucket='lab')"
+    );
+    assert!(Command::new(&python).args(["-c", &bucket]).status().unwrap().success());
+
+    let root = std::env::temp_dir().join(format!("kinedesk-gui-push-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
+        synthetic: true,
+        seconds: 1.5,
+        out: root.join("session"),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: "move 10 cm up".into(),
+        encoders: 1,
+    })
+    .unwrap();
+    let options = AppOptions { session: Some(root.join("session")), ..no_cameras() };
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
+    let ctx = harness.ctx.clone();
+    run_until(&mut harness, "the session", |app| app.session().episodes.len() == 1);
+    harness.state_mut().handle_command(&ctx, AppCommand::MaximisePane(Some(Pane::Session)));
+    harness.run_steps(2);
+    for (label, text) in [(PUSH_URL_LABEL, "s3://lab/shared"), (PUSH_ENDPOINT_LABEL, endpoint.as_str())] {
+        harness.get_by_label(label).focus();
+        harness.run_steps(1);
+        harness.get_by_label(label).type_text(text);
+        harness.run_steps(1);
+    }
+    harness.get_by_label(PUSH_LABEL).click();
+    // The window keeps drawing while the push runs on its task.
+    let started = Instant::now();
+    run_until(&mut harness, "the push", |app| app.session().last_push.is_some());
+    assert!(started.elapsed() < Duration::from_secs(120));
+    let result = harness.state().session().last_push.clone().unwrap();
+    assert!(
+        result.as_ref().is_ok_and(|m| m.starts_with("Pushed 1 episodes") && m.ends_with("1 episodes there now")),
+        "{result:?}"
+    );
+    // The dataset is there for any desk to pull.
+    let pulled = kinedesk_storage::pull(
+        "s3://lab/shared",
+        &root.join("pulled"),
+        &kinedesk_storage::RemoteOptions { endpoint: Some(endpoint.clone()), allow_http: false },
+        &|_, _| {},
+    )
+    .unwrap();
+    assert_eq!(pulled.episodes, 1);
+    // A push to a bucket that does not exist fails with the reason, shown in the pane.
+    harness.get_by_label(PUSH_URL_LABEL).focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_by_label(PUSH_URL_LABEL).type_text("s3://no-such-bucket/x");
+    harness.run_steps(1);
+    harness.get_by_label(PUSH_LABEL).click();
+    run_until(&mut harness, "the failed push", |app| app.session().last_push.as_ref().is_some_and(Result::is_err));
+    let failed = harness.state().session().last_push.clone().unwrap();
+    assert!(failed.as_ref().is_err_and(|e| e.contains("no such bucket")), "{failed:?}");
+    // Shown in the pane (and the log).
+    assert!(harness.query_all_by_label_contains("Push failed:").count() >= 2);
+    let _ = moto.kill();
+    let _ = moto.wait();
+    std::fs::remove_dir_all(&root).unwrap();
+}
