@@ -67,7 +67,7 @@ pub fn start_rollout_recording(
         cameras: Vec::new(),
         // The control rate of the states (the dataset rate of a recording without cameras).
         fps: 100.0,
-        unmeasured: Vec::new(),
+        unmeasured: if driver.gripper_measured { Vec::new() } else { vec!["gripper".to_owned()] },
         started_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),

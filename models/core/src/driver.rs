@@ -269,6 +269,9 @@ pub struct DriverHandle {
     join: Option<JoinHandle<()>>,
     /// The driver takes [`DriverCommand::QueuePlan`] (set by the driver that does).
     pub queues_plans: bool,
+    /// The gripper opening in its states is measured (a driver without a gripper, e.g. a `ros2_control` arm's
+    /// trajectory controller, clears it: recordings then say the gripper was not measured).
+    pub gripper_measured: bool,
 }
 
 /// Starts a driver's `body` on a thread called `thread_name`. `waker` runs on every lifecycle event and on states
@@ -308,6 +311,7 @@ pub fn spawn_driver(
         shutdown,
         join: Some(join),
         queues_plans: false,
+        gripper_measured: true,
     })
 }
 

@@ -226,7 +226,7 @@ pub fn connect_ros2(
 ) -> std::io::Result<DriverHandle> {
     let name = config.url();
     let thread_stop = stop.clone();
-    spawn_driver("kinedesk-ros2", name, stop, waker, move |mut ctx| {
+    let mut handle = spawn_driver("kinedesk-ros2", name, stop, waker, move |mut ctx| {
         let mut link = match Link::open(robot, &config, thread_stop) {
             Ok(link) => link,
             Err(reason) => {
@@ -236,7 +236,10 @@ pub fn connect_ros2(
         };
         let reason = link.run(&mut ctx);
         ctx.report(DriverEvent::Disconnected { reason });
-    })
+    })?;
+    // The trajectory controller has no gripper: the states' gripper value is a placeholder.
+    handle.gripper_measured = false;
+    Ok(handle)
 }
 
 /// A plan published to the controller, followed by time.

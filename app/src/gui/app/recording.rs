@@ -52,7 +52,12 @@ impl KineDeskApp {
             // The dataset clock runs at the first camera's configured rate, not at a running estimate of it (frames
             // it drops show as such in the export instead of stretching every timestamp after them).
             fps: self.cameras.feeds.first().map_or(30.0, |f| f.spec.fps()),
-            unmeasured: Vec::new(),
+            unmeasured: self
+                .robot
+                .as_ref()
+                .filter(|driver| !driver.gripper_measured)
+                .map(|_| vec!["gripper".to_owned()])
+                .unwrap_or_default(),
             started_unix_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
