@@ -264,6 +264,9 @@ pub struct ArmCamera {
     focal_px: f64,
 }
 
+/// The Arm pane's live-arm colour (`LIVE_ARM` in the widgets crate: 0.78, 0.80, 0.84).
+const ARM_COLOUR: [u8; 3] = [199, 204, 214];
+
 impl ArmCamera {
     #[must_use]
     pub fn new(name: impl Into<String>, robot: Robot, joints: SharedJoints, width: u32, height: u32, fps: f64) -> Self {
@@ -320,9 +323,10 @@ impl ArmCamera {
                     continue;
                 }
                 depth[i] = z;
-                // Shade like a tube lit from the upper left.
-                let light = (1.0 - d2 / (r * r)).sqrt() * 0.7 + 0.3 - (dx + dy) / (4.0 * r);
-                let light = light.clamp(0.2, 1.2);
+                // Shade like a tube lit from the upper left, never as dark as the background (a thin link would
+                // vanish into it).
+                let light = (1.0 - d2 / (r * r)).sqrt() * 0.45 + 0.55 - (dx + dy) / (8.0 * r);
+                let light = light.clamp(0.4, 1.15);
                 let shaded = colour.map(|c| (f64::from(c) * light).min(255.0) as u8);
                 rgba[i * 4..i * 4 + 4].copy_from_slice(&[shaded[0], shaded[1], shaded[2], 255]);
             }
@@ -361,25 +365,28 @@ impl ArmCamera {
             }
         }
         let frames = fk_frames(&self.robot, joints).map_err(|e| CameraError::Decode(e.to_string()))?;
-        let palette = [[200, 200, 210], [90, 150, 230]];
+        // The same arm as the Arm pane draws: each link's capsules in its own frame (link 0 is the base, link i moves
+        // with joint i), one colour (the pane's live-arm grey), and the 4 cm flange stub along the tool axis.
+        let mut capsules: Vec<(DVec3, DVec3, f64)> = Vec::new();
         for (index, shapes) in self.robot.link_shapes.iter().enumerate() {
-            let Some(frame) = frames.get(index) else { continue };
+            let frame = if index == 0 { Some(&self.robot.base) } else { frames.get(index - 1) };
+            let Some(frame) = frame else { continue };
             for shape in shapes {
-                let (a, b) = (frame.transform_point3(shape.from), frame.transform_point3(shape.to));
-                let steps = ((a - b).length() / 0.004).ceil().max(1.0) as usize;
-                for s in 0..=steps {
-                    let p = a.lerp(b, s as f64 / steps as f64);
-                    if let Some(centre) = self.project(p) {
-                        let radius = shape.radius_m * self.focal_px / centre.2;
-                        self.disc(&mut rgba, &mut depth, centre, radius, palette[index % 2]);
-                    }
-                }
+                capsules.push((frame.transform_point3(shape.from), frame.transform_point3(shape.to), shape.radius_m));
             }
         }
-        if let Some(flange) = frames.last()
-            && let Some(centre) = self.project(flange.translation)
-        {
-            self.disc(&mut rgba, &mut depth, (centre.0, centre.1, 0.0), 4.0, [255, 140, 40]);
+        if let Some(flange) = frames.last() {
+            capsules.push((flange.translation, flange.transform_point3(DVec3::Z * 0.04), 0.02));
+        }
+        for (a, b, radius_m) in capsules {
+            let steps = ((a - b).length() / 0.004).ceil().max(1.0) as usize;
+            for s in 0..=steps {
+                let p = a.lerp(b, s as f64 / steps as f64);
+                if let Some(centre) = self.project(p) {
+                    let radius = radius_m * self.focal_px / centre.2;
+                    self.disc(&mut rgba, &mut depth, centre, radius, ARM_COLOUR);
+                }
+            }
         }
         Ok(rgba)
     }
@@ -520,5 +527,19 @@ mod tests {
         assert_ne!(rest, moved);
         let link_pixels = rest.chunks_exact(4).filter(|p| p[2] > 150 || p[0] > 150).count();
         assert!(link_pixels > 200, "{link_pixels}");
+        // Each link is drawn in its own frame, as the Arm pane draws it: the middle of the last link's capsule (which
+        // moves with the last joint) and the flange are covered by the arm's grey.
+        let frames = fk_frames(&robot, &robot.rest_pose).unwrap();
+        let last = robot.link_shapes.len() - 1;
+        let shape = &robot.link_shapes[last][0];
+        let frame = frames[last - 1];
+        let middle = frame.transform_point3((shape.from + shape.to) / 2.0);
+        for point in [middle, frames[frames.len() - 1].translation] {
+            let (x, y, _) = camera.project(point).unwrap();
+            let i = ((y as usize) * 160 + x as usize) * 4;
+            let pixel = &rest[i..i + 3];
+            // Grey (the three channels close together) and lit, not the background's dark grey.
+            assert!(pixel[0] > 60 && pixel[2] >= pixel[0] && pixel[2] - pixel[0] < 40, "{point:?}: {pixel:?}");
+        }
     }
 }
