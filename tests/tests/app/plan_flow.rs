@@ -214,3 +214,40 @@ fn planned_on_the_simulated_arm(instruction: &str) -> egui_kittest::Harness<'sta
     run_until(&mut harness, "the plan", plan_finished);
     harness
 }
+
+#[test]
+fn the_next_step_is_always_said_plan_approve_connect_send() {
+    use kinedesk::gui::panes::trajectory_pane::NEXT_STEP_LABEL;
+    let next = |harness: &egui_kittest::Harness<'static, KineDeskApp>| {
+        let node = harness.get_by_label_contains(NEXT_STEP_LABEL);
+        node.accesskit_node().label().or_else(|| node.accesskit_node().value()).unwrap_or_default()
+    };
+    // Planned before any robot is connected: look, then approve.
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().handle_command(&ctx, Command::Plan("move 5 cm left".into()));
+    run_until(&mut harness, "the plan", plan_finished);
+    harness.run_steps(2);
+    assert!(
+        next(&harness).contains("look over the preview") && next(&harness).contains("Approve"),
+        "{}",
+        next(&harness)
+    );
+    harness.get_by_label(APPROVE_LABEL).click();
+    harness.run_steps(2);
+    // Approved, no robot: connect one.
+    assert!(next(&harness).contains("connect a robot in the Arm pane"), "{}", next(&harness));
+    harness.get_by_label("Connect simulated arm").click();
+    run_until(&mut harness, "the simulated arm", |app| app.arm().live.is_some());
+    harness.run_steps(2);
+    assert!(next(&harness).contains("Send to robot (Ctrl+Shift+Enter)"), "{}", next(&harness));
+    harness.get_by_label(SEND_LABEL).click();
+    run_until(&mut harness, "the plan executed", |app| {
+        app.arm()
+            .preview
+            .as_ref()
+            .is_some_and(|p| matches!(p.review.state(), kinedesk_models::review::ReviewState::Completed))
+    });
+    harness.run_steps(2);
+    assert!(next(&harness).contains("Re-plan from here"), "{}", next(&harness));
+}

@@ -25,6 +25,32 @@ pub const VELOCITY_LABEL: &str = "Velocity scaling";
 pub const COARSE_LABEL: &str = "Coarse only (goal level)";
 /// Prefix of the review's state line ("Plan: approved").
 pub const REVIEW_STATE_LABEL: &str = "Plan";
+/// Prefix of the line that says what to do next (connect → plan → approve → send).
+pub const NEXT_STEP_LABEL: &str = "Next:";
+
+/// The one thing to do next with a plan in `state`, given why Approve and Send would be refused now.
+#[must_use]
+pub fn next_step(state: &ReviewState, approve_refusal: Option<&str>, send_refusal: Option<&str>) -> Option<String> {
+    let text = match state {
+        ReviewState::Planned => match approve_refusal {
+            Some(reason) if reason.contains("warning") => format!("{reason} (below), then Approve"),
+            Some(reason) => format!("this plan cannot be approved ({reason}): change the instruction and plan again"),
+            None => "look over the preview (ghost arm, plots, checks), then Approve (Ctrl+Shift+A)".to_owned(),
+        },
+        ReviewState::Approved => match send_refusal {
+            Some("no robot is connected") => {
+                "connect a robot in the Arm pane (the simulated arm needs no hardware), then Send".to_owned()
+            }
+            Some(reason) => format!("{reason}, then Send"),
+            None => "Send to robot (Ctrl+Shift+Enter); Esc stops it at any time".to_owned(),
+        },
+        ReviewState::Executing { .. } => return None,
+        ReviewState::Completed | ReviewState::Stopped { .. } | ReviewState::Failed { .. } => {
+            "Re-plan from here, or type a new instruction".to_owned()
+        }
+    };
+    Some(format!("{NEXT_STEP_LABEL} {text}"))
+}
 
 use kinedesk_widgets::palette::{CAUTION as AMBER, DANGER as RED, OK as GREEN};
 
@@ -142,6 +168,11 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             context.commands.push(Command::SendTrajectory);
         }
     });
+    let approve_refusal = review.approve_refusal();
+    let send_refusal = review.send_refusal(&readiness);
+    if let Some(next) = next_step(&state, approve_refusal.as_deref(), send_refusal.as_deref()) {
+        ui.label(RichText::new(next).italics());
+    }
     if let ReviewState::Executing { step, steps, .. } = review.state() {
         let fraction = *step as f32 / steps.saturating_sub(1).max(1) as f32;
         ui.add(ProgressBar::new(fraction).text(format!("executing: step {} of {steps} (Esc stops)", step + 1)));
