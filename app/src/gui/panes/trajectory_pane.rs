@@ -170,7 +170,7 @@ fn send_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     });
     let approve_refusal = review.approve_refusal();
     let send_refusal = review.send_refusal(&readiness);
-    if let Some(next) = next_step(&state, approve_refusal.as_deref(), send_refusal.as_deref()) {
+    if let Some(next) = next_step(state, approve_refusal.as_deref(), send_refusal.as_deref()) {
         ui.label(RichText::new(next).italics());
     }
     if let ReviewState::Executing { step, steps, .. } = review.state() {
