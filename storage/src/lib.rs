@@ -582,8 +582,11 @@ async fn upload_multipart(
     })
 }
 
+/// An error that may mean the store no longer knows the upload the journal names (S3 says NoSuchUpload; some
+/// S3-compatible stores answer 404 or even 500): the file starts over once. Network, permission and credential
+/// errors are not that.
 fn upload_gone(error: &StorageError) -> bool {
-    matches!(error, StorageError::Store { message, .. } if message.contains("NoSuchUpload") || message.contains("not found"))
+    matches!(error, StorageError::Store { .. })
 }
 
 fn part_len(size: u64, part_size: usize, index: usize) -> u64 {

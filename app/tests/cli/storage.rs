@@ -27,6 +27,10 @@ fn free_port() -> u16 {
 /// A moto S3 server on a free loopback port (`auth_after`: requests after that many are checked against moto's
 /// IAM, so made-up keys are refused).
 fn start_moto(auth_after: Option<u32>) -> Option<Moto> {
+    start_moto_on(free_port(), auth_after)
+}
+
+fn start_moto_on(port: u16, auth_after: Option<u32>) -> Option<Moto> {
     let python = std::env::var("KINEDESK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let available = Command::new(&python)
         .args(["-c", "import moto.server, boto3"])
@@ -41,7 +45,6 @@ fn start_moto(auth_after: Option<u32>) -> Option<Moto> {
         eprintln!("SKIPPED: moto[server] not installed — the object storage checks did not run");
         return None;
     }
-    let port = free_port();
     let mut command = Command::new(&python);
     command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
     if let Some(count) = auth_after {
@@ -284,5 +287,75 @@ fn wrong_keys_missing_buckets_empty_prefixes_dead_servers_and_plain_http_are_cle
     fails(&["dataset", "push", path, "s3://lab/x", "--endpoint", &dead], "cannot reach the storage");
     fails(&["dataset", "push", path, "s3://lab/x", "--endpoint", "http://192.0.2.10:9000"], "unencrypted");
     fails(&["dataset", "push", path, "gs://lab/x"], "is not s3://BUCKET/PREFIX");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_back() {
+    let port = free_port();
+    let Some(moto) = start_moto_on(port, None) else { return };
+    moto.create_bucket("lab");
+    let root = temp("server-killed");
+    let data = dataset(&root, "big", "1");
+    let blob: Vec<u8> = (0..60_000_000u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 24) as u8).collect();
+    std::fs::create_dir_all(data.join("extra")).unwrap();
+    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    let url = "s3://lab/after-outage";
+    let push = |endpoint: &str| {
+        let mut command = kinedesk(&root);
+        command.args(["dataset", "push"]).arg(&data).args([
+            url,
+            "--endpoint",
+            endpoint,
+            "--part-mb",
+            "5",
+            "--concurrency",
+            "1",
+        ]);
+        command
+    };
+    let child = push(&moto.endpoint).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let journal_dir = root.join("kinedesk/push");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let parts = |dir: &Path| -> usize {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|j| j["files"]["extra/blob.bin"]["parts"].as_object().map_or(0, serde_json::Map::len))
+            .max()
+            .unwrap_or(0)
+    };
+    while parts(&journal_dir) < 3 {
+        assert!(Instant::now() < deadline, "the push never got three parts up");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The server dies mid-upload (moto keeps everything in memory: it is all gone).
+    let endpoint = moto.endpoint.clone();
+    drop(moto);
+    let failed = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success() && stderr.contains("cannot reach the storage"), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    // A server is back (empty): the same command finishes the push — the uploads the journal knew are gone, so those
+    // files start over.
+    let Some(again) = start_moto_on(port, None) else { return };
+    again.create_bucket("lab");
+    let done = push(&endpoint).arg("--json").output().unwrap();
+    let summary = json(&done);
+    assert_eq!(summary["bytes_sent"], summary["bytes_total"], "{summary}");
+    let out = root.join("pulled");
+    json(
+        &kinedesk(&root)
+            .args(["dataset", "pull", url])
+            .arg(&out)
+            .args(["--endpoint", &endpoint, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
+    drop(again);
     std::fs::remove_dir_all(&root).unwrap();
 }
