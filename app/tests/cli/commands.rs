@@ -38,6 +38,7 @@ fn help_lists_the_subcommands_and_version_prints() {
         "dataset",
         "tokenizer",
         "bench",
+        "ros2",
         "help",
     ];
     assert_eq!(listed, expected, "{text}");
