@@ -99,5 +99,6 @@ if ! wait "$peers_pid"; then
 fi
 peer_environment
 step "cargo test"
-cargo test --workspace --locked
+# Every test binary runs even when one fails, so a red run lists all failures at once.
+cargo test --workspace --locked --no-fail-fast
 step "done"
