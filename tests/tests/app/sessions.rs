@@ -447,7 +447,8 @@ fn the_last_session_comes_back_after_a_restart_and_is_in_recent_sessions() {
     harness.run_steps(2);
     harness.get_by_label(kinedesk::gui::app::RECENT_SESSIONS_LABEL).hover();
     harness.run_steps(2);
-    for label in ["Open session…", "Open trajectory…", "Open URDF…", "Export session to…", "Import LeRobot dataset…"]
+    for label in
+        ["Open session…", "Open trajectory…", "Open URDF…", "Export session to…", "Import LeRobot dataset or rosbag…"]
     {
         harness.get_by_label(label);
     }
