@@ -149,6 +149,8 @@ pub enum Command {
     SkipReset,
     /// Import a LeRobot dataset (folder) into the open session for annotation.
     ImportDataset(PathBuf),
+    /// Use this policy profile (TOML) for rollouts (it is loaded first: a bad file is refused with the reason).
+    SetRolloutProfile(PathBuf),
     /// Export the open session and push it to object storage: `s3://BUCKET/PREFIX` and an endpoint (empty: AWS).
     PushSession {
         url: String,

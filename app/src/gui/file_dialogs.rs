@@ -20,6 +20,8 @@ pub enum DialogPurpose {
     ExportDestination,
     /// A LeRobot dataset folder to import.
     ImportDataset,
+    /// A policy profile (TOML) for rollouts against a policy server.
+    PolicyProfile,
 }
 
 impl DialogPurpose {
@@ -31,6 +33,7 @@ impl DialogPurpose {
             Self::OpenUrdf => "Open a URDF robot model",
             Self::ExportDestination => "Export the session to",
             Self::ImportDataset => "Import a LeRobot dataset or a rosbag2 folder",
+            Self::PolicyProfile => "Choose a policy profile (TOML)",
         }
     }
 }
@@ -77,6 +80,7 @@ impl FileDialogs {
                     DialogPurpose::OpenSession | DialogPurpose::ImportDataset => dialog.pick_folder(),
                     DialogPurpose::OpenTrajectory => dialog.add_filter("trajectory", &["json"]).pick_file(),
                     DialogPurpose::OpenUrdf => dialog.add_filter("URDF", &["urdf", "xml"]).pick_file(),
+                    DialogPurpose::PolicyProfile => dialog.add_filter("policy profile", &["toml"]).pick_file(),
                     DialogPurpose::ExportDestination => dialog.save_file(),
                 };
                 let answer = chosen.map_or(DialogAnswer::NothingChosen(purpose), |p| DialogAnswer::Chosen(purpose, p));
@@ -105,5 +109,6 @@ pub fn command_for(purpose: DialogPurpose, path: PathBuf) -> Command {
         DialogPurpose::OpenUrdf => Command::LoadUrdf { path, tip: None },
         DialogPurpose::ExportDestination => Command::SetExportDestination(path),
         DialogPurpose::ImportDataset => Command::SetImportSource(path),
+        DialogPurpose::PolicyProfile => Command::SetRolloutProfile(path),
     }
 }

@@ -149,3 +149,32 @@ fn supervised_mode_runs_inside_the_envelope_on_its_own_and_records_every_chunk()
     assert!(recorded.iter().filter(|(_, steps)| *steps > 0).count() == 3, "{recorded:?}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_policy_profile_chosen_by_browsing_is_loaded_first_and_then_used() {
+    use kinedesk::gui::file_dialogs::{DialogPurpose, command_for};
+    let dir = std::env::temp_dir().join(format!("kinedesk-gui-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("mine.toml");
+    std::fs::write(
+        &good,
+        "name = \"mine\"\n[observation]\nimages = [{ key = \"cam\", camera = 0, size = 128 }]\n\
+         state = [{ key = \"q\", fields = [\"joint_positions\", \"gripper_opening\"], float64 = true }]\n\
+         [action]\nspace = \"absolute_joints\"\ngripper = \"opening\"\nrate_hz = 10.0\nexecute_steps = 4\ndims = 8\n",
+    )
+    .unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "name = \"bad\"\n").unwrap();
+    let mut harness = app_harness();
+    let ctx = harness.ctx.clone();
+    // What the dialog's answer becomes: a bad file is refused with the reason and changes nothing.
+    let before = harness.state().settings().rollout.profile.clone();
+    harness.state_mut().handle_command(&ctx, command_for(DialogPurpose::PolicyProfile, bad));
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().rollout.profile, before);
+    assert!(logged(harness.state(), "Profile not used"));
+    harness.state_mut().handle_command(&ctx, command_for(DialogPurpose::PolicyProfile, good.clone()));
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings().rollout.profile, good.display().to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -143,6 +143,18 @@ impl KineDeskApp {
             }
             Command::SetExportDestination(path) => self.session.export_text = path.display().to_string(),
             Command::SetImportSource(path) => self.session.import_text = path.display().to_string(),
+            Command::SetRolloutProfile(path) => {
+                let text = path.display().to_string();
+                match kinedesk_models::policy::rollout::PolicyProfile::load(&text) {
+                    Ok(_) => {
+                        self.state.rollout.profile = text.clone();
+                        self.log_event(ctx, LogLevel::Info, "policy", format!("Rollout profile: {text}"));
+                    }
+                    Err(error) => {
+                        self.log_event(ctx, LogLevel::Error, "policy", format!("Profile not used: {error}"));
+                    }
+                }
+            }
             Command::ScrubTrajectory(step) => {
                 if let Some(preview) = &mut self.arm.preview {
                     preview.step = step.min(preview.trajectory().joints.len().saturating_sub(1));

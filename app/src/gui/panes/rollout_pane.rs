@@ -106,6 +106,13 @@ fn settings_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
             })
             .response
             .on_hover_text(profiles_hint(&context.rollout.user_profiles));
+            if remote {
+                crate::gui::panes::session_pane::browse_button(
+                    ui,
+                    crate::gui::file_dialogs::DialogPurpose::PolicyProfile,
+                    context.commands,
+                );
+            }
             ui.separator();
             ui.label("Mode:");
             ui.radio_value(&mut settings.mode, RolloutMode::Step, STEP_LABEL)
