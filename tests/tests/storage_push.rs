@@ -11,22 +11,13 @@ use kinedesk::gui::panes::session_pane::{PUSH_ENDPOINT_LABEL, PUSH_LABEL, PUSH_U
 use kinedesk::{AppOptions, Command as AppCommand, KineDeskApp, Pane};
 use kinedesk_tests::{no_cameras, run_until};
 
+/// The peer helpers of `models/ros2/tests` (the Python with a module).
+#[path = "../../models/ros2/tests/peer/mod.rs"]
+mod peers;
+
 #[test]
 fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
-    let python = std::env::var("KINEDESK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let available = Command::new(&python)
-        .args(["-c", "import moto.server, boto3"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
-            "moto[server] is required (KINEDESK_REQUIRE_PYTHON_PEERS=1)"
-        );
-        eprintln!("SKIPPED: moto[server] not installed — the GUI push did not run");
-        return;
-    }
+    let Some(python) = peers::python_with("moto.server, boto3") else { return };
     // SAFETY: the only test of this binary, before any thread of its own starts.
     #[allow(unsafe_code)]
     unsafe {

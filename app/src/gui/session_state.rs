@@ -414,7 +414,7 @@ impl SessionState {
     pub fn start_import(&mut self, dataset: PathBuf, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
         let name = dataset.display().to_string();
-        if is_rosbag(&dataset) {
+        if kinedesk_ros2::rosbag::looks_like_bag(&dataset) {
             return tasks.spawn(TaskKind::Import, name, move |progress| {
                 let options = kinedesk_ros2::rosbag::RosbagOptions::default();
                 let result = kinedesk_ros2::rosbag::import_rosbag(&dataset, &session, &options, |d, t| {
@@ -541,18 +541,4 @@ impl SessionState {
             TaskOutput::Exported { out, result }
         })
     }
-}
-
-/// A rosbag2 recording rather than a LeRobot dataset: an `.mcap` file, or a folder of them without `meta/info.json`.
-fn is_rosbag(path: &std::path::Path) -> bool {
-    if path.is_file() {
-        return path.extension().is_some_and(|e| e == "mcap" || e == "db3");
-    }
-    !path.join("meta/info.json").exists()
-        && std::fs::read_dir(path).is_ok_and(|entries| {
-            entries.filter_map(Result::ok).any(|e| {
-                let p = e.path();
-                p.extension().is_some_and(|x| x == "mcap" || x == "db3") || p.ends_with("metadata.yaml")
-            })
-        })
 }

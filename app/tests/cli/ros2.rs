@@ -4,9 +4,6 @@
 
 use std::process::Command;
 
-#[path = "../../../models/ros2/tests/peer/mod.rs"]
-mod cyclone_peer;
-
 fn kinedesk(domain: u16) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kinedesk"));
     command.env("ROS_DOMAIN_ID", domain.to_string());
@@ -30,7 +27,7 @@ fn write_plan(name: &str, from: &[f64], amplitude: f64, samples: usize) -> std::
 
 #[test]
 fn ros2_state_topics_and_send_follow_the_command_line_contract() {
-    let Some(arm) = cyclone_peer::CycloneArm::start(&WIRE, &WIRE_START, &[]) else { return };
+    let Some(arm) = crate::ros2_peers::CycloneArm::start(&WIRE, &WIRE_START, &[]) else { return };
     // The latest state as it arrives, names in the arm's order.
     let state = kinedesk(arm.domain).args(["ros2", "state", "--json"]).output().unwrap();
     assert!(state.status.success(), "{}", String::from_utf8_lossy(&state.stderr));
@@ -79,7 +76,7 @@ fn ros2_state_topics_and_send_follow_the_command_line_contract() {
 
 #[test]
 fn send_to_an_arm_that_falls_silent_fails_with_the_watchdog_reason() {
-    let Some(arm) = cyclone_peer::CycloneArm::start(&WIRE, &WIRE_START, &["--stop-publishing-after", "3"]) else {
+    let Some(arm) = crate::ros2_peers::CycloneArm::start(&WIRE, &WIRE_START, &["--stop-publishing-after", "3"]) else {
         return;
     };
     // A slow plan (8 s): the arm stops publishing during it.

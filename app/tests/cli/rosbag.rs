@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn kinedesk() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kinedesk"))
@@ -11,25 +11,11 @@ fn kinedesk() -> Command {
 
 /// The Python with `rosbags` (KINEDESK_PYTHON), or `None` (loudly) where it is not installed and not required.
 fn rosbags_python() -> Option<String> {
-    let python = std::env::var("KINEDESK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let ok = Command::new(&python)
-        .args(["-c", "import rosbags, numpy, PIL"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
-        "rosbags is required (KINEDESK_REQUIRE_PYTHON_PEERS=1): run scripts/test.sh"
-    );
-    eprintln!("SKIPPED: rosbags not installed — the rosbag import check did not run");
-    None
+    crate::ros2_peers::python_with("rosbags, numpy, PIL")
 }
 
 fn write_bag(python: &str, out: &Path, args: &[&str]) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/ros2/tests/python/write_bag.py");
+    let script = crate::ros2_peers::peer_script("write_bag.py");
     let written = Command::new(python).arg(script).arg(out).args(args).output().unwrap();
     assert!(written.status.success(), "{}", String::from_utf8_lossy(&written.stderr));
     serde_json::from_slice(&written.stdout).unwrap()

@@ -31,20 +31,7 @@ fn start_moto(auth_after: Option<u32>) -> Option<Moto> {
 }
 
 fn start_moto_on(port: u16, auth_after: Option<u32>) -> Option<Moto> {
-    let python = std::env::var("KINEDESK_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let available = Command::new(&python)
-        .args(["-c", "import moto.server, boto3"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !available {
-        assert!(
-            std::env::var("KINEDESK_REQUIRE_PYTHON_PEERS").as_deref() != Ok("1"),
-            "moto[server] is required (KINEDESK_REQUIRE_PYTHON_PEERS=1): run scripts/test.sh"
-        );
-        eprintln!("SKIPPED: moto[server] not installed — the object storage checks did not run");
-        return None;
-    }
+    let python = crate::ros2_peers::python_with("moto.server, boto3")?;
     let mut command = Command::new(&python);
     command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
     if let Some(count) = auth_after {
@@ -97,6 +84,20 @@ fn dataset(root: &Path, name: &str, seconds: &str) -> PathBuf {
     let export = kinedesk(root).args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&out).output().unwrap();
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     out
+}
+
+/// The parts of `extra/blob.bin` the push journal in `dir` records as confirmed.
+fn journaled_parts(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .map(|j| j["files"]["extra/blob.bin"]["parts"].as_object().map_or(0, serde_json::Map::len))
+        .max()
+        .unwrap_or(0)
 }
 
 fn json(output: &std::process::Output) -> serde_json::Value {
@@ -207,26 +208,14 @@ fn a_killed_push_resumes_without_sending_finished_parts_again_and_pulls_back_ide
     // Kill it once the journal shows three parts of the blob done.
     let journal_dir = root.join("kinedesk/push");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let parts_done = |dir: &Path| -> usize {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .map(|j| j["files"]["extra/blob.bin"]["parts"].as_object().map_or(0, serde_json::Map::len))
-            .max()
-            .unwrap_or(0)
-    };
-    while parts_done(&journal_dir) < 3 {
+    while journaled_parts(&journal_dir) < 3 {
         assert!(Instant::now() < deadline, "the push never got three parts up");
         assert!(child.try_wait().unwrap().is_none(), "the push finished before it could be interrupted");
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let acknowledged = parts_done(&journal_dir);
+    let acknowledged = journaled_parts(&journal_dir);
     // Nothing is listed until the push finishes: a pull now finds no dataset.
     let early = kinedesk(&root)
         .args(["dataset", "pull", url])
@@ -317,18 +306,7 @@ fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_bac
     let child = push(&moto.endpoint).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let journal_dir = root.join("kinedesk/push");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let parts = |dir: &Path| -> usize {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter_map(|e| std::fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .map(|j| j["files"]["extra/blob.bin"]["parts"].as_object().map_or(0, serde_json::Map::len))
-            .max()
-            .unwrap_or(0)
-    };
-    while parts(&journal_dir) < 3 {
+    while journaled_parts(&journal_dir) < 3 {
         assert!(Instant::now() < deadline, "the push never got three parts up");
         std::thread::sleep(Duration::from_millis(2));
     }

@@ -164,21 +164,12 @@ impl Ros2Node {
             })
             .collect()
     }
-
-    /// How many remote readers of `ros_topic` have been discovered.
-    #[must_use]
-    pub fn readers_of(&self, ros_topic: &str) -> usize {
-        let dds = crate::msg::dds_topic(ros_topic);
-        self.participant.discovered_readers().iter().filter(|r| *r.subscription_topic_data.topic_name() == dds).count()
-    }
 }
 
 /// A message as it arrived.
 #[derive(Clone, Debug)]
 pub struct Received<M> {
     pub message: M,
-    /// The writer's source timestamp (ns since the Unix epoch), where it sent one.
-    pub source_unix_ns: Option<u64>,
 }
 
 /// A reader of one topic.
@@ -195,14 +186,7 @@ impl<M: RosMessage + 'static> Subscription<M> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             match self.reader.take_next_sample() {
-                Ok(Some(sample)) => {
-                    let source_unix_ns = sample.sample_info().source_timestamp().map(|t| {
-                        // RTPS time: seconds and 2^-32 fractions since the Unix epoch.
-                        let ticks = t.to_ticks();
-                        (ticks >> 32) * 1_000_000_000 + (((ticks & 0xffff_ffff) * 1_000_000_000) >> 32)
-                    });
-                    return Ok(Some(Received { message: sample.into_value(), source_unix_ns }));
-                }
+                Ok(Some(sample)) => return Ok(Some(Received { message: sample.into_value() })),
                 Ok(None) => {}
                 Err(e) => return Err(Ros2Error::Read { topic: self.topic.clone(), message: e.to_string() }),
             }
@@ -213,15 +197,6 @@ impl<M: RosMessage + 'static> Subscription<M> {
             // Woken when data arrives; a short cap so a wake-up missed between take and poll costs little.
             let _ = self.poll.poll(&mut self.events, Some(left.min(Duration::from_millis(5))));
         }
-    }
-
-    /// The newest message waiting (older ones are dropped), without waiting.
-    pub fn latest(&mut self) -> Result<Option<Received<M>>, Ros2Error> {
-        let mut newest = None;
-        while let Some(received) = self.next(Duration::ZERO)? {
-            newest = Some(received);
-        }
-        Ok(newest)
     }
 
     #[must_use]

@@ -99,6 +99,20 @@ fn format(path: &Path, message: impl Into<String>) -> RosbagError {
     RosbagError::Format { path: path.display().to_string(), message: message.into() }
 }
 
+/// Whether `path` looks like a rosbag2 recording rather than a LeRobot dataset: an `.mcap` (or `.db3`) file, or a
+/// folder of them (or with `metadata.yaml`) without `meta/info.json`. [`bag_files`] then says what it can read.
+#[must_use]
+pub fn looks_like_bag(path: &Path) -> bool {
+    let bag_file = |p: &Path| p.extension().is_some_and(|e| e == "mcap" || e == "db3");
+    if path.is_file() {
+        return bag_file(path);
+    }
+    !path.join("meta/info.json").exists()
+        && std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).map(|e| e.path()).any(|p| bag_file(&p) || p.ends_with("metadata.yaml"))
+        })
+}
+
 /// The MCAP files of a bag: a bag folder (`metadata.yaml` and its `*.mcap` splits, in name order) or one `.mcap`.
 pub fn bag_files(bag: &Path) -> Result<Vec<PathBuf>, RosbagError> {
     if bag.is_file() {
