@@ -10,6 +10,7 @@ pub mod robot_link;
 pub mod rollout;
 pub mod ros2;
 pub mod session;
+pub mod storage;
 pub mod tokenizer;
 
 use clap::{Parser, Subcommand};
@@ -173,6 +174,12 @@ pub enum CliCommand {
 pub enum SessionCommand {
     /// Episodes, frames per camera, joint states, events, and any torn tail a crash left.
     Info(crate::cli::session::SessionInfoArgs),
+    /// Upload a session (episode logs and annotations) to object storage: `kinedesk session push SESSION
+    /// s3://BUCKET/PREFIX`. Only what changed since the last push or pull is sent; nothing there is overwritten.
+    Push(crate::cli::storage::SessionPushArgs),
+    /// Download a session pushed there, or update one pulled or pushed before: `kinedesk session pull
+    /// s3://BUCKET/PREFIX SESSION`.
+    Pull(crate::cli::storage::SessionPullArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +319,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(CliCommand::Import(ImportCommand::Rosbag(args))) => crate::cli::ros2::run_import_rosbag(&args),
         Some(CliCommand::Dataset(command)) => crate::cli::dataset::run(command),
         Some(CliCommand::Session(SessionCommand::Info(args))) => crate::cli::session::run_session_info(&args),
+        Some(CliCommand::Session(SessionCommand::Push(args))) => crate::cli::storage::run_session_push(&args),
+        Some(CliCommand::Session(SessionCommand::Pull(args))) => crate::cli::storage::run_session_pull(&args),
         Some(CliCommand::Serve(args)) => crate::cli::policy::run_serve(&args),
         Some(CliCommand::Rollout(args)) => crate::cli::rollout::run_rollout(&args),
         Some(CliCommand::Tokenizer(command)) => tokenizer::run(command),

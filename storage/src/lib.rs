@@ -23,17 +23,21 @@
 //!   `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`); they are never written to logs, files or messages.
 
 mod journal;
+pub mod profile;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion};
 use sha2::Digest as _;
 
 pub use journal::Journal;
@@ -69,6 +73,10 @@ pub enum StorageError {
     Store { what: String, message: String },
     #[error("{0}")]
     Refused(String),
+    #[error(
+        "push to {what} interrupted after {sent_mb:.1} MB sent, every finished part journaled: run the same command again to continue"
+    )]
+    Interrupted { what: String, sent_mb: f64 },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("{0}")]
@@ -82,14 +90,19 @@ fn io(path: &Path, error: &dyn std::fmt::Display) -> StorageError {
 /// Where to reach the store.
 #[derive(Clone, Debug, Default)]
 pub struct RemoteOptions {
-    /// An S3-compatible endpoint (`https://…`, or `http://` on loopback; other `http://` needs `allow_http`).
+    /// An S3-compatible or Azure endpoint (`https://…`, or `http://` on loopback; other `http://` needs
+    /// `allow_http`).
     pub endpoint: Option<String>,
     pub allow_http: bool,
+    /// The AWS profile (`~/.aws/credentials`, `~/.aws/config`) to take keys, region and endpoint from; without it
+    /// `AWS_PROFILE` or `default`, used when the environment has no keys.
+    pub profile: Option<String>,
 }
 
-/// A dataset location: `s3://BUCKET/PREFIX`.
+/// A dataset or session location: `s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX` or `az://CONTAINER/PREFIX`.
 pub struct Remote {
-    store: Arc<AmazonS3>,
+    store: Arc<dyn ObjectStore>,
+    multipart: Arc<dyn MultipartStore>,
     prefix: ObjectPath,
     /// What messages call it (no credentials).
     pub display: String,
@@ -124,37 +137,61 @@ fn is_loopback(endpoint: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Splits `s3://BUCKET/PREFIX` (the prefix may be empty).
-pub fn parse_url(url: &str) -> Result<(String, String), StorageError> {
-    let rest = url.strip_prefix("s3://").ok_or_else(|| {
-        StorageError::Url(format!(
-            "{:?} is not s3://BUCKET/PREFIX (S3 and S3-compatible stores are supported)",
-            redact(url)
-        ))
-    })?;
+/// The kinds of store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// AWS S3 and S3-compatible stores (MinIO, Ceph, R2, …).
+    S3,
+    /// Google Cloud Storage.
+    Gcs,
+    /// Azure Blob Storage.
+    Azure,
+}
+
+/// Splits `s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX` or `az://CONTAINER/PREFIX` (the prefix may be empty).
+pub fn parse_url(url: &str) -> Result<(Scheme, String, String), StorageError> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .and_then(|(scheme, rest)| match scheme {
+            "s3" | "s3a" => Some((Scheme::S3, rest)),
+            "gs" => Some((Scheme::Gcs, rest)),
+            "az" | "azure" => Some((Scheme::Azure, rest)),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            StorageError::Url(format!(
+                "{:?} is not s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX",
+                redact(url)
+            ))
+        })?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() || bucket.contains('@') || bucket.contains(':') {
-        return Err(StorageError::Url(format!("{:?}: expected s3://BUCKET/PREFIX", redact(url))));
+        return Err(StorageError::Url(format!(
+            "{:?}: expected {}://BUCKET/PREFIX",
+            redact(url),
+            url.split("://").next().unwrap_or("s3")
+        )));
     }
-    Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+    Ok((scheme, bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+}
+
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(30),
+        ..object_store::RetryConfig::default()
+    }
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
 }
 
 impl Remote {
     pub fn open(url: &str, options: &RemoteOptions) -> Result<Self, StorageError> {
-        let (bucket, prefix) = parse_url(url)?;
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(&bucket)
-            .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_retry(object_store::RetryConfig {
-                max_retries: 3,
-                retry_timeout: Duration::from_secs(30),
-                ..object_store::RetryConfig::default()
-            });
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            builder = builder.with_region("us-east-1");
-        }
-        let endpoint = options.endpoint.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        if let Some(endpoint) = &endpoint {
+        let (scheme, bucket, prefix) = parse_url(url)?;
+        let display = format!("{}://{bucket}/{prefix}", url.split("://").next().unwrap_or("s3"));
+        let check_http = |endpoint: &str| {
             if endpoint.starts_with("http://") && !is_loopback(endpoint) && !options.allow_http {
                 return Err(StorageError::Refused(format!(
                     "{} is plain http to another machine: credentials and data would travel unencrypted (use https, \
@@ -162,17 +199,100 @@ impl Remote {
                     redact(endpoint)
                 )));
             }
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_virtual_hosted_style_request(false);
-        }
-        let store = builder.build().map_err(|e| StorageError::Url(format!("s3://{bucket}: {e}")))?;
-        Ok(Self {
-            store: Arc::new(store),
-            prefix: ObjectPath::from(prefix.clone()),
-            display: format!("s3://{bucket}/{prefix}"),
-        })
+            Ok(())
+        };
+        let built = |e: object_store::Error| StorageError::Url(format!("{display}: {}", short(&e.to_string())));
+        let (store, multipart): (Arc<dyn ObjectStore>, Arc<dyn MultipartStore>) = match scheme {
+            Scheme::S3 => {
+                // Keys: an explicit --profile, else the environment's, else AWS_PROFILE or `default`.
+                let profile = if options.profile.is_some() || !env_set("AWS_ACCESS_KEY_ID") {
+                    profile::load(options.profile.as_deref())?
+                } else {
+                    None
+                };
+                let keys = profile.as_ref().and_then(|p| p.access_key_id.as_ref().zip(p.secret_access_key.as_ref()));
+                // Everything the AWS_* variables say — but a profile's keys are not mixed with the environment's.
+                let mut builder = AmazonS3Builder::new();
+                for (name, value) in std::env::vars() {
+                    let Some(key) = name
+                        .strip_prefix("AWS_")
+                        .and_then(|_| name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok())
+                    else {
+                        continue;
+                    };
+                    let credential = matches!(
+                        key,
+                        AmazonS3ConfigKey::AccessKeyId | AmazonS3ConfigKey::SecretAccessKey | AmazonS3ConfigKey::Token
+                    );
+                    if !(credential && keys.is_some()) {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+                builder = builder
+                    .with_bucket_name(&bucket)
+                    .with_conditional_put(S3ConditionalPut::ETagMatch)
+                    .with_retry(retry());
+                if let Some((key, secret)) = keys {
+                    builder = builder.with_access_key_id(key).with_secret_access_key(secret);
+                    if let Some(token) = profile.as_ref().and_then(|p| p.session_token.as_ref()) {
+                        builder = builder.with_token(token);
+                    }
+                }
+                let region = std::env::var("AWS_REGION")
+                    .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+                    .ok()
+                    .filter(|r| !r.is_empty())
+                    .or_else(|| profile.as_ref().and_then(|p| p.region.clone()))
+                    .unwrap_or_else(|| "us-east-1".to_owned());
+                builder = builder.with_region(region);
+                let endpoint = options
+                    .endpoint
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()))
+                    .or_else(|| profile.as_ref().and_then(|p| p.endpoint_url.clone()));
+                if let Some(endpoint) = &endpoint {
+                    check_http(endpoint)?;
+                    builder = builder
+                        .with_endpoint(endpoint)
+                        .with_allow_http(endpoint.starts_with("http://"))
+                        .with_virtual_hosted_style_request(false);
+                }
+                let store = Arc::new(builder.build().map_err(built)?);
+                (store.clone(), store)
+            }
+            Scheme::Gcs => {
+                if options.endpoint.is_some() {
+                    return Err(StorageError::Url(format!(
+                        "{display}: --endpoint is for S3-compatible and Azure stores; Google Cloud Storage is reached \
+                         at its own address (credentials: GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT)"
+                    )));
+                }
+                let store = Arc::new(
+                    GoogleCloudStorageBuilder::from_env()
+                        .with_bucket_name(&bucket)
+                        .with_retry(retry())
+                        .build()
+                        .map_err(built)?,
+                );
+                (store.clone(), store)
+            }
+            Scheme::Azure => {
+                if !env_set("AZURE_STORAGE_ACCOUNT_NAME") && !env_set("AZURE_STORAGE_ACCOUNT") {
+                    return Err(StorageError::Url(format!(
+                        "{display}: set AZURE_STORAGE_ACCOUNT_NAME (and AZURE_STORAGE_ACCOUNT_KEY, or a SAS token or \
+                         service principal in the AZURE_* variables) to reach Azure Blob Storage"
+                    )));
+                }
+                let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&bucket).with_retry(retry());
+                if let Some(endpoint) = &options.endpoint {
+                    check_http(endpoint)?;
+                    builder = builder.with_endpoint(endpoint.clone()).with_allow_http(endpoint.starts_with("http://"));
+                }
+                let store = Arc::new(builder.build().map_err(built)?);
+                (store.clone(), store)
+            }
+        };
+        Ok(Self { store, multipart, prefix: ObjectPath::from(prefix), display })
     }
 
     fn key(&self, relative: &str) -> ObjectPath {
@@ -189,14 +309,26 @@ impl Remote {
 fn store_error(what: &str, error: object_store::Error) -> StorageError {
     let what = what.to_owned();
     let text = error.to_string();
-    let credentials =
-        ["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"];
+    let credentials = [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AuthenticationFailed",
+        "invalid_grant",
+    ];
     if credentials.iter().any(|c| text.contains(c)) || matches!(error, object_store::Error::Unauthenticated { .. }) {
         return StorageError::Credentials { what };
     }
     match error {
         object_store::Error::PermissionDenied { .. } => StorageError::Denied { what },
-        _ if text.contains("NoSuchBucket") || text.contains("bucket does not exist") => StorageError::NoBucket { what },
+        _ if ["NoSuchBucket", "bucket does not exist", "ContainerNotFound", "The specified bucket does not exist"]
+            .iter()
+            .any(|t| text.contains(t)) =>
+        {
+            StorageError::NoBucket { what }
+        }
         _ if text.contains("AccessDenied") || text.contains("403 Forbidden") => StorageError::Denied { what },
         _ if text.contains("error sending request")
             || text.contains("Connection refused")
@@ -329,12 +461,31 @@ pub struct PushOptions {
     pub concurrency: usize,
     /// Where the resume journal lives.
     pub journal_dir: PathBuf,
+    /// Set to stop the push early: nothing new starts, the parts in flight finish and are journaled, and the push
+    /// returns [`StorageError::Interrupted`]; the same push run again continues from there.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for PushOptions {
     fn default() -> Self {
-        Self { append: false, part_size: PART_SIZE, concurrency: CONCURRENCY, journal_dir: default_journal_dir() }
+        Self {
+            append: false,
+            part_size: PART_SIZE,
+            concurrency: CONCURRENCY,
+            journal_dir: default_journal_dir(),
+            cancel: None,
+        }
     }
+}
+
+impl PushOptions {
+    fn interrupted(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+fn interrupted(remote: &Remote, sent: &AtomicU64) -> StorageError {
+    StorageError::Interrupted { what: remote.display.clone(), sent_mb: sent.load(Ordering::Relaxed) as f64 / 1e6 }
 }
 
 /// `$XDG_CACHE_HOME/kinedesk/push`, else `~/.cache/kinedesk/push`, else the temp folder.
@@ -440,6 +591,9 @@ pub fn push(
         let done_before = AtomicU64::new(0);
         let report = |done: u64| progress(done, bytes_total);
         for file in &files {
+            if options.interrupted() {
+                return Err(interrupted(&remote, &sent));
+            }
             let key = remote.key(&format!("parts/{id}/{}", file.path));
             if journal.file_done(&file.path) {
                 let there = remote.store.head(&key).await;
@@ -453,17 +607,8 @@ pub fn push(
             }
             let local = dataset.join(&file.path);
             let base = done_before.load(Ordering::Relaxed);
-            if (file.size as usize) <= options.part_size {
-                let bytes = tokio::fs::read(&local).await.map_err(|e| io(&local, &e))?;
-                remote.store.put(&key, PutPayload::from(bytes)).await.map_err(|e| store_error(&remote.display, e))?;
-                sent.fetch_add(file.size, Ordering::Relaxed);
-            } else {
-                let resumed = upload_multipart(&remote, &key, &local, file, options, &mut journal, &sent, &|s| {
-                    report(base + s);
-                })
-                .await?;
-                summary.parts_resumed += resumed;
-            }
+            summary.parts_resumed +=
+                upload_file(&remote, &key, &local, file, options, &mut journal, &sent, &|s| report(base + s)).await?;
             journal.mark_done(&file.path)?;
             done_before.fetch_add(file.size, Ordering::Relaxed);
             report(done_before.load(Ordering::Relaxed));
@@ -494,6 +639,33 @@ fn desk_name() -> String {
     std::fs::read_to_string("/etc/hostname").map_or_else(|_| "desk".to_owned(), |h| h.trim().to_owned())
 }
 
+/// Sends one file to `key`: in one request up to the part size, as a journaled multipart upload above it. Returns
+/// the multipart parts found done by an earlier run.
+#[allow(clippy::too_many_arguments)]
+async fn upload_file(
+    remote: &Remote,
+    key: &ObjectPath,
+    local: &Path,
+    file: &FileEntry,
+    options: &PushOptions,
+    journal: &mut Journal,
+    sent: &AtomicU64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<usize, StorageError> {
+    if (file.size as usize) <= options.part_size {
+        let bytes = tokio::fs::read(local).await.map_err(|e| io(local, &e))?;
+        if bytes.len() as u64 != file.size {
+            return Err(io(local, &format!("changed while it was pushed ({} bytes, was {})", bytes.len(), file.size)));
+        }
+        remote.store.put(key, PutPayload::from(bytes)).await.map_err(|e| store_error(&remote.display, e))?;
+        sent.fetch_add(file.size, Ordering::Relaxed);
+        progress(file.size);
+        Ok(0)
+    } else {
+        upload_multipart(remote, key, local, file, options, journal, sent, progress).await
+    }
+}
+
 /// Uploads one large file in parts, continuing an upload the journal knows. Returns the parts found done.
 #[allow(clippy::too_many_arguments)]
 async fn upload_multipart(
@@ -512,7 +684,7 @@ async fn upload_multipart(
         let upload = match journal.upload(&file.path) {
             Some(id) => id,
             None => {
-                let id = remote.store.create_multipart(key).await.map_err(|e| store_error(&remote.display, e))?;
+                let id = remote.multipart.create_multipart(key).await.map_err(|e| store_error(&remote.display, e))?;
                 journal.start_upload(&file.path, &id, count)?;
                 id
             }
@@ -521,33 +693,45 @@ async fn upload_multipart(
         let resumed = done_parts.len();
         let missing: Vec<usize> = (0..count).filter(|i| !done_parts.contains(i)).collect();
         let file_sent = AtomicU64::new(done_parts.iter().map(|i| part_len(file.size, part_size, *i)).sum());
-        let results: Vec<Result<(usize, PartId), StorageError>> =
-            futures::stream::iter(missing.into_iter().map(|index| {
-                let upload = upload.clone();
-                let file_sent = &file_sent;
-                async move {
-                    let bytes = read_part(local, index, part_size).await?;
-                    let length = bytes.len() as u64;
-                    let part = remote
-                        .store
-                        .put_part(key, &upload, index, PutPayload::from(bytes))
-                        .await
-                        .map_err(|e| store_error(&remote.display, e))?;
-                    sent.fetch_add(length, Ordering::Relaxed);
-                    progress(file_sent.fetch_add(length, Ordering::Relaxed) + length);
-                    Ok((index, part))
-                }
-            }))
-            .buffer_unordered(options.concurrency.max(1))
-            .collect()
-            .await;
+        // A failure stops new parts from starting; so does an interruption. Parts already in flight finish and are
+        // journaled either way, so that the next run does not send them again.
+        let failing = AtomicBool::new(false);
+        let mut stream = futures::stream::iter(
+            missing.into_iter().take_while(|_| !failing.load(Ordering::Relaxed) && !options.interrupted()).map(
+                |index| {
+                    let upload = upload.clone();
+                    let (file_sent, failing) = (&file_sent, &failing);
+                    async move {
+                        let result = async {
+                            let bytes = read_part(local, index, part_size).await?;
+                            let length = bytes.len() as u64;
+                            let part = remote
+                                .multipart
+                                .put_part(key, &upload, index, PutPayload::from(bytes))
+                                .await
+                                .map_err(|e| store_error(&remote.display, e))?;
+                            sent.fetch_add(length, Ordering::Relaxed);
+                            progress(file_sent.fetch_add(length, Ordering::Relaxed) + length);
+                            Ok((index, part))
+                        }
+                        .await;
+                        if result.is_err() {
+                            failing.store(true, Ordering::Relaxed);
+                        }
+                        result
+                    }
+                },
+            ),
+        )
+        .buffer_unordered(options.concurrency.max(1));
         let mut failed = None;
-        for result in results {
+        while let Some(result) = stream.next().await {
             match result {
                 Ok((index, part)) => journal.part_done(&file.path, index, &part.content_id)?,
-                Err(e) => failed = Some(e),
+                Err(e) => failed = failed.or(Some(e)),
             }
         }
+        drop(stream);
         if let Some(error) = failed {
             // An upload the store no longer knows (expired, or a store that lost its state) starts over once.
             if attempt == 0 && upload_gone(&error) {
@@ -556,12 +740,15 @@ async fn upload_multipart(
             }
             return Err(error);
         }
+        if options.interrupted() {
+            return Err(interrupted(remote, sent));
+        }
         let parts = journal.part_ids(&file.path, count).ok_or_else(|| StorageError::Store {
             what: remote.display.clone(),
             message: format!("{}: parts missing after upload", file.path),
         })?;
         match remote
-            .store
+            .multipart
             .complete_multipart(key, &upload, parts.into_iter().map(|content_id| PartId { content_id }).collect())
             .await
         {
@@ -753,9 +940,11 @@ mod tests {
 
     #[test]
     fn urls_parse_and_credentials_never_show() {
-        assert_eq!(parse_url("s3://bucket/a/b/").unwrap(), ("bucket".into(), "a/b".into()));
-        assert_eq!(parse_url("s3://bucket").unwrap(), ("bucket".into(), String::new()));
-        assert!(parse_url("gs://bucket/x").is_err());
+        assert_eq!(parse_url("s3://bucket/a/b/").unwrap(), (Scheme::S3, "bucket".into(), "a/b".into()));
+        assert_eq!(parse_url("s3://bucket").unwrap(), (Scheme::S3, "bucket".into(), String::new()));
+        assert_eq!(parse_url("gs://bucket/x").unwrap(), (Scheme::Gcs, "bucket".into(), "x".into()));
+        assert_eq!(parse_url("az://container/x/y").unwrap(), (Scheme::Azure, "container".into(), "x/y".into()));
+        assert!(parse_url("ftp://bucket/x").is_err() && parse_url("gs:///x").is_err());
         assert!(parse_url("s3://key:secret@bucket/x").unwrap_err().to_string().contains("s3://bucket/x"));
         assert_eq!(redact("http://user:pass@127.0.0.1:9000/x"), "http://127.0.0.1:9000/x");
         assert_eq!(redact("https://minio.lab:9000"), "https://minio.lab:9000");
@@ -767,11 +956,33 @@ mod tests {
 
     #[test]
     fn plain_http_to_another_machine_is_refused_unless_allowed() {
-        let options = RemoteOptions { endpoint: Some("http://10.1.2.3:9000".into()), allow_http: false };
+        let options = RemoteOptions { endpoint: Some("http://10.1.2.3:9000".into()), allow_http: false, profile: None };
         let Err(error) = Remote::open("s3://b/p", &options) else { panic!("opened") };
         assert!(error.to_string().contains("unencrypted"), "{error}");
         let allowed = RemoteOptions { allow_http: true, ..options };
         assert!(Remote::open("s3://b/p", &allowed).is_ok());
+    }
+
+    #[test]
+    fn store_answers_become_what_the_operator_can_act_on() {
+        let answer = |text: &str| object_store::Error::Generic { store: "S3", source: text.to_owned().into() };
+        let expired = store_error(
+            "s3://lab/x",
+            answer(
+                "Client error with status 400 Bad Request: <Code>ExpiredToken</Code><Message>The provided token has expired.</Message>",
+            ),
+        );
+        assert!(matches!(expired, StorageError::Credentials { .. }), "{expired}");
+        assert!(expired.to_string().contains("expired") && expired.to_string().contains("run the same command again"));
+        let azure = store_error("az://c/x", answer("404 The specified container does not exist. ContainerNotFound"));
+        assert!(matches!(azure, StorageError::NoBucket { .. }), "{azure}");
+        let denied = store_error("s3://lab/x", answer("403 Forbidden: <Code>AccessDenied</Code>"));
+        assert!(matches!(denied, StorageError::Denied { .. }), "{denied}");
+        let network = store_error(
+            "s3://lab/x",
+            answer("error sending request for url (http://127.0.0.1:9/x): Connection refused"),
+        );
+        assert!(matches!(network, StorageError::Network { .. }), "{network}");
     }
 
     #[test]

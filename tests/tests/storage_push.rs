@@ -84,7 +84,7 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     let pulled = kinedesk_storage::pull(
         "s3://lab/shared",
         &root.join("pulled"),
-        &kinedesk_storage::RemoteOptions { endpoint: Some(endpoint.clone()), allow_http: false },
+        &kinedesk_storage::RemoteOptions { endpoint: Some(endpoint.clone()), ..Default::default() },
         &|_, _| {},
     )
     .unwrap();

@@ -24,14 +24,14 @@ pub struct Output {
 pub enum DatasetCommand {
     /// Upload a LeRobot v3.0 dataset to S3-compatible storage: `kinedesk dataset push DATASET s3://BUCKET/PREFIX`.
     /// Resumable (run it again after an interruption); `--append` adds it to a dataset already there.
-    Push(StorageArgs),
+    Push(crate::cli::storage::StorageArgs),
     /// Download a dataset pushed there (several desks' pushes merged into one): `kinedesk dataset pull
     /// s3://BUCKET/PREFIX OUT`.
     Pull {
         url: String,
         out: PathBuf,
         #[command(flatten)]
-        remote: RemoteArgs,
+        remote: crate::cli::storage::RemoteArgs,
         #[arg(long)]
         json: bool,
     },
@@ -215,123 +215,13 @@ fn run_doctor(path: &Path, robot: Option<&str>, json: bool) -> anyhow::Result<()
     Ok(())
 }
 
-/// Where the store is (credentials come from the AWS environment variables, never from the command line).
-#[derive(Debug, clap::Args)]
-pub struct RemoteArgs {
-    /// An S3-compatible endpoint (MinIO, Ceph, R2…): https://…, or http:// on loopback.
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// Allow plain http to another machine (data and signatures travel unencrypted).
-    #[arg(long)]
-    pub allow_http: bool,
-}
-
-impl RemoteArgs {
-    fn options(&self) -> kinedesk_storage::RemoteOptions {
-        kinedesk_storage::RemoteOptions { endpoint: self.endpoint.clone(), allow_http: self.allow_http }
-    }
-}
-
-#[derive(Debug, clap::Args)]
-pub struct StorageArgs {
-    pub dataset: PathBuf,
-    /// s3://BUCKET/PREFIX
-    pub url: String,
-    /// Add this dataset's episodes to the dataset already at the URL (several desks, one dataset).
-    #[arg(long)]
-    pub append: bool,
-    #[command(flatten)]
-    pub remote: RemoteArgs,
-    /// Multipart part size in MiB (at least 5).
-    #[arg(long, default_value_t = 8)]
-    pub part_mb: usize,
-    /// Parts in flight at once (memory: this × the part size).
-    #[arg(long, default_value_t = 4)]
-    pub concurrency: usize,
-    #[arg(long)]
-    pub json: bool,
-}
-
-fn transfer_bar(message: &'static str) -> indicatif::ProgressBar {
-    crate::cli::session::progress_bar(message, "MB")
-}
-
-fn run_push(args: &StorageArgs) -> anyhow::Result<()> {
-    let options = kinedesk_storage::PushOptions {
-        append: args.append,
-        part_size: args.part_mb.max(5) << 20,
-        concurrency: args.concurrency.clamp(1, 32),
-        ..kinedesk_storage::PushOptions::default()
-    };
-    let bar = transfer_bar("pushing");
-    let progress = |done: u64, total: u64| {
-        bar.set_length(total >> 20);
-        bar.set_position(done >> 20);
-    };
-    let summary = kinedesk_storage::push(&args.dataset, &args.url, &args.remote.options(), &options, &progress)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else if summary.already_there {
-        println!(
-            "{} is already in {} ({} episodes there); nothing sent",
-            summary.part, summary.remote, summary.episodes_total
-        );
-    } else {
-        println!(
-            "pushed {} ({} files, {:.1} MB; {:.1} MB sent{}) to {} in {:.1} s: {} episodes added, {} there now",
-            summary.part,
-            summary.files,
-            summary.bytes_total as f64 / 1e6,
-            summary.bytes_sent as f64 / 1e6,
-            if summary.files_skipped + summary.parts_resumed > 0 {
-                format!(
-                    ", resumed: {} files and {} parts were already up",
-                    summary.files_skipped, summary.parts_resumed
-                )
-            } else {
-                String::new()
-            },
-            summary.remote,
-            summary.seconds,
-            summary.episodes_added,
-            summary.episodes_total
-        );
-    }
-    Ok(())
-}
-
-fn run_pull(url: &str, out: &std::path::Path, remote: &RemoteArgs, json: bool) -> anyhow::Result<()> {
-    let bar = transfer_bar("pulling");
-    let progress = |done: u64, total: u64| {
-        bar.set_length(total >> 20);
-        bar.set_position(done >> 20);
-    };
-    let summary = kinedesk_storage::pull(url, out, &remote.options(), &progress).map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        println!(
-            "pulled {} episodes ({} push(es){}, {:.1} MB) from {} into {} in {:.1} s",
-            summary.episodes,
-            summary.parts,
-            if summary.merged { ", merged" } else { "" },
-            summary.bytes as f64 / 1e6,
-            summary.remote,
-            out.display(),
-            summary.seconds
-        );
-    }
-    Ok(())
-}
-
 pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
     let error = |e: kinedesk_sessions::dataset_edit::EditError| anyhow::anyhow!("{e}");
     let (output, written) = match command {
-        DatasetCommand::Push(args) => return run_push(&args),
-        DatasetCommand::Pull { url, out, remote, json } => return run_pull(&url, &out, &remote, json),
+        DatasetCommand::Push(args) => return crate::cli::storage::run_push(&args),
+        DatasetCommand::Pull { url, out, remote, json } => {
+            return crate::cli::storage::run_pull(&url, &out, &remote, json);
+        }
         DatasetCommand::Doctor { dataset, robot, json } => return run_doctor(&dataset, robot.as_deref(), json),
         DatasetCommand::DeleteEpisodes { dataset, episodes, output } => {
             let dataset = open(&dataset)?;

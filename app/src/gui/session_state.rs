@@ -469,7 +469,7 @@ impl SessionState {
                     kinedesk_storage::PushOptions { append: true, ..kinedesk_storage::PushOptions::default() };
                 let remote_options = kinedesk_storage::RemoteOptions {
                     endpoint: Some(endpoint.trim().to_owned()).filter(|e| !e.is_empty()),
-                    allow_http: false,
+                    ..kinedesk_storage::RemoteOptions::default()
                 };
                 let report = |done: u64, total: u64| {
                     let total = (total >> 10).max(1) as usize;

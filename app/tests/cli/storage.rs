@@ -1,6 +1,6 @@
 //! `kinedesk dataset push|pull` against moto (PyPI `moto[server]`: a real S3-protocol server nobody here wrote) on
-//! loopback: push, append from two desks at once, pull (merged) loaded by lerobot, resume after a killed push,
-//! and the errors an operator meets.
+//! loopback: push, append from two desks at once, pull (merged) loaded by lerobot, resume after a killed push and
+//! after Ctrl+C, keys from an AWS profile, sessions to an annotator and back, and the errors an operator meets.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use std::path::{Path, PathBuf};
@@ -275,7 +275,19 @@ fn wrong_keys_missing_buckets_empty_prefixes_dead_servers_and_plain_http_are_cle
     let dead = format!("http://127.0.0.1:{}", free_port());
     fails(&["dataset", "push", path, "s3://lab/x", "--endpoint", &dead], "cannot reach the storage");
     fails(&["dataset", "push", path, "s3://lab/x", "--endpoint", "http://192.0.2.10:9000"], "unencrypted");
-    fails(&["dataset", "push", path, "gs://lab/x"], "is not s3://BUCKET/PREFIX");
+    fails(&["dataset", "push", path, "ftp://lab/x"], "is not s3://BUCKET/PREFIX");
+    fails(&["dataset", "push", path, "gs://lab/x", "--endpoint", &open.endpoint], "--endpoint is for S3-compatible");
+    let no_azure = kinedesk(&root)
+        .args(["dataset", "push", path, "az://lab/x"])
+        .env_remove("AZURE_STORAGE_ACCOUNT_NAME")
+        .env_remove("AZURE_STORAGE_ACCOUNT")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&no_azure.stderr).contains("set AZURE_STORAGE_ACCOUNT_NAME"));
+    fails(
+        &["dataset", "push", path, "s3://lab/x", "--endpoint", &open.endpoint, "--profile", "nope"],
+        "no AWS profile",
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -335,5 +347,204 @@ fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_bac
     );
     assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
     drop(again);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// The journal's confirmed parts of `extra/blob.bin`, read until the push exits.
+fn interrupt_when_parts_done(child: &mut Child, journal_dir: &Path, parts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while journaled_parts(journal_dir) < parts {
+        assert!(Instant::now() < deadline, "the push never got {parts} parts up");
+        assert!(child.try_wait().unwrap().is_none(), "the push finished before it could be interrupted");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+}
+
+#[test]
+fn ctrl_c_lets_the_parts_in_flight_finish_so_the_rerun_sends_nothing_twice() {
+    let Some(moto) = start_moto(None) else { return };
+    moto.create_bucket("lab");
+    let root = temp("interrupt");
+    let data = dataset(&root, "big", "1");
+    // 80 MB: 16 parts of 5 MiB, four in flight at a time.
+    let blob: Vec<u8> = (0..80_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 21) as u8).collect();
+    std::fs::create_dir_all(data.join("extra")).unwrap();
+    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    let url = "s3://lab/interrupted";
+    let push = || {
+        let mut command = kinedesk(&root);
+        command.args(["dataset", "push"]).arg(&data).args([url, "--endpoint", &moto.endpoint, "--part-mb", "5"]);
+        command.args(["--concurrency", "4", "--json"]);
+        command
+    };
+    let mut child = push().stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let journal_dir = root.join("kinedesk/push");
+    interrupt_when_parts_done(&mut child, &journal_dir, 3);
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted") && stderr.contains("run the same command again"), "{stderr}");
+    let acknowledged = journaled_parts(&journal_dir) as u64;
+    assert!((3..16).contains(&acknowledged), "{acknowledged} parts journaled");
+    // Every part that was sent is journaled: the rerun sends exactly the rest of the blob (and the small files that
+    // come after it), nothing twice.
+    let resumed = json(&push().output().unwrap());
+    assert_eq!(resumed["parts_resumed"].as_u64(), Some(acknowledged), "{resumed}");
+    let total = resumed["bytes_total"].as_u64().unwrap();
+    let sent = resumed["bytes_sent"].as_u64().unwrap();
+    let files_before_blob: u64 = kinedesk_storage::list_files(&data)
+        .unwrap()
+        .iter()
+        .take_while(|f| f.path != "extra/blob.bin")
+        .map(|f| f.size)
+        .sum();
+    assert_eq!(sent, total - files_before_blob - acknowledged * (5 << 20), "{resumed}");
+    let out = root.join("pulled");
+    json(
+        &kinedesk(&root)
+            .args(["dataset", "pull", url])
+            .arg(&out)
+            .args(["--endpoint", &moto.endpoint, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn keys_region_and_endpoint_come_from_an_aws_profile() {
+    let Some(moto) = start_moto(None) else { return };
+    moto.create_bucket("lab");
+    let root = temp("profile");
+    let data = dataset(&root, "d", "1");
+    let home = root.join("home");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/credentials"),
+        "[lab]\naws_access_key_id = fromprofile\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        format!("[profile lab]\nregion = eu-west-1\nendpoint_url = {}\n", moto.endpoint),
+    )
+    .unwrap();
+    let with_profile = |args: &[&str]| {
+        let mut command = kinedesk(&root);
+        command.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_SECRET_ACCESS_KEY").env_remove("AWS_PROFILE");
+        command.env_remove("AWS_SHARED_CREDENTIALS_FILE").env_remove("AWS_CONFIG_FILE").env("HOME", &home);
+        command.args(args);
+        command.output().unwrap()
+    };
+    // No --endpoint, no keys in the environment: both come from the profile (AWS_PROFILE or --profile).
+    let data_path = data.to_str().unwrap();
+    let pushed = json(&with_profile(&["dataset", "push", data_path, "s3://lab/p", "--profile", "lab", "--json"]));
+    assert_eq!(pushed["episodes_total"], 1);
+    let out = root.join("pulled");
+    let mut pull = kinedesk(&root);
+    pull.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("HOME", &home)
+        .env("AWS_PROFILE", "lab");
+    json(&pull.args(["dataset", "pull", "s3://lab/p"]).arg(&out).arg("--json").output().unwrap());
+    assert!(out.join("meta/info.json").is_file());
+    // A profile that is not there is named, with those that are.
+    let missing = with_profile(&["dataset", "push", data_path, "s3://lab/q", "--profile", "lba"]);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && stderr.contains("\"lba\"") && stderr.contains("lab"), "{stderr}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn session_json(output: &std::process::Output) -> serde_json::Value {
+    json(output)
+}
+
+#[test]
+fn a_session_goes_to_an_annotator_and_the_annotations_come_back_without_overwriting_anyone() {
+    use kinedesk_sessions::annotation::{EpisodeAnnotation, read_annotation, save_annotation};
+    let Some(moto) = start_moto(None) else { return };
+    moto.create_bucket("lab");
+    let root = temp("session");
+    let desk = root.join("desk");
+    let recorded = kinedesk(&root)
+        .args(["record", "--synthetic", "--seconds", "1.5", "--cameras", "1", "--width", "96", "--height", "72"])
+        .arg("--out")
+        .arg(&desk)
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    let url = "s3://lab/sessions/monday";
+    let run = |args: &[&str], folder: &Path, rest: &[&str]| {
+        let mut command = kinedesk(&root);
+        command.args(args).arg(folder).args(rest).args(["--endpoint", &moto.endpoint, "--json"]);
+        command.output().unwrap()
+    };
+    let push = |folder: &Path| run(&["session", "push"], folder, &[url]);
+    let pull = |folder: &Path| {
+        let mut command = kinedesk(&root);
+        command.args(["session", "pull", url]).arg(folder).args(["--endpoint", &moto.endpoint, "--json"]);
+        command.output().unwrap()
+    };
+    let first = session_json(&push(&desk));
+    assert_eq!(first["uploaded"].as_array().unwrap().len(), 2, "session.json and the log: {first}");
+    assert_eq!(session_json(&push(&desk))["bytes_sent"], 0, "nothing changed: nothing sent");
+    // The annotator pulls it: the same files, and the session opens.
+    let annotator = root.join("annotator");
+    let pulled = session_json(&pull(&annotator));
+    assert_eq!(pulled["fetched"].as_array().unwrap().len(), 2, "{pulled}");
+    let log = |folder: &Path| folder.join("episodes/episode_000000.kdlog");
+    assert!(std::fs::read(log(&annotator)).unwrap() == std::fs::read(log(&desk)).unwrap());
+    let info = kinedesk(&root).args(["session", "info", "--json"]).arg(&annotator).output().unwrap();
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    // The annotator annotates and pushes: only the annotation travels.
+    let annotation =
+        EpisodeAnnotation { instruction: "lift the mug by its handle".into(), ..EpisodeAnnotation::default() };
+    save_annotation(&log(&annotator), &annotation).unwrap();
+    let back = session_json(&push(&annotator));
+    assert_eq!(back["uploaded"], serde_json::json!(["episodes/episode_000000.annotation.json"]), "{back}");
+    // Meanwhile the desk pushes again (its copy has no annotation): the annotator's work is not touched.
+    session_json(&push(&desk));
+    let at_desk = session_json(&pull(&desk));
+    assert_eq!(at_desk["fetched"], serde_json::json!(["episodes/episode_000000.annotation.json"]), "{at_desk}");
+    assert_eq!(read_annotation(&log(&desk)).unwrap().unwrap().instruction, "lift the mug by its handle");
+    // Both change the same annotation: the second push leaves the first one's, says so, and fails; the pull puts the
+    // other version beside the local one.
+    let mut desk_edit = annotation.clone();
+    desk_edit.notes = "desk: gripper slipped".into();
+    save_annotation(&log(&desk), &desk_edit).unwrap();
+    let mut annotator_edit = annotation;
+    annotator_edit.notes = "annotator: fine".into();
+    save_annotation(&log(&annotator), &annotator_edit).unwrap();
+    session_json(&push(&annotator));
+    let conflicted = push(&desk);
+    let stderr = String::from_utf8_lossy(&conflicted.stderr);
+    assert!(!conflicted.status.success() && stderr.contains("changed here and there"), "{stderr}");
+    let pulled_conflict = pull(&desk);
+    assert!(!pulled_conflict.status.success());
+    assert_eq!(read_annotation(&log(&desk)).unwrap().unwrap().notes, "desk: gripper slipped", "kept");
+    let beside: Vec<_> = std::fs::read_dir(desk.join("episodes"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".annotation.json.remote-"))
+        .collect();
+    assert_eq!(beside.len(), 1, "the annotator's version is beside the desk's");
+    assert!(std::fs::read_to_string(beside[0].path()).unwrap().contains("annotator: fine"));
+    // Another desk's session pushed to the same place: its episode of the same name is refused, not overwritten.
+    let other = root.join("other");
+    let recorded = kinedesk(&root)
+        .args(["record", "--synthetic", "--seconds", "1", "--cameras", "1", "--width", "96", "--height", "72"])
+        .arg("--out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(recorded.status.success());
+    let clash = push(&other);
+    assert!(!clash.status.success() && String::from_utf8_lossy(&clash.stderr).contains("episode_000000.kdlog"));
+    let fresh = root.join("fresh");
+    session_json(&pull(&fresh));
+    assert!(std::fs::read(log(&fresh)).unwrap() == std::fs::read(log(&desk)).unwrap(), "the first desk's episode");
     std::fs::remove_dir_all(&root).unwrap();
 }
