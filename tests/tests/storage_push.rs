@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use kinedesk::gui::panes::session_pane::{PUSH_ENDPOINT_LABEL, PUSH_LABEL, PUSH_URL_LABEL};
+use kinedesk::gui::panes::session_pane::{
+    PULL_LABEL, PUSH_ENDPOINT_LABEL, PUSH_KIND_LABEL, PUSH_LABEL, PUSH_URL_LABEL, REMOTE_TARGETS_LABEL,
+};
+use kinedesk::gui::settings::RemoteKind;
 use kinedesk::{AppOptions, Command as AppCommand, KineDeskApp, Pane};
 use kinedesk_tests::{no_cameras, run_until};
 
@@ -77,7 +80,9 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     assert!(started.elapsed() < Duration::from_secs(120));
     let result = harness.state().session().last_push.clone().unwrap();
     assert!(
-        result.as_ref().is_ok_and(|m| m.starts_with("Pushed 1 episodes") && m.ends_with("1 episodes there now")),
+        result
+            .as_ref()
+            .is_ok_and(|r| r.message.starts_with("Pushed 1 episodes") && r.message.ends_with("1 episodes there now")),
         "{result:?}"
     );
     // The dataset is there for any desk to pull.
@@ -89,6 +94,63 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     )
     .unwrap();
     assert_eq!(pulled.episodes, 1);
+    let options = kinedesk_storage::RemoteOptions { endpoint: Some(endpoint.clone()), ..Default::default() };
+
+    // The session itself (logs + annotations) goes to another prefix, for an annotator elsewhere.
+    harness.get_by_label(PUSH_URL_LABEL).focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_by_label(PUSH_URL_LABEL).type_text("s3://lab/sessions/desk1");
+    harness.run_steps(1);
+    harness.get_by_label(PUSH_KIND_LABEL).click();
+    harness.run_steps(2);
+    harness.get_by_label(RemoteKind::Session.label()).click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().session().push_kind, RemoteKind::Session);
+    let before = harness.state().session().last_push.clone();
+    harness.get_by_label(PUSH_LABEL).click();
+    run_until(&mut harness, "the session push", |app| app.session().last_push != before);
+    let result = harness.state().session().last_push.clone().unwrap();
+    assert!(result.as_ref().is_ok_and(|r| r.message.contains("2 file(s) sent")), "{result:?}");
+    // The annotator pulls it, annotates, pushes back ...
+    let annotator = root.join("annotator");
+    kinedesk_storage::session::pull_session("s3://lab/sessions/desk1", &annotator, &options, &|_, _| {}).unwrap();
+    let log = annotator.join("episodes/episode_000000.kdlog");
+    let annotation = kinedesk_sessions::annotation::EpisodeAnnotation {
+        instruction: "move 10 cm up, slowly".into(),
+        ..Default::default()
+    };
+    kinedesk_sessions::annotation::save_annotation(&log, &annotation).unwrap();
+    let defaults = kinedesk_storage::PushOptions { journal_dir: root.join("journal"), ..Default::default() };
+    kinedesk_storage::session::push_session(&annotator, "s3://lab/sessions/desk1", &options, &defaults, &|_, _| {})
+        .unwrap();
+    // ... and the desk pulls the annotation into its open session from the pane.
+    let before = harness.state().session().last_push.clone();
+    harness.get_by_label(PULL_LABEL).click();
+    run_until(&mut harness, "the pull", |app| app.session().last_push != before);
+    let result = harness.state().session().last_push.clone().unwrap();
+    assert!(result.as_ref().is_ok_and(|r| r.message.contains("1 file(s) fetched")), "{result:?}");
+    let desk_log = root.join("session/episodes/episode_000000.kdlog");
+    let got = kinedesk_sessions::annotation::read_annotation(&desk_log).unwrap().unwrap();
+    assert_eq!(got.instruction, "move 10 cm up, slowly");
+    // Both places are remembered (newest first) for the Recent… menu, without credentials.
+    let remembered: Vec<_> =
+        harness.state().settings().remote_targets.iter().map(|t| (t.url.clone(), t.kind)).collect();
+    assert_eq!(
+        remembered,
+        [
+            ("s3://lab/sessions/desk1".to_owned(), RemoteKind::Session),
+            ("s3://lab/shared".to_owned(), RemoteKind::Dataset)
+        ]
+    );
+    // Picking one from Recent… fills the address, endpoint and kind.
+    harness.get_by_label(REMOTE_TARGETS_LABEL).click();
+    harness.run_steps(2);
+    harness.get_by_label_contains("s3://lab/shared").click();
+    harness.run_steps(2);
+    let session = harness.state().session();
+    assert_eq!((session.push_url.as_str(), session.push_kind), ("s3://lab/shared", RemoteKind::Dataset));
+    assert_eq!(session.push_endpoint, endpoint);
     // A push to a bucket that does not exist fails with the reason, shown in the pane.
     harness.get_by_label(PUSH_URL_LABEL).focus();
     harness.run_steps(1);
@@ -99,8 +161,9 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     run_until(&mut harness, "the failed push", |app| app.session().last_push.as_ref().is_some_and(Result::is_err));
     let failed = harness.state().session().last_push.clone().unwrap();
     assert!(failed.as_ref().is_err_and(|e| e.contains("no such bucket")), "{failed:?}");
-    // Shown in the pane (and the log).
-    assert!(harness.query_all_by_label_contains("Push failed:").count() >= 2);
+    // Shown in the pane and the log.
+    assert!(harness.query_all_by_label_contains("Failed: ").count() >= 1);
+    assert!(harness.query_all_by_label_contains("Push failed: ").count() >= 1);
     let _ = moto.kill();
     let _ = moto.wait();
     std::fs::remove_dir_all(&root).unwrap();

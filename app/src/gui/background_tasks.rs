@@ -23,8 +23,10 @@ pub enum TaskKind {
     Check,
     /// Splitting an episode in two (copies its log).
     Split,
-    /// Exporting the session and pushing it to object storage.
+    /// Pushing the session to object storage (exported as a dataset, or as it is).
     Push,
+    /// Pulling a session from object storage.
+    Pull,
 }
 
 impl TaskKind {
@@ -38,6 +40,7 @@ impl TaskKind {
             Self::Check => "checking the session",
             Self::Split => "splitting the episode",
             Self::Push => "pushing to object storage",
+            Self::Pull => "pulling from object storage",
         }
     }
 }

@@ -151,11 +151,14 @@ pub enum Command {
     ImportDataset(PathBuf),
     /// Use this policy profile (TOML) for rollouts (it is loaded first: a bad file is refused with the reason).
     SetRolloutProfile(PathBuf),
-    /// Export the open session and push it to object storage: `s3://BUCKET/PREFIX` and an endpoint (empty: AWS).
-    PushSession {
-        url: String,
-        endpoint: String,
-    },
+    /// Push the open session to object storage (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`; endpoint empty: the
+    /// provider's): exported and appended to a dataset, or as a session (logs and annotations).
+    PushSession(crate::gui::settings::RemoteTarget),
+    /// Pull a session from object storage into the open session folder (only what changed there; nothing changed
+    /// here is overwritten), or, with none open, into the folder typed in the Session pane, then open it.
+    PullSession(crate::gui::settings::RemoteTarget),
+    /// Stop the push under way: the parts in flight finish and are journaled, so pushing again continues.
+    CancelPush,
     /// Stream recordings live to a Rerun viewer at this address (`None`: stop).
     SetRerunLive(Option<String>),
     /// Browse, annotate and edit recorded episodes on the timeline.

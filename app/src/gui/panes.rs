@@ -41,6 +41,8 @@ pub struct PaneContext<'a> {
     /// The closed-loop rollout and its settings (changed only through commands).
     pub rollout: &'a mut crate::gui::rollout_state::RolloutView,
     pub rollout_settings: &'a crate::gui::rollout_state::RolloutSettings,
+    /// Object storage pushed to or pulled from lately (newest first).
+    pub remote_targets: &'a [crate::gui::settings::RemoteTarget],
 }
 
 impl egui_tiles::Behavior<Pane> for PaneContext<'_> {

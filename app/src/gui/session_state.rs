@@ -14,6 +14,7 @@ use kinedesk_sessions::session_recorder::{EpisodeEnd, SessionRecorder};
 
 use crate::gui::background_tasks::{BackgroundTasks, TaskKind, TaskProgress};
 use crate::gui::camera_feeds::CameraFeeds;
+use crate::gui::settings::{RemoteKind, RemoteTarget};
 
 /// One line of the episode list.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,13 +67,60 @@ pub const DEFAULT_RERUN_URL: &str = "rerun+http://127.0.0.1:9876/proxy";
 
 /// What the session's background tasks hand back to the app.
 pub enum TaskOutput {
-    EpisodeList { root: PathBuf, rows: Vec<EpisodeRow> },
-    EpisodeFinished { path: PathBuf, end: EpisodeEnd, result: Result<RecorderStats, String> },
-    Exported { out: PathBuf, result: Result<ExportDone, String> },
-    Imported { dataset: PathBuf, result: Result<ExportDone, String> },
-    Checked { result: Result<kinedesk_sessions::dataset_doctor::Report, String> },
-    Split { at_s: f64, result: Result<kinedesk_sessions::episode_split::Split, String> },
-    Pushed { remote: String, result: Result<kinedesk_storage::PushSummary, String> },
+    EpisodeList {
+        root: PathBuf,
+        rows: Vec<EpisodeRow>,
+    },
+    EpisodeFinished {
+        path: PathBuf,
+        end: EpisodeEnd,
+        result: Result<RecorderStats, String>,
+    },
+    Exported {
+        out: PathBuf,
+        result: Result<ExportDone, String>,
+    },
+    Imported {
+        dataset: PathBuf,
+        result: Result<ExportDone, String>,
+    },
+    Checked {
+        result: Result<kinedesk_sessions::dataset_doctor::Report, String>,
+    },
+    Split {
+        at_s: f64,
+        result: Result<kinedesk_sessions::episode_split::Split, String>,
+    },
+    /// A push or pull ended: what to tell the operator (a conflict is a warning, not a failure).
+    Transferred {
+        target: RemoteTarget,
+        pull: bool,
+        opened: Option<PathBuf>,
+        result: Result<TransferReport, String>,
+    },
+}
+
+/// How a push or pull ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferReport {
+    pub message: String,
+    /// Files changed on both sides (nothing overwritten), or files newer on the other side.
+    pub warning: Option<String>,
+}
+
+fn listed(paths: &[String]) -> String {
+    let mut text = paths.iter().take(4).cloned().collect::<Vec<_>>().join(", ");
+    if paths.len() > 4 {
+        text.push_str(&format!(" and {} more", paths.len() - 4));
+    }
+    text
+}
+
+fn remote_options(target: &RemoteTarget) -> kinedesk_storage::RemoteOptions {
+    kinedesk_storage::RemoteOptions {
+        endpoint: Some(target.endpoint.trim().to_owned()).filter(|e| !e.is_empty()),
+        ..kinedesk_storage::RemoteOptions::default()
+    }
 }
 
 pub type SessionTasks = BackgroundTasks<TaskOutput>;
@@ -121,11 +169,15 @@ pub struct SessionState {
     pub last_check: Option<Result<kinedesk_sessions::dataset_doctor::Report, String>>,
     /// The folder typed for a LeRobot dataset to import.
     pub import_text: String,
-    /// Where *Push* sends the session (`s3://BUCKET/PREFIX`) and the S3-compatible endpoint (empty: AWS).
+    /// Where *Push* sends the session and *Pull* gets one (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`), the
+    /// S3-compatible or Azure endpoint (empty: the provider's), and what is pushed.
     pub push_url: String,
     pub push_endpoint: String,
-    /// How the last push ended (shown until the next one).
-    pub last_push: Option<Result<String, String>>,
+    pub push_kind: RemoteKind,
+    /// How the last push or pull ended (shown until the next one).
+    pub last_push: Option<Result<TransferReport, String>>,
+    /// Set to stop the push under way (its parts in flight finish and are journaled).
+    pub push_cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// The timeline editor and episode browser.
     pub annotator: crate::gui::annotator::Annotator,
     pub export_format: ExportFormat,
@@ -448,38 +500,93 @@ impl SessionState {
         })
     }
 
-    /// Exports the session as a LeRobot v3 dataset into a scratch folder and pushes it to `url` on a background task
-    /// (appending to a dataset already there: many desks, one dataset). The window never waits on the network.
-    pub fn start_push(&mut self, url: String, endpoint: String, tasks: &mut SessionTasks) -> Result<(), String> {
+    /// Pushes the open session to `target` on a background task: exported (LeRobot v3, into a scratch folder) and
+    /// appended to the dataset there — many desks, one dataset — or as a session (logs and annotations; only what
+    /// changed is sent). The window never waits on the network; [`Self::push_cancel`] stops it between parts.
+    pub fn start_push(&mut self, target: RemoteTarget, tasks: &mut SessionTasks) -> Result<(), String> {
         let session = self.session.as_ref().ok_or("open a session folder first")?.root.clone();
-        kinedesk_storage::parse_url(url.trim()).map_err(|e| e.to_string())?;
-        let remote = kinedesk_storage::redact(url.trim());
+        kinedesk_storage::parse_url(target.url.trim()).map_err(|e| e.to_string())?;
+        let remote = kinedesk_storage::redact(target.url.trim());
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.push_cancel = Some(cancel.clone());
+        let options = kinedesk_storage::PushOptions {
+            append: true,
+            cancel: Some(cancel),
+            ..kinedesk_storage::PushOptions::default()
+        };
         tasks.spawn(TaskKind::Push, remote.clone(), move |progress| {
-            let scratch = std::env::temp_dir().join(format!(
-                "kinedesk-push-{}-{}",
-                std::process::id(),
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
-            ));
-            let result = (|| {
-                use kinedesk_sessions::lerobot::{ExportOptions, export_lerobot};
-                // Exporting is the first half of the bar, sending the second.
-                export_lerobot(&session, &scratch, ExportOptions::default(), |d, t| progress.set(d, 2 * t.max(1)))
-                    .map_err(|e| e.to_string())?;
-                let options =
-                    kinedesk_storage::PushOptions { append: true, ..kinedesk_storage::PushOptions::default() };
-                let remote_options = kinedesk_storage::RemoteOptions {
-                    endpoint: Some(endpoint.trim().to_owned()).filter(|e| !e.is_empty()),
-                    ..kinedesk_storage::RemoteOptions::default()
-                };
-                let report = |done: u64, total: u64| {
-                    let total = (total >> 10).max(1) as usize;
-                    progress.set(total + (done >> 10) as usize, 2 * total);
-                };
-                kinedesk_storage::push(&scratch, url.trim(), &remote_options, &options, &report)
-                    .map_err(|e| e.to_string())
-            })();
-            let _ = std::fs::remove_dir_all(&scratch);
-            TaskOutput::Pushed { remote, result }
+            let url = target.url.trim().to_owned();
+            let result = match target.kind {
+                RemoteKind::Dataset => push_dataset(&session, &url, &remote_options(&target), &options, progress),
+                RemoteKind::Session => {
+                    let report = |done: u64, total: u64| progress.set((done >> 10) as usize, (total >> 10) as usize);
+                    kinedesk_storage::session::push_session(&session, &url, &remote_options(&target), &options, &report)
+                        .map(|s| TransferReport {
+                            message: format!(
+                                "Pushed the session to {}: {} file(s) sent ({:.1} MB), {} already there",
+                                s.remote,
+                                s.uploaded.len(),
+                                s.bytes_sent as f64 / 1e6,
+                                s.unchanged
+                            ),
+                            warning: if !s.conflicts.is_empty() {
+                                Some(format!(
+                                    "Changed here and there since the last push or pull, left as they are on both \
+                                     sides: {} — Pull to get the other version beside yours",
+                                    listed(&s.conflicts)
+                                ))
+                            } else if !s.newer_there.is_empty() {
+                                Some(format!("Newer there (Pull to get them): {}", listed(&s.newer_there)))
+                            } else {
+                                None
+                            },
+                        })
+                        .map_err(|e| e.to_string())
+                }
+            };
+            TaskOutput::Transferred { target, pull: false, opened: None, result }
+        })
+    }
+
+    /// Pulls the session at `target` on a background task into the open session folder (only what changed there
+    /// is fetched; nothing changed here is overwritten), or, with none open, into `folder` (then opened).
+    pub fn start_pull(&mut self, target: RemoteTarget, folder: &Path, tasks: &mut SessionTasks) -> Result<(), String> {
+        kinedesk_storage::parse_url(target.url.trim()).map_err(|e| e.to_string())?;
+        let (into, opened) = match &self.session {
+            Some(session) => (session.root.clone(), None),
+            None if folder.as_os_str().is_empty() => {
+                return Err("type the session folder to pull into (a new folder), then Pull".into());
+            }
+            None => (folder.to_owned(), Some(folder.to_owned())),
+        };
+        let remote = kinedesk_storage::redact(target.url.trim());
+        tasks.spawn(TaskKind::Pull, remote, move |progress| {
+            let report = |done: u64, total: u64| progress.set((done >> 10) as usize, (total >> 10) as usize);
+            let result =
+                kinedesk_storage::session::pull_session(target.url.trim(), &into, &remote_options(&target), &report)
+                    .map(|s| TransferReport {
+                        message: format!(
+                            "Pulled {} into {}: {} file(s) fetched ({:.1} MB), {} unchanged",
+                            s.remote,
+                            into.display(),
+                            s.fetched.len(),
+                            s.bytes_received as f64 / 1e6,
+                            s.unchanged
+                        ),
+                        warning: if !s.conflicts.is_empty() {
+                            Some(format!(
+                                "Changed here and there: {} — yours are kept, the other versions are beside them \
+                                 (FILE.remote-<hash>)",
+                                listed(&s.conflicts)
+                            ))
+                        } else if !s.newer_here.is_empty() {
+                            Some(format!("Changed here, kept (Push to send them): {}", listed(&s.newer_here)))
+                        } else {
+                            None
+                        },
+                    })
+                    .map_err(|e| e.to_string());
+            TaskOutput::Transferred { target, pull: true, opened, result }
         })
     }
 
@@ -541,4 +648,44 @@ impl SessionState {
             TaskOutput::Exported { out, result }
         })
     }
+}
+
+/// Exports the session (LeRobot v3) into a scratch folder and appends it to the dataset at `url`: exporting is the
+/// first half of the progress bar, sending the second.
+fn push_dataset(
+    session: &Path,
+    url: &str,
+    remote: &kinedesk_storage::RemoteOptions,
+    options: &kinedesk_storage::PushOptions,
+    progress: &TaskProgress,
+) -> Result<TransferReport, String> {
+    use kinedesk_sessions::lerobot::{ExportOptions, export_lerobot};
+    let scratch = std::env::temp_dir().join(format!(
+        "kinedesk-push-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    ));
+    let result = (|| {
+        export_lerobot(session, &scratch, ExportOptions::default(), |d, t| progress.set(d, 2 * t.max(1)))
+            .map_err(|e| e.to_string())?;
+        let report = |done: u64, total: u64| {
+            let total = (total >> 10).max(1) as usize;
+            progress.set(total + (done >> 10) as usize, 2 * total);
+        };
+        kinedesk_storage::push(&scratch, url, remote, options, &report).map_err(|e| e.to_string())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let summary = result?;
+    let remote = &summary.remote;
+    let message = if summary.already_there {
+        format!("{remote} already has this session's episodes ({} there)", summary.episodes_total)
+    } else {
+        format!(
+            "Pushed {} episodes ({:.1} MB) to {remote}: {} episodes there now",
+            summary.episodes_added,
+            summary.bytes_total as f64 / 1e6,
+            summary.episodes_total
+        )
+    };
+    Ok(TransferReport { message, warning: None })
 }

@@ -72,7 +72,45 @@ pub struct PersistedState {
     pub recent_sessions: Vec<std::path::PathBuf>,
     /// How closed-loop rollouts run (mode, envelope, limits, profile).
     pub rollout: crate::gui::rollout_state::RolloutSettings,
+    /// Object storage pushed to or pulled from lately, newest first (the Session pane's *Recent…* beside *Remote*).
+    #[serde(default)]
+    pub remote_targets: Vec<RemoteTarget>,
 }
+
+/// What goes to object storage: the session exported as a LeRobot dataset (appended: many desks, one dataset), or
+/// the session itself (episode logs and annotations, for an annotator elsewhere).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RemoteKind {
+    #[default]
+    Dataset,
+    Session,
+}
+
+impl RemoteKind {
+    pub const ALL: [Self; 2] = [Self::Dataset, Self::Session];
+
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset (LeRobot, appended)",
+            Self::Session => "session (logs + annotations)",
+        }
+    }
+}
+
+/// A remembered place in object storage (never with credentials: those stay in the environment or AWS profiles).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RemoteTarget {
+    /// `s3://BUCKET/PREFIX`, `gs://…` or `az://…`.
+    pub url: String,
+    /// An S3-compatible or Azure endpoint; empty: the provider's own.
+    pub endpoint: String,
+    pub kind: RemoteKind,
+}
+
+/// How many remote targets are remembered.
+pub const REMOTE_TARGETS: usize = 8;
 
 impl PersistedState {
     pub const KEY: &'static str = "kinedesk.state";
@@ -93,6 +131,7 @@ impl Default for PersistedState {
             session_root: None,
             recent_sessions: Vec::new(),
             rollout: crate::gui::rollout_state::RolloutSettings::default(),
+            remote_targets: Vec::new(),
         }
     }
 }

@@ -216,13 +216,30 @@ impl KineDeskApp {
                 self.session.reset_s = f64::from(reset_s);
                 self.session.record_after_reset = record_after_reset;
             }
-            Command::PushSession { url, endpoint } => {
-                match self.session.start_push(url.clone(), endpoint, &mut self.tasks) {
+            Command::PushSession(target) => {
+                let shown = kinedesk_storage::redact(target.url.trim());
+                let what = target.kind;
+                match self.session.start_push(target, &mut self.tasks) {
                     Ok(()) => {
-                        let shown = kinedesk_storage::redact(&url);
-                        self.log_event(ctx, LogLevel::Info, "session", format!("Pushing the session to {shown}"));
+                        let message = format!("Pushing the session to {shown} as a {}", what.label());
+                        self.log_event(ctx, LogLevel::Info, "session", message);
                     }
                     Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+                }
+            }
+            Command::PullSession(target) => {
+                let shown = kinedesk_storage::redact(target.url.trim());
+                let folder = expand_home(std::path::Path::new(self.session.root_text.trim()));
+                match self.session.start_pull(target, &folder, &mut self.tasks) {
+                    Ok(()) => self.log_event(ctx, LogLevel::Info, "session", format!("Pulling the session at {shown}")),
+                    Err(error) => self.log_event(ctx, LogLevel::Warn, "session", error),
+                }
+            }
+            Command::CancelPush => {
+                if let Some(cancel) = &self.session.push_cancel {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let message = "Stopping the push: the parts in flight finish; Push again continues from there";
+                    self.log_event(ctx, LogLevel::Info, "session", message.to_owned());
                 }
             }
             Command::ImportDataset(path) => match self.session.start_import(expand_home(&path), &mut self.tasks) {

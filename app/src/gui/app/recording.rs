@@ -12,6 +12,7 @@ use kinedesk_sessions::session_recorder::EpisodeEnd;
 use kinedesk_widgets::LogLevel;
 
 use super::KineDeskApp;
+use crate::gui::command::Command;
 use crate::gui::session_state::TaskOutput;
 
 /// Recorder backlog (fraction of its encode queue) above which the camera previews slow down.
@@ -193,26 +194,29 @@ impl KineDeskApp {
                     }
                     self.session.refresh(&mut self.tasks);
                 }
-                TaskOutput::Pushed { remote, result } => match result {
-                    Ok(summary) => {
-                        let message = if summary.already_there {
-                            format!("{remote} already has this session's episodes ({} there)", summary.episodes_total)
-                        } else {
-                            format!(
-                                "Pushed {} episodes ({:.1} MB) to {remote}: {} episodes there now",
-                                summary.episodes_added,
-                                summary.bytes_total as f64 / 1e6,
-                                summary.episodes_total
-                            )
-                        };
-                        self.session.last_push = Some(Ok(message.clone()));
-                        self.log_event(ctx, LogLevel::Info, "session", message);
+                TaskOutput::Transferred { target, pull, opened, result } => {
+                    match &result {
+                        Ok(report) => {
+                            self.log_event(ctx, LogLevel::Info, "session", report.message.clone());
+                            if let Some(warning) = &report.warning {
+                                self.log_event(ctx, LogLevel::Warn, "session", warning.clone());
+                            }
+                            self.state.remote_targets.retain(|t| t.url != target.url || t.kind != target.kind);
+                            self.state.remote_targets.insert(0, target);
+                            self.state.remote_targets.truncate(crate::gui::settings::REMOTE_TARGETS);
+                            match opened {
+                                // Pulled into a new folder: it is the session now.
+                                Some(folder) => self.handle_command(ctx, Command::OpenSession(folder)),
+                                None => self.session.refresh(&mut self.tasks),
+                            }
+                        }
+                        Err(error) => {
+                            let message = format!("{} failed: {error}", if pull { "Pull" } else { "Push" });
+                            self.log_event(ctx, LogLevel::Error, "session", message);
+                        }
                     }
-                    Err(error) => {
-                        self.session.last_push = Some(Err(error.clone()));
-                        self.log_event(ctx, LogLevel::Error, "session", format!("Push failed: {error}"));
-                    }
-                },
+                    self.session.last_push = Some(result);
+                }
                 TaskOutput::Checked { result } => {
                     use kinedesk_sessions::dataset_doctor::Severity;
                     let (level, message) = match &result {

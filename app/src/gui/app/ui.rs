@@ -72,6 +72,7 @@ impl KineDeskApp {
                 maximised: self.maximised_pane,
                 rollout: &mut self.rollout,
                 rollout_settings: &self.state.rollout,
+                remote_targets: &self.state.remote_targets,
             };
             match self.maximised_pane.and_then(|pane| Some((pane, self.state.layout.tiles.find_pane(&pane)?))) {
                 Some((mut pane, tile)) => {

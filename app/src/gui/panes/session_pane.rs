@@ -9,6 +9,7 @@ use kinedesk_widgets::palette;
 use super::PaneContext;
 use crate::gui::command::Command;
 use crate::gui::file_dialogs::DialogPurpose;
+use crate::gui::settings::{RemoteKind, RemoteTarget};
 
 /// A Browse… button that opens the platform's file dialog for `purpose` (on a thread; the box keeps working).
 pub fn browse_button(ui: &mut Ui, purpose: DialogPurpose, commands: &mut Vec<Command>) {
@@ -28,9 +29,15 @@ pub const EPISODE_LIMIT_LABEL: &str = "Episode limit";
 pub const RESET_TIME_LABEL: &str = "Reset time";
 pub const IMPORT_LABEL: &str = "Import LeRobot dataset or rosbag";
 pub const CHECK_LABEL: &str = "Check before export";
-pub const PUSH_URL_LABEL: &str = "Push to";
+pub const PUSH_URL_LABEL: &str = "Remote";
 pub const PUSH_ENDPOINT_LABEL: &str = "Endpoint";
 pub const PUSH_LABEL: &str = "Push";
+/// What *Push* sends: the session exported and appended to a dataset, or the session itself.
+pub const PUSH_KIND_LABEL: &str = "Push as";
+pub const PULL_LABEL: &str = "Pull session";
+pub const CANCEL_PUSH_LABEL: &str = "Stop push";
+/// The menu of remembered remote targets beside the address.
+pub const REMOTE_TARGETS_LABEL: &str = "Recent…";
 /// The key-hint line shown while recording.
 pub const RECORDING_KEYS_HINT: &str = "Right: finish and keep the episode  ·  Left: discard it (to the trash; Undo on \
     the toast)  ·  Esc: stop the arm — the recording goes on, nothing is discarded";
@@ -313,48 +320,105 @@ fn check_ui(
         });
 }
 
-/// Object storage: where the session goes, the push's progress and how the last one ended.
+/// Object storage: where the session goes (or comes from), what is pushed, the transfer's progress, and how the last
+/// one ended. Remembered targets are one click away; credentials never appear here.
 fn push_row_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
     let session = &mut *context.session;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = ui.label(PUSH_URL_LABEL);
-        ui.add(egui::TextEdit::singleline(&mut session.push_url).desired_width(200.0).hint_text("s3://bucket/prefix"))
-            .labelled_by(label.id);
+        ui.add(
+            egui::TextEdit::singleline(&mut session.push_url)
+                .desired_width(200.0)
+                .hint_text("s3://bucket/prefix, gs://…, az://…"),
+        )
+        .labelled_by(label.id);
+        ui.menu_button(REMOTE_TARGETS_LABEL, |ui| {
+            if context.remote_targets.is_empty() {
+                ui.label("Nothing pushed or pulled yet");
+            }
+            for target in context.remote_targets {
+                let endpoint =
+                    if target.endpoint.is_empty() { String::new() } else { format!("  ({})", target.endpoint) };
+                let text = format!("{}{endpoint} — {}", target.url, target.kind.label());
+                if ui.button(text).clicked() {
+                    session.push_url.clone_from(&target.url);
+                    session.push_endpoint.clone_from(&target.endpoint);
+                    session.push_kind = target.kind;
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text("Places pushed to or pulled from lately (credentials are never kept)");
         let label = ui.label(PUSH_ENDPOINT_LABEL);
         ui.add(
             egui::TextEdit::singleline(&mut session.push_endpoint)
                 .desired_width(150.0)
-                .hint_text("AWS, or https://minio…"),
+                .hint_text("provider's, or https://minio…"),
         )
         .labelled_by(label.id);
+        let label = ui.label(PUSH_KIND_LABEL);
+        egui::ComboBox::from_id_salt("push-kind")
+            .selected_text(session.push_kind.label())
+            .show_ui(ui, |ui| {
+                for kind in RemoteKind::ALL {
+                    ui.selectable_value(&mut session.push_kind, kind, kind.label());
+                }
+            })
+            .response
+            .labelled_by(label.id);
         let pushing = context.tasks.view(TaskKind::Push);
-        let credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-        let ready = pushing.is_none() && session.push_url.trim().starts_with("s3://");
-        let hover = if credentials {
-            "Export the session (LeRobot v3) and add its episodes to the dataset at this address; credentials come \
-             from the AWS environment variables. Run it again after a failure: it continues where it stopped."
-        } else {
-            "No AWS_ACCESS_KEY_ID in the environment: start KineDesk with the storage's credentials in \
-             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
+        let pulling = context.tasks.view(TaskKind::Pull);
+        let idle = pushing.is_none() && pulling.is_none();
+        let address = kinedesk_storage::parse_url(session.push_url.trim()).is_ok();
+        let target = || RemoteTarget {
+            url: session.push_url.trim().to_owned(),
+            endpoint: session.push_endpoint.trim().to_owned(),
+            kind: session.push_kind,
         };
-        if ui.add_enabled(ready, egui::Button::new(PUSH_LABEL)).on_hover_text(hover).clicked() {
-            context.commands.push(Command::PushSession {
-                url: session.push_url.trim().to_owned(),
-                endpoint: session.push_endpoint.trim().to_owned(),
-            });
+        let hover = match session.push_kind {
+            RemoteKind::Dataset => {
+                "Export the session (LeRobot v3) and add its episodes to the dataset at this address. Credentials come \
+                 from the environment (AWS_*, GOOGLE_*, AZURE_*) or the AWS profile (AWS_PROFILE, ~/.aws). Run it \
+                 again after a failure or a stop: it continues where it stopped."
+            }
+            RemoteKind::Session => {
+                "Send the session's episode logs and annotations (only what changed since the last push or pull; \
+                 nothing there is overwritten), so an annotator elsewhere can pull it."
+            }
+        };
+        if ui
+            .add_enabled(idle && address && session.session.is_some(), egui::Button::new(PUSH_LABEL))
+            .on_hover_text(hover)
+            .clicked()
+        {
+            context.commands.push(Command::PushSession(target()));
         }
-        if let Some(task) = pushing {
+        let pull_hover = "Get the session at this address: into the open session (only what changed there; what \
+            changed here is kept), or, with none open, into the folder typed above, which is then opened";
+        if ui.add_enabled(idle && address, egui::Button::new(PULL_LABEL)).on_hover_text(pull_hover).clicked() {
+            context.commands.push(Command::PullSession(target()));
+        }
+        if let Some(task) = pushing.as_ref().or(pulling.as_ref()) {
             ui.add(
                 ProgressBar::new(task.done as f32 / task.total.max(1) as f32).desired_width(160.0).show_percentage(),
             );
         }
+        if pushing.is_some()
+            && ui.button(CANCEL_PUSH_LABEL).on_hover_text("The parts in flight finish; Push again continues").clicked()
+        {
+            context.commands.push(Command::CancelPush);
+        }
     });
     match &session.last_push {
-        Some(Ok(message)) => {
-            ui.label(RichText::new(message).color(palette::OK));
+        Some(Ok(report)) => {
+            ui.label(RichText::new(&report.message).color(palette::OK));
+            if let Some(warning) = &report.warning {
+                ui.label(RichText::new(warning).color(palette::WARNING));
+            }
         }
         Some(Err(error)) => {
-            ui.label(RichText::new(format!("Push failed: {error}")).color(palette::DANGER));
+            ui.label(RichText::new(format!("Failed: {error}")).color(palette::DANGER));
         }
         None => {}
     }
