@@ -1,5 +1,5 @@
-//! `kinedesk-storage`: LeRobot datasets to and from S3-compatible object storage (AWS S3, MinIO, Ceph, R2…)
-//! through `object_store`.
+//! `kinedesk-storage`: LeRobot datasets (this file) and sessions ([`session`]) to and from object storage — AWS S3
+//! and S3-compatible stores (MinIO, Ceph, R2…), Google Cloud Storage, Azure Blob Storage — through `object_store`.
 //!
 //! Layout under `s3://BUCKET/PREFIX/`:
 //!
@@ -12,15 +12,17 @@
 //! - **Push** uploads a dataset as a part (`part-` + 16 hex digits of the hash of its file list: the same dataset is
 //!   the same part, so pushing again is a no-op and two desks can never overwrite each other's files). Files larger
 //!   than the part size go up as multipart uploads with bounded concurrency (memory: concurrency × part size).
-//!   A journal beside the user's cache (`~/.cache/kinedesk/push/<part>.json`) records each finished part and file,
-//!   so an interrupted push continues where it stopped and re-sends less than one part per file in flight.
+//!   A journal beside the user's cache (`~/.cache/kinedesk/push/<part>.json`) records each part as the store
+//!   confirms it and each finished file, so an interrupted push continues where it stopped; stopped through
+//!   [`PushOptions::cancel`] (Ctrl+C, the window's Stop) the parts in flight finish first and nothing is sent twice,
+//!   killed outright the parts in flight (at most the concurrency) go again.
 //! - **Append** adds the part to an existing manifest with a conditional write (`If-Match` on its ETag; `If-None-Match`
 //!   for the first), re-reading and retrying when another desk got there first: both sets of episodes end up listed.
 //! - **Pull** downloads every part (each file checked against its size and hash; files already there and correct
 //!   are kept, so a pull resumes too) and, for more than one part, merges them into one dataset (episodes, frames,
 //!   tasks re-indexed, statistics recomputed: `kinedesk dataset merge`).
-//! - Credentials come from the usual AWS environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//!   `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`); they are never written to logs, files or messages.
+//! - Credentials come from the usual environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`) or an AWS profile
+//!   ([`profile`]); they are never written to logs, files or messages.
 
 mod journal;
 pub mod profile;
@@ -76,7 +78,7 @@ pub enum StorageError {
     #[error(
         "push to {what} interrupted after {sent_mb:.1} MB sent, every finished part journaled: run the same command again to continue"
     )]
-    Interrupted { what: String, sent_mb: f64 },
+    Interrupted { what: String, sent_mb: f64, sent_bytes: u64 },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("{0}")]
@@ -485,7 +487,8 @@ impl PushOptions {
 }
 
 fn interrupted(remote: &Remote, sent: &AtomicU64) -> StorageError {
-    StorageError::Interrupted { what: remote.display.clone(), sent_mb: sent.load(Ordering::Relaxed) as f64 / 1e6 }
+    let sent_bytes = sent.load(Ordering::Relaxed);
+    StorageError::Interrupted { what: remote.display.clone(), sent_mb: sent_bytes as f64 / 1e6, sent_bytes }
 }
 
 /// `$XDG_CACHE_HOME/kinedesk/push`, else `~/.cache/kinedesk/push`, else the temp folder.

@@ -1,5 +1,6 @@
 //! `kinedesk bench storage`: push and pull throughput and peak memory against an S3-compatible server (e.g. moto on
-//! loopback), and what a push resumed after being killed half way sends.
+//! loopback), and what is sent twice when a push is stopped half way — by Ctrl+C (SIGINT) and by a hard kill
+//! (SIGKILL) — and then run again.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,12 +22,20 @@ pub struct StorageBench {
     pub pull_mb_s: f64,
     pub pull_peak_mb: f64,
     pub part_mb: usize,
-    /// The big file's parts, and how many the journal had when the push was killed.
+    /// Parts in flight at a time (the push's default).
+    pub concurrency: usize,
+    /// The big file's parts.
     pub resume_parts: usize,
-    pub resume_parts_done_at_kill: usize,
-    /// What the resumed run sent, and the bytes not journaled at the kill (the resumed run sends exactly those).
-    pub resume_sent_mb: f64,
-    pub resume_not_journaled_mb: f64,
+    /// Ctrl+C half way: parts journaled when the push had stopped, bytes the two runs sent together beyond the
+    /// dataset's size (sent twice).
+    pub interrupt_parts_journaled: usize,
+    pub interrupt_resent_bytes: u64,
+    /// Hard kill half way: parts journaled at the kill; what the rerun sent, and what it would send if no journaled
+    /// part went again (the two are equal when none does). The parts in flight at the kill (at most `concurrency`)
+    /// were partly sent and go again in full.
+    pub kill_parts_journaled: usize,
+    pub kill_rerun_sent_mb: f64,
+    pub kill_not_journaled_mb: f64,
 }
 
 impl Report for StorageBench {
@@ -43,13 +52,21 @@ impl Report for StorageBench {
             self.endpoint
         );
         println!(
-            "resume: killed with {} of {} parts ({} MiB) journaled; the resumed push sent {:.1} MB = the {:.1} MB not \
-             journaled (no journaled part went again; the part in flight at the kill is the only one sent twice)",
-            self.resume_parts_done_at_kill,
-            self.resume_parts,
+            "Ctrl+C half way ({} MiB parts, {} in flight): stopped with {} of {} parts journaled; sent twice: {} bytes",
             self.part_mb,
-            self.resume_sent_mb,
-            self.resume_not_journaled_mb
+            self.concurrency,
+            self.interrupt_parts_journaled,
+            self.resume_parts,
+            self.interrupt_resent_bytes
+        );
+        println!(
+            "hard kill half way: {} of {} parts journaled; the rerun sent {:.1} MB = {:.1} MB not journaled (the ≤ {} \
+             parts in flight at the kill go again in full)",
+            self.kill_parts_journaled,
+            self.resume_parts,
+            self.kill_rerun_sent_mb,
+            self.kill_not_journaled_mb,
+            self.concurrency
         );
     }
 }
@@ -140,41 +157,57 @@ pub fn bench_storage(
         .stdout(Stdio::null());
     let (pull_peak_mb, pull_s) = peak_memory_of(pull).context("pull")?;
 
-    // Resume: one part in flight at a time, killed once half the big file's parts are journaled.
-    let resumed = format!("{prefix}-resumed");
+    // Stopped half way, then run again: once by Ctrl+C (the parts in flight finish and are journaled), once by a
+    // hard kill. Default concurrency.
     let parts = (mb * 1_000_000).div_ceil(part_mb << 20);
-    let journal_dir = root.join("kinedesk/push");
-    let mut command = kinedesk(exe, &root);
-    command
-        .args(["dataset", "push"])
-        .arg(&dataset)
-        .args([&resumed, "--endpoint", endpoint, "--part-mb", &part, "--concurrency", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = command.spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while journaled_parts(&journal_dir, "extra/blob.bin") < parts / 2 {
-        if child.try_wait()?.is_some() {
-            bail!("the push ended before half of it was up");
+    let stop_and_rerun = |signal: &str, name: &str| -> anyhow::Result<(usize, u64, u64, u64)> {
+        let url = format!("{prefix}-{name}");
+        let journal_dir = root.join(format!("journal-{name}"));
+        let push = || {
+            let mut command = kinedesk(exe, &root);
+            command.env("XDG_CACHE_HOME", &journal_dir).args(["dataset", "push"]).arg(&dataset).args([
+                &url,
+                "--endpoint",
+                endpoint,
+                "--part-mb",
+                &part,
+                "--json",
+            ]);
+            command
+        };
+        let journal = journal_dir.join("kinedesk/push");
+        let mut child = push().stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while journaled_parts(&journal, "extra/blob.bin") < parts / 2 {
+            if child.try_wait()?.is_some() {
+                bail!("the push ended before half of it was up");
+            }
+            if Instant::now() > deadline {
+                bail!("the push did not get half way in 10 minutes");
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        if Instant::now() > deadline {
-            bail!("the push did not get half way in 10 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill()?;
-    child.wait()?;
-    let done_at_kill = journaled_parts(&journal_dir, "extra/blob.bin");
-    let output = kinedesk(exe, &root)
-        .args(["dataset", "push"])
-        .arg(&dataset)
-        .args([&resumed, "--endpoint", endpoint, "--part-mb", &part, "--concurrency", "1", "--json"])
-        .output()?;
-    anyhow::ensure!(output.status.success(), "the resumed push failed: {}", String::from_utf8_lossy(&output.stderr));
-    let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let total = summary["bytes_total"].as_u64().unwrap_or(0);
-    let sent = summary["bytes_sent"].as_u64().unwrap_or(0);
-    let journaled = (done_at_kill as u64) * ((part_mb as u64) << 20);
+        anyhow::ensure!(Command::new("kill").args([signal, &child.id().to_string()]).status()?.success());
+        let first = child.wait_with_output()?;
+        let first_sent = serde_json::from_slice::<serde_json::Value>(&first.stdout)
+            .ok()
+            .and_then(|j| j["bytes_sent"].as_u64())
+            .unwrap_or(0);
+        let journaled = journaled_parts(&journal, "extra/blob.bin");
+        let output = push().output()?;
+        anyhow::ensure!(output.status.success(), "the rerun failed: {}", String::from_utf8_lossy(&output.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+        let total = summary["bytes_total"].as_u64().unwrap_or(0);
+        Ok((journaled, first_sent, summary["bytes_sent"].as_u64().unwrap_or(0), total))
+    };
+    let (interrupt_parts_journaled, first_sent, rerun_sent, total) = stop_and_rerun("-INT", "interrupted")?;
+    anyhow::ensure!(first_sent > 0, "the interrupted push did not report what it sent");
+    let interrupt_resent_bytes = (first_sent + rerun_sent).saturating_sub(total);
+    let (kill_parts_journaled, _, kill_rerun_sent, total) = stop_and_rerun("-KILL", "killed")?;
+    // Files go in sorted order: those before the blob were up, and journaled, before its first part.
+    let before_blob: u64 =
+        kinedesk_storage::list_files(&dataset)?.iter().take_while(|f| f.path != "extra/blob.bin").map(|f| f.size).sum();
+    let journaled_bytes = before_blob + (kill_parts_journaled as u64) * ((part_mb as u64) << 20);
     let _ = std::fs::remove_dir_all(&root);
     Ok(StorageBench {
         endpoint: endpoint.to_owned(),
@@ -186,9 +219,12 @@ pub fn bench_storage(
         pull_mb_s: dataset_mb / pull_s,
         pull_peak_mb,
         part_mb,
+        concurrency: kinedesk_storage::CONCURRENCY,
         resume_parts: parts,
-        resume_parts_done_at_kill: done_at_kill,
-        resume_sent_mb: sent as f64 / 1e6,
-        resume_not_journaled_mb: total.saturating_sub(journaled) as f64 / 1e6,
+        interrupt_parts_journaled,
+        interrupt_resent_bytes,
+        kill_parts_journaled,
+        kill_rerun_sent_mb: kill_rerun_sent as f64 / 1e6,
+        kill_not_journaled_mb: total.saturating_sub(journaled_bytes) as f64 / 1e6,
     })
 }

@@ -132,11 +132,15 @@ fn bar_progress(bar: &indicatif::ProgressBar) -> impl Fn(u64, u64) + Send + Sync
     }
 }
 
-/// An interrupted push exits with 130 (as a shell does after Ctrl+C), after saying how to continue.
-fn finish<T>(result: Result<T, kinedesk_storage::StorageError>) -> anyhow::Result<T> {
+/// An interrupted push exits with 130 (as a shell does after Ctrl+C), after saying how to continue (with `--json`,
+/// also `{"interrupted": true, "bytes_sent": N}` on stdout).
+fn finish<T>(result: Result<T, kinedesk_storage::StorageError>, json: bool) -> anyhow::Result<T> {
     match result {
-        Err(error @ kinedesk_storage::StorageError::Interrupted { .. }) => {
+        Err(error @ kinedesk_storage::StorageError::Interrupted { sent_bytes, .. }) => {
             eprintln!("{error}");
+            if json {
+                println!("{}", serde_json::json!({ "interrupted": true, "bytes_sent": sent_bytes }));
+            }
             std::process::exit(130);
         }
         other => other.map_err(|e| anyhow::anyhow!("{e}")),
@@ -146,13 +150,10 @@ fn finish<T>(result: Result<T, kinedesk_storage::StorageError>) -> anyhow::Resul
 pub fn run_push(args: &StorageArgs) -> anyhow::Result<()> {
     let options = args.transfer.options(args.append);
     let bar = transfer_bar("pushing");
-    let summary = finish(kinedesk_storage::push(
-        &args.dataset,
-        &args.url,
-        &args.remote.options(),
-        &options,
-        &bar_progress(&bar),
-    ))?;
+    let summary = finish(
+        kinedesk_storage::push(&args.dataset, &args.url, &args.remote.options(), &options, &bar_progress(&bar)),
+        args.transfer.json,
+    )?;
     bar.finish_and_clear();
     if args.transfer.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -221,13 +222,16 @@ fn list(paths: &[String]) -> String {
 pub fn run_session_push(args: &SessionPushArgs) -> anyhow::Result<()> {
     let options = args.transfer.options(false);
     let bar = transfer_bar("pushing");
-    let summary = finish(kinedesk_storage::session::push_session(
-        &args.session,
-        &args.url,
-        &args.remote.options(),
-        &options,
-        &bar_progress(&bar),
-    ))?;
+    let summary = finish(
+        kinedesk_storage::session::push_session(
+            &args.session,
+            &args.url,
+            &args.remote.options(),
+            &options,
+            &bar_progress(&bar),
+        ),
+        args.transfer.json,
+    )?;
     bar.finish_and_clear();
     if args.transfer.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
