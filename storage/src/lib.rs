@@ -655,7 +655,7 @@ async fn upload_file(
     sent: &AtomicU64,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<usize, StorageError> {
-    if (file.size as usize) <= options.part_size {
+    let resumed = if (file.size as usize) <= options.part_size {
         let bytes = tokio::fs::read(local).await.map_err(|e| io(local, &e))?;
         if bytes.len() as u64 != file.size {
             return Err(io(local, &format!("changed while it was pushed ({} bytes, was {})", bytes.len(), file.size)));
@@ -663,10 +663,24 @@ async fn upload_file(
         remote.store.put(key, PutPayload::from(bytes)).await.map_err(|e| store_error(&remote.display, e))?;
         sent.fetch_add(file.size, Ordering::Relaxed);
         progress(file.size);
-        Ok(0)
+        0
     } else {
-        upload_multipart(remote, key, local, file, options, journal, sent, progress).await
+        upload_multipart(remote, key, local, file, options, journal, sent, progress).await?
+    };
+    // Checked after the upload: the object the store now has is the file's size. (Its content was checked by the
+    // store request by request: S3 refuses a body whose SHA-256 is not the signed one.)
+    let stored = remote.store.head(key).await.map_err(|e| store_error(&remote.display, e))?;
+    if stored.size != file.size {
+        journal.forget(&file.path);
+        return Err(StorageError::Store {
+            what: remote.display.clone(),
+            message: format!(
+                "{}: the store has {} bytes after the upload, the file {}",
+                file.path, stored.size, file.size
+            ),
+        });
     }
+    Ok(resumed)
 }
 
 /// Uploads one large file in parts, continuing an upload the journal knows. Returns the parts found done.
