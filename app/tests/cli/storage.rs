@@ -548,3 +548,36 @@ fn a_session_goes_to_an_annotator_and_the_annotations_come_back_without_overwrit
     assert!(std::fs::read(log(&fresh)).unwrap() == std::fs::read(log(&desk)).unwrap(), "the first desk's episode");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn google_and_azure_urls_go_through_their_own_clients_up_to_the_network() {
+    // No emulator for either among the peers: the requests go to closed loopback ports, which proves the URL, the
+    // provider's client and its credentials are used and the failure is said plainly (no key in the message).
+    let root = temp("providers");
+    let data = dataset(&root, "d", "1");
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let gcs_key = format!(
+        r#"{{"private_key":"","private_key_id":"","client_email":"desk@lab.iam","gcs_base_url":"{dead}","disable_oauth":true}}"#
+    );
+    let gcs = kinedesk(&root)
+        .args(["dataset", "push"])
+        .arg(&data)
+        .arg("gs://lab-bucket/x")
+        .env("GOOGLE_SERVICE_ACCOUNT_KEY", &gcs_key)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&gcs.stderr);
+    assert!(!gcs.status.success() && stderr.contains("gs://lab-bucket/x: cannot reach the storage"), "{stderr}");
+    let azure = kinedesk(&root)
+        .args(["dataset", "push"])
+        .arg(&data)
+        .args(["az://container/x", "--endpoint", &dead])
+        .env("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
+        .env("AZURE_STORAGE_ACCOUNT_KEY", "c2VjcmV0LWtleS1mb3ItdGVzdHM=")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&azure.stderr);
+    assert!(!azure.status.success() && stderr.contains("az://container/x: cannot reach the storage"), "{stderr}");
+    assert!(!stderr.contains("c2VjcmV0"), "the key shows: {stderr}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
