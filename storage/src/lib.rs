@@ -527,21 +527,29 @@ pub struct PushSummary {
 /// Progress of a transfer: bytes done and total.
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
 
-/// Reads the manifest with its ETag (`None` when there is none).
-async fn read_manifest(remote: &Remote) -> Result<Option<(Manifest, Option<String>)>, StorageError> {
-    let key = remote.key(MANIFEST);
-    match remote.store.get(&key).await {
+/// Reads the JSON document `name` under the prefix with its ETag (`None` when there is none); `what` says what it
+/// should have been when it is not.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    remote: &Remote,
+    name: &str,
+    what: &str,
+) -> Result<Option<(T, Option<String>)>, StorageError> {
+    match remote.store.get(&remote.key(name)).await {
         Ok(result) => {
             let e_tag = result.meta.e_tag.clone();
             let bytes = result.bytes().await.map_err(|e| store_error(&remote.display, e))?;
-            let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-                StorageError::Dataset(format!("{}/{MANIFEST} is not a KineDesk manifest: {e}", remote.display))
-            })?;
-            Ok(Some((manifest, e_tag)))
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|e| StorageError::Dataset(format!("{}/{name} is not {what}: {e}", remote.display)))?;
+            Ok(Some((value, e_tag)))
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(store_error(&remote.display, e)),
     }
+}
+
+/// Reads the dataset manifest with its ETag (`None` when there is none).
+async fn read_manifest(remote: &Remote) -> Result<Option<(Manifest, Option<String>)>, StorageError> {
+    read_json(remote, MANIFEST, "a KineDesk manifest").await
 }
 
 /// Pushes the LeRobot v3.0 dataset at `dataset` to `url`.

@@ -113,18 +113,7 @@ fn object_key(sha256: &str) -> String {
 }
 
 async fn read_session_manifest(remote: &Remote) -> Result<Option<(SessionManifest, Option<String>)>, StorageError> {
-    match remote.store.get(&remote.key(SESSION_MANIFEST)).await {
-        Ok(result) => {
-            let e_tag = result.meta.e_tag.clone();
-            let bytes = result.bytes().await.map_err(|e| store_error(&remote.display, e))?;
-            let manifest: SessionManifest = serde_json::from_slice(&bytes).map_err(|e| {
-                StorageError::Dataset(format!("{}/{SESSION_MANIFEST} is not a KineDesk session: {e}", remote.display))
-            })?;
-            Ok(Some((manifest, e_tag)))
-        }
-        Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(store_error(&remote.display, e)),
-    }
+    crate::read_json(remote, SESSION_MANIFEST, "a KineDesk session").await
 }
 
 /// What a session push did.

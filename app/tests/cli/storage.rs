@@ -100,6 +100,14 @@ fn journaled_parts(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Adds `extra/blob.bin` of `bytes` incompressible-looking bytes (different per `seed`) to a dataset; returns them.
+fn add_blob(data: &Path, bytes: u32, seed: u32) -> Vec<u8> {
+    let blob: Vec<u8> = (0..bytes).map(|i| (i.wrapping_mul(seed) >> 24) as u8).collect();
+    std::fs::create_dir_all(data.join("extra")).unwrap();
+    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    blob
+}
+
 fn json(output: &std::process::Output) -> serde_json::Value {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
@@ -186,9 +194,7 @@ fn a_killed_push_resumes_without_sending_finished_parts_again_and_pulls_back_ide
     let root = temp("resume");
     let data = dataset(&root, "big", "1");
     // A 60 MB file in the dataset: 12 parts of 5 MiB.
-    let blob: Vec<u8> = (0..60_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    std::fs::create_dir_all(data.join("extra")).unwrap();
-    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    let blob = add_blob(&data, 60_000_000, 2_654_435_761);
     let url = "s3://lab/resumed";
     let push = || {
         let mut command = kinedesk(&root);
@@ -205,15 +211,9 @@ fn a_killed_push_resumes_without_sending_finished_parts_again_and_pulls_back_ide
         command
     };
     let mut child = push().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Kill it once the journal shows three parts of the blob done.
+    // Killed outright once the journal shows three parts of the blob done.
     let journal_dir = root.join("kinedesk/push");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while journaled_parts(&journal_dir) < 3 {
-        assert!(Instant::now() < deadline, "the push never got three parts up");
-        assert!(child.try_wait().unwrap().is_none(), "the push finished before it could be interrupted");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
+    signal_when_parts_done(&mut child, &journal_dir, 3, "-KILL");
     child.wait().unwrap();
     let acknowledged = journaled_parts(&journal_dir);
     // Nothing is listed until the push finishes: a pull now finds no dataset.
@@ -298,9 +298,7 @@ fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_bac
     moto.create_bucket("lab");
     let root = temp("server-killed");
     let data = dataset(&root, "big", "1");
-    let blob: Vec<u8> = (0..60_000_000u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 24) as u8).collect();
-    std::fs::create_dir_all(data.join("extra")).unwrap();
-    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    let blob = add_blob(&data, 60_000_000, 2_246_822_519);
     let url = "s3://lab/after-outage";
     let push = |endpoint: &str| {
         let mut command = kinedesk(&root);
@@ -350,16 +348,16 @@ fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_bac
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// The journal's confirmed parts of `extra/blob.bin`, read until the push exits.
-fn interrupt_when_parts_done(child: &mut Child, journal_dir: &Path, parts: usize) {
+/// Sends `signal` to the push once the journal has `parts` confirmed parts of `extra/blob.bin`.
+fn signal_when_parts_done(child: &mut Child, journal_dir: &Path, parts: usize, signal: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while journaled_parts(journal_dir) < parts {
         assert!(Instant::now() < deadline, "the push never got {parts} parts up");
         assert!(child.try_wait().unwrap().is_none(), "the push finished before it could be interrupted");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(interrupted.success());
+    let sent = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
 }
 
 #[test]
@@ -369,9 +367,7 @@ fn ctrl_c_lets_the_parts_in_flight_finish_so_the_rerun_sends_nothing_twice() {
     let root = temp("interrupt");
     let data = dataset(&root, "big", "1");
     // 80 MB: 16 parts of 5 MiB, four in flight at a time.
-    let blob: Vec<u8> = (0..80_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 21) as u8).collect();
-    std::fs::create_dir_all(data.join("extra")).unwrap();
-    std::fs::write(data.join("extra/blob.bin"), &blob).unwrap();
+    let blob = add_blob(&data, 80_000_000, 3_266_489_917);
     let url = "s3://lab/interrupted";
     let push = || {
         let mut command = kinedesk(&root);
@@ -381,7 +377,7 @@ fn ctrl_c_lets_the_parts_in_flight_finish_so_the_rerun_sends_nothing_twice() {
     };
     let mut child = push().stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let journal_dir = root.join("kinedesk/push");
-    interrupt_when_parts_done(&mut child, &journal_dir, 3);
+    signal_when_parts_done(&mut child, &journal_dir, 3, "-INT");
     let stopped = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert_eq!(stopped.status.code(), Some(130), "{stderr}");
