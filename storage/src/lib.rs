@@ -664,9 +664,15 @@ async fn upload_file(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<usize, StorageError> {
     let resumed = if (file.size as usize) <= options.part_size {
-        let bytes = tokio::fs::read(local).await.map_err(|e| io(local, &e))?;
-        if bytes.len() as u64 != file.size {
-            return Err(io(local, &format!("changed while it was pushed ({} bytes, was {})", bytes.len(), file.size)));
+        let mut bytes = tokio::fs::read(local).await.map_err(|e| io(local, &e))?;
+        if (bytes.len() as u64) < file.size {
+            return Err(io(local, &format!("shrank while it was pushed ({} bytes, was {})", bytes.len(), file.size)));
+        }
+        // Only the file as it was listed (and hashed): a log still being written may have grown since. A file
+        // rewritten since (an annotation saved again) is not sent under the old hash.
+        bytes.truncate(file.size as usize);
+        if hex(&sha2::Sha256::digest(&bytes)) != file.sha256 {
+            return Err(io(local, &"changed while it was pushed: push again to send the new version"));
         }
         remote.store.put(key, PutPayload::from(bytes)).await.map_err(|e| store_error(&remote.display, e))?;
         sent.fetch_add(file.size, Ordering::Relaxed);
@@ -728,7 +734,7 @@ async fn upload_multipart(
                     let (file_sent, failing) = (&file_sent, &failing);
                     async move {
                         let result = async {
-                            let bytes = read_part(local, index, part_size).await?;
+                            let bytes = read_part(local, index, part_size, file.size).await?;
                             let length = bytes.len() as u64;
                             let part = remote
                                 .multipart
@@ -806,12 +812,17 @@ fn part_len(size: u64, part_size: usize, index: usize) -> u64 {
     size.saturating_sub(start).min(part_size as u64)
 }
 
-async fn read_part(path: &Path, index: usize, part_size: usize) -> Result<Vec<u8>, StorageError> {
+async fn read_part(path: &Path, index: usize, part_size: usize, file_size: u64) -> Result<Vec<u8>, StorageError> {
     use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    // Only the file as it was listed (and hashed): a log still being written may have grown since.
+    let length = part_len(file_size, part_size, index);
     let mut file = tokio::fs::File::open(path).await.map_err(|e| io(path, &e))?;
     file.seek(std::io::SeekFrom::Start((index * part_size) as u64)).await.map_err(|e| io(path, &e))?;
-    let mut buffer = Vec::with_capacity(part_size);
-    file.take(part_size as u64).read_to_end(&mut buffer).await.map_err(|e| io(path, &e))?;
+    let mut buffer = Vec::with_capacity(length as usize);
+    file.take(length).read_to_end(&mut buffer).await.map_err(|e| io(path, &e))?;
+    if buffer.len() as u64 != length {
+        return Err(io(path, &format!("shorter than when it was listed (part {index})")));
+    }
     Ok(buffer)
 }
 

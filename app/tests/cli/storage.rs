@@ -495,6 +495,16 @@ fn a_session_goes_to_an_annotator_and_the_annotations_come_back_without_overwrit
     assert!(std::fs::read(log(&annotator)).unwrap() == std::fs::read(log(&desk)).unwrap());
     let info = kinedesk(&root).args(["session", "info", "--json"]).arg(&annotator).output().unwrap();
     assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    // The desk's log grew (pushed while it was still being recorded): sent again, not a conflict, and the annotator's
+    // next pull takes the longer log.
+    let mut grown = std::fs::OpenOptions::new().append(true).open(log(&desk)).unwrap();
+    std::io::Write::write_all(&mut grown, &[0u8; 4096]).unwrap();
+    drop(grown);
+    let grew = session_json(&push(&desk));
+    assert_eq!(grew["uploaded"], serde_json::json!(["episodes/episode_000000.kdlog"]), "{grew}");
+    let refreshed = session_json(&pull(&annotator));
+    assert_eq!(refreshed["fetched"], serde_json::json!(["episodes/episode_000000.kdlog"]), "{refreshed}");
+    assert!(std::fs::read(log(&annotator)).unwrap() == std::fs::read(log(&desk)).unwrap());
     // The annotator annotates and pushes: only the annotation travels.
     let annotation =
         EpisodeAnnotation { instruction: "lift the mug by its handle".into(), ..EpisodeAnnotation::default() };
