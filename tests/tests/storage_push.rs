@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kinedesk::gui::panes::session_pane::{
     PULL_LABEL, PUSH_ENDPOINT_LABEL, PUSH_KIND_LABEL, PUSH_LABEL, PUSH_URL_LABEL, REMOTE_TARGETS_LABEL,
+    SESSION_FOLDER_LABEL,
 };
 use kinedesk::gui::settings::RemoteKind;
 use kinedesk::{AppOptions, Command as AppCommand, KineDeskApp, Pane};
@@ -164,6 +165,30 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     // Shown in the pane and the log.
     assert!(harness.query_all_by_label_contains("Failed: ").count() >= 1);
     assert!(harness.query_all_by_label_contains("Push failed: ").count() >= 1);
+
+    // On another machine with no session open: Pull session creates the folder typed in the pane and opens it.
+    let fresh = root.join("pulled-here");
+    let mut other = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, no_cameras()));
+    let other_ctx = other.ctx.clone();
+    other.state_mut().handle_command(&other_ctx, AppCommand::MaximisePane(Some(Pane::Session)));
+    other.run_steps(2);
+    assert!(other.state().session().session.is_none());
+    for (label, text) in [
+        (SESSION_FOLDER_LABEL, fresh.to_str().unwrap()),
+        (PUSH_URL_LABEL, "s3://lab/sessions/desk1"),
+        (PUSH_ENDPOINT_LABEL, endpoint.as_str()),
+    ] {
+        other.get_by_label(label).focus();
+        other.run_steps(1);
+        other.get_by_label(label).type_text(text);
+        other.run_steps(1);
+    }
+    other.get_by_label(PULL_LABEL).click();
+    run_until(&mut other, "the pulled session open", |app| {
+        app.session().session.as_ref().is_some_and(|s| s.root == fresh) && app.session().episodes.len() == 1
+    });
+    let got = kinedesk_sessions::annotation::read_annotation(&fresh.join("episodes/episode_000000.kdlog"));
+    assert_eq!(got.unwrap().unwrap().instruction, "move 10 cm up, slowly");
     let _ = moto.kill();
     let _ = moto.wait();
     std::fs::remove_dir_all(&root).unwrap();

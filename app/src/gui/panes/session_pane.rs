@@ -69,7 +69,15 @@ pub fn session_pane_ui(ui: &mut Ui, context: &mut PaneContext<'_>) {
         browse_button(ui, DialogPurpose::OpenSession, context.commands);
     });
     if session.session.is_none() {
-        ui.label(RichText::new("No session open: choose a folder and press Open to record demonstrations.").weak());
+        ui.label(
+            RichText::new(
+                "No session open: choose a folder and press Open to record demonstrations, or type a new folder and \
+                 pull a session someone pushed (below).",
+            )
+            .weak(),
+        );
+        ui.separator();
+        push_row_ui(ui, context);
         return;
     }
     ui.horizontal(|ui| {
