@@ -76,7 +76,7 @@ pub enum StorageError {
     #[error("{0}")]
     Refused(String),
     #[error(
-        "push to {what} interrupted after {sent_mb:.1} MB sent, every finished part journaled: run the same command again to continue"
+        "push to {what} interrupted after {sent_mb:.1} MB sent, every finished part journaled: push again (run the same command again) to continue"
     )]
     Interrupted { what: String, sent_mb: f64, sent_bytes: u64 },
     #[error("{path}: {message}")]

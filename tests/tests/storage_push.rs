@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use kinedesk::gui::panes::session_pane::{
-    PULL_LABEL, PUSH_ENDPOINT_LABEL, PUSH_KIND_LABEL, PUSH_LABEL, PUSH_URL_LABEL, REMOTE_TARGETS_LABEL,
-    SESSION_FOLDER_LABEL,
+    CANCEL_PUSH_LABEL, PULL_LABEL, PUSH_ENDPOINT_LABEL, PUSH_KIND_LABEL, PUSH_LABEL, PUSH_URL_LABEL,
+    REMOTE_TARGETS_LABEL, SESSION_FOLDER_LABEL,
 };
 use kinedesk::gui::settings::RemoteKind;
 use kinedesk::{AppOptions, Command as AppCommand, KineDeskApp, Pane};
@@ -134,6 +134,38 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     let desk_log = root.join("session/episodes/episode_000000.kdlog");
     let got = kinedesk_sessions::annotation::read_annotation(&desk_log).unwrap().unwrap();
     assert_eq!(got.instruction, "move 10 cm up, slowly");
+    // Stop push: a large file (15 parts of 8 MiB) is on its way; the parts in flight finish, the push stops and says
+    // how to go on; Push again sends the rest.
+    let big: Vec<u8> = (0..120_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(root.join("session/episodes/camera-calibration.bin"), &big).unwrap();
+    let before = harness.state().session().last_push.clone();
+    harness.get_by_label(PUSH_LABEL).click();
+    run_until(&mut harness, "the push under way", |app| {
+        app.background_tasks().iter().any(|t| t.done > 0 && t.done < t.total)
+    });
+    harness.get_by_label(CANCEL_PUSH_LABEL).click();
+    run_until(&mut harness, "the stopped push", |app| app.session().last_push != before);
+    let stopped = harness.state().session().last_push.clone().unwrap();
+    assert!(stopped.as_ref().is_err_and(|e| e.contains("interrupted") && e.contains("push again")), "{stopped:?}");
+    let before = harness.state().session().last_push.clone();
+    harness.get_by_label(PUSH_LABEL).click();
+    run_until(&mut harness, "the push continued", |app| app.session().last_push != before);
+    let done = harness.state().session().last_push.clone().unwrap();
+    assert!(done.as_ref().is_ok_and(|r| r.message.contains("1 file(s) sent")), "{done:?}");
+    let sent_mb: f64 = done
+        .as_ref()
+        .unwrap()
+        .message
+        .split(" file(s) sent (")
+        .nth(1)
+        .unwrap()
+        .split(" MB")
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sent_mb < 120.0 - 8.0, "the parts up before the stop were not sent again: {sent_mb} MB");
+    std::fs::remove_file(root.join("session/episodes/camera-calibration.bin")).unwrap();
     // Both places are remembered (newest first) for the Recent… menu, without credentials.
     let remembered: Vec<_> =
         harness.state().settings().remote_targets.iter().map(|t| (t.url.clone(), t.kind)).collect();
