@@ -201,6 +201,9 @@ impl KineDeskApp {
                             if let Some(warning) = &report.warning {
                                 self.log_event(ctx, LogLevel::Warn, "session", warning.clone());
                             }
+                            // Remembered without any `user:password@` an endpoint may carry.
+                            let mut target = target;
+                            target.endpoint = kinedesk_storage::redact(&target.endpoint);
                             self.state.remote_targets.retain(|t| t.url != target.url || t.kind != target.kind);
                             self.state.remote_targets.insert(0, target);
                             self.state.remote_targets.truncate(crate::gui::settings::REMOTE_TARGETS);
