@@ -368,6 +368,10 @@ pub struct PartEntry {
     pub desk: String,
     pub pushed_unix_s: f64,
     pub files: Vec<FileEntry>,
+    /// Where the dataset came from (e.g. a session on a desk): a later push from the same source replaces this part,
+    /// so its episodes are never listed twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The manifest: the parts that make the dataset.
@@ -463,6 +467,10 @@ pub struct PushOptions {
     pub concurrency: usize,
     /// Where the resume journal lives.
     pub journal_dir: PathBuf,
+    /// Where the dataset comes from (a session exported again after more episodes or new annotations): a push with
+    /// the same source replaces that source's earlier part instead of adding its episodes a second time. `None`:
+    /// every push adds.
+    pub source: Option<String>,
     /// Set to stop the push early: nothing new starts, the parts in flight finish and are journaled, and the push
     /// returns [`StorageError::Interrupted`]; the same push run again continues from there.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -475,6 +483,7 @@ impl Default for PushOptions {
             part_size: PART_SIZE,
             concurrency: CONCURRENCY,
             journal_dir: default_journal_dir(),
+            source: None,
             cancel: None,
         }
     }
@@ -517,6 +526,9 @@ pub struct PushSummary {
     /// Whether the dataset was already complete remotely (nothing was sent).
     pub already_there: bool,
     pub episodes_added: i64,
+    /// Earlier parts from the same source this push replaced, and their episodes (no longer listed).
+    pub parts_replaced: usize,
+    pub episodes_replaced: i64,
     /// Episodes the remote dataset has now.
     pub episodes_total: i64,
     /// Tries of the manifest's conditional write (more than 1: another desk wrote in between).
@@ -586,7 +598,7 @@ pub fn push(
                 summary.episodes_total = manifest.episodes();
                 return Ok(());
             }
-            if !options.append {
+            if !options.append && !only_from(&manifest, options.source.as_ref()) {
                 return Err(StorageError::Refused(format!(
                     "{} already holds a dataset ({} episodes from {} push(es)); --append adds this one's episodes to \
                      it",
@@ -635,10 +647,13 @@ pub fn push(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             files: files.clone(),
+            source: options.source.clone(),
         };
-        let (attempts, total) = add_to_manifest(&remote, entry, options.append).await?;
-        summary.manifest_attempts = attempts;
-        summary.episodes_total = total;
+        let added = add_to_manifest(&remote, entry, options.append).await?;
+        summary.manifest_attempts = added.attempts;
+        summary.episodes_total = added.episodes_total;
+        summary.parts_replaced = added.replaced.len();
+        summary.episodes_replaced = added.replaced.iter().map(|p| p.episodes).sum();
         journal.remove();
         Ok(())
     })?;
@@ -646,7 +661,9 @@ pub fn push(
     Ok(summary)
 }
 
-fn desk_name() -> String {
+/// This machine's name (host name), as manifests record who pushed.
+#[must_use]
+pub fn desk_name() -> String {
     std::fs::read_to_string("/etc/hostname").map_or_else(|_| "desk".to_owned(), |h| h.trim().to_owned())
 }
 
@@ -826,18 +843,32 @@ async fn read_part(path: &Path, index: usize, part_size: usize, file_size: u64) 
     Ok(buffer)
 }
 
-/// Adds `entry` to the manifest with a conditional write, re-reading and retrying while other desks write it.
-/// Returns (tries, episodes the dataset has now).
-async fn add_to_manifest(remote: &Remote, entry: PartEntry, append: bool) -> Result<(usize, i64), StorageError> {
+/// Whether every part of the manifest comes from `source` (then a push from it replaces them and needs no
+/// `--append`).
+fn only_from(manifest: &Manifest, source: Option<&String>) -> bool {
+    source.is_some() && manifest.parts.iter().all(|p| p.source.as_ref() == source)
+}
+
+/// What adding a part to the manifest did.
+struct Added {
+    attempts: usize,
+    episodes_total: i64,
+    /// Earlier parts from the same source, no longer listed.
+    replaced: Vec<PartEntry>,
+}
+
+/// Adds `entry` to the manifest with a conditional write (replacing its source's earlier parts), re-reading and
+/// retrying while other desks write it.
+async fn add_to_manifest(remote: &Remote, entry: PartEntry, append: bool) -> Result<Added, StorageError> {
     let key = remote.key(MANIFEST);
     for attempt in 1..=30 {
         let current = read_manifest(remote).await?;
         let (mut manifest, mode) = match current {
             Some((manifest, e_tag)) => {
                 if manifest.parts.iter().any(|p| p.id == entry.id) {
-                    return Ok((attempt, manifest.episodes()));
+                    return Ok(Added { attempts: attempt, episodes_total: manifest.episodes(), replaced: Vec::new() });
                 }
-                if !append {
+                if !append && !only_from(&manifest, entry.source.as_ref()) {
                     return Err(StorageError::Refused(format!(
                         "{} got a dataset from another desk while this one was pushed; push again with --append",
                         remote.display
@@ -847,12 +878,18 @@ async fn add_to_manifest(remote: &Remote, entry: PartEntry, append: bool) -> Res
             }
             None => (Manifest { format: FORMAT.into(), parts: Vec::new() }, PutMode::Create),
         };
+        let mut replaced = Vec::new();
+        if entry.source.is_some() {
+            let (same, others): (Vec<_>, Vec<_>) = manifest.parts.into_iter().partition(|p| p.source == entry.source);
+            manifest.parts = others;
+            replaced = same;
+        }
         manifest.parts.push(entry.clone());
         let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         let put =
             remote.store.put_opts(&key, PutPayload::from(bytes), PutOptions { mode, ..PutOptions::default() }).await;
         match put {
-            Ok(_) => return Ok((attempt, manifest.episodes())),
+            Ok(_) => return Ok(Added { attempts: attempt, episodes_total: manifest.episodes(), replaced }),
             Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
                 // Another desk wrote the manifest in between: read it again (after a short, varying pause).
                 let pause = 20 + (u64::from(std::process::id()) * 7 + attempt as u64 * 31) % 200;

@@ -83,6 +83,20 @@ pub fn session_files(session: &Path) -> Result<Vec<FileEntry>, StorageError> {
         .collect())
 }
 
+/// The source name of a session's dataset pushes ([`crate::PushOptions::source`]): its folder name, this desk, and
+/// a short hash of its full path — the same session on the same desk is the same source.
+#[must_use]
+pub fn source_of(session: &Path) -> String {
+    let canonical = std::fs::canonicalize(session).unwrap_or_else(|_| session.to_owned());
+    let digest = sha2::Sha256::digest(canonical.to_string_lossy().as_bytes());
+    format!(
+        "session {} on {} ({})",
+        session.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        desk_name(),
+        &crate::hex(&digest)[..12]
+    )
+}
+
 fn is_log(path: &str) -> bool {
     path.ends_with(".kdlog")
 }

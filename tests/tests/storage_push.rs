@@ -184,6 +184,19 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
     let session = harness.state().session();
     assert_eq!((session.push_url.as_str(), session.push_kind), ("s3://lab/shared", RemoteKind::Dataset));
     assert_eq!(session.push_endpoint, endpoint);
+    // The session changed since its first push (the annotator's annotation came back): pushed as a dataset again, it
+    // replaces its earlier push — the shared dataset still has its one episode, not two.
+    let before = harness.state().session().last_push.clone();
+    harness.get_by_label(PUSH_LABEL).click();
+    run_until(&mut harness, "the second dataset push", |app| app.session().last_push != before);
+    let again = harness.state().session().last_push.clone().unwrap();
+    assert!(
+        again.as_ref().is_ok_and(|r| r.message.contains("replacing this session's earlier push (1 episodes)")
+            && r.message.ends_with("1 episodes there now")),
+        "{again:?}"
+    );
+    let pulled = kinedesk_storage::pull("s3://lab/shared", &root.join("pulled-again"), &options, &|_, _| {}).unwrap();
+    assert_eq!((pulled.parts, pulled.episodes), (1, 1));
     // A push to a bucket that does not exist fails with the reason, shown in the pane.
     harness.get_by_label(PUSH_URL_LABEL).focus();
     harness.run_steps(1);

@@ -63,6 +63,10 @@ pub struct StorageArgs {
     /// Add this dataset's episodes to the dataset already at the URL (several desks, one dataset).
     #[arg(long)]
     pub append: bool,
+    /// Where this dataset comes from (e.g. `desk1/monday`): a later push with the same --source replaces this one's
+    /// episodes in the dataset instead of adding them again (a session exported again after more episodes).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
     #[command(flatten)]
     pub remote: RemoteArgs,
     #[command(flatten)]
@@ -148,7 +152,7 @@ fn finish<T>(result: Result<T, kinedesk_storage::StorageError>, json: bool) -> a
 }
 
 pub fn run_push(args: &StorageArgs) -> anyhow::Result<()> {
-    let options = args.transfer.options(args.append);
+    let options = kinedesk_storage::PushOptions { source: args.source.clone(), ..args.transfer.options(args.append) };
     let bar = transfer_bar("pushing");
     let summary = finish(
         kinedesk_storage::push(&args.dataset, &args.url, &args.remote.options(), &options, &bar_progress(&bar)),
@@ -164,7 +168,7 @@ pub fn run_push(args: &StorageArgs) -> anyhow::Result<()> {
         );
     } else {
         println!(
-            "pushed {} ({} files, {:.1} MB; {:.1} MB sent{}) to {} in {:.1} s: {} episodes added, {} there now",
+            "pushed {} ({} files, {:.1} MB; {:.1} MB sent{}) to {} in {:.1} s: {} episodes added{}, {} there now",
             summary.part,
             summary.files,
             summary.bytes_total as f64 / 1e6,
@@ -180,6 +184,11 @@ pub fn run_push(args: &StorageArgs) -> anyhow::Result<()> {
             summary.remote,
             summary.seconds,
             summary.episodes_added,
+            if summary.parts_replaced > 0 {
+                format!(" (replacing the {} episodes of this source's earlier push)", summary.episodes_replaced)
+            } else {
+                String::new()
+            },
             summary.episodes_total
         );
     }

@@ -509,8 +509,11 @@ impl SessionState {
         let remote = kinedesk_storage::redact(target.url.trim());
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         self.push_cancel = Some(cancel.clone());
+        // The session is exported whole each time: its earlier push from this desk is replaced, never added twice.
+        let source = kinedesk_storage::session::source_of(&session);
         let options = kinedesk_storage::PushOptions {
             append: true,
+            source: Some(source),
             cancel: Some(cancel),
             ..kinedesk_storage::PushOptions::default()
         };
@@ -681,9 +684,14 @@ fn push_dataset(
         format!("{remote} already has this session's episodes ({} there)", summary.episodes_total)
     } else {
         format!(
-            "Pushed {} episodes ({:.1} MB) to {remote}: {} episodes there now",
+            "Pushed {} episodes ({:.1} MB) to {remote}{}: {} episodes there now",
             summary.episodes_added,
             summary.bytes_total as f64 / 1e6,
+            if summary.parts_replaced > 0 {
+                format!(", replacing this session's earlier push ({} episodes)", summary.episodes_replaced)
+            } else {
+                String::new()
+            },
             summary.episodes_total
         )
     };

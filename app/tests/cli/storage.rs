@@ -587,3 +587,51 @@ fn google_and_azure_urls_go_through_their_own_clients_up_to_the_network() {
     assert!(!stderr.contains("c2VjcmV0"), "the key shows: {stderr}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_push_from_the_same_source_replaces_its_earlier_episodes_instead_of_adding_them_twice() {
+    let Some(moto) = start_moto(None) else { return };
+    moto.create_bucket("lab");
+    let root = temp("source");
+    // The same session exported before and after more recording: different datasets, one source.
+    let (before, after, other) =
+        (dataset(&root, "before", "1"), dataset(&root, "after", "2"), dataset(&root, "o", "1.5"));
+    let url = "s3://lab/replaced";
+    let push = |data: &Path, extra: &[&str]| {
+        let mut command = kinedesk(&root);
+        command.args(["dataset", "push"]).arg(data).args([url, "--endpoint", &moto.endpoint, "--json"]).args(extra);
+        command.output().unwrap()
+    };
+    json(&push(&before, &["--source", "desk1/monday"]));
+    // Its own earlier push is replaced (no --append needed: nothing else is there).
+    let replaced = json(&push(&after, &["--source", "desk1/monday"]));
+    assert_eq!(
+        (replaced["parts_replaced"].as_u64(), replaced["episodes_total"].as_i64()),
+        (Some(1), Some(1)),
+        "{replaced}"
+    );
+    // Another source still needs --append, and then adds.
+    assert!(!push(&other, &["--source", "desk2/monday"]).status.success());
+    let added = json(&push(&other, &["--source", "desk2/monday", "--append"]));
+    assert_eq!((added["parts_replaced"].as_u64(), added["episodes_total"].as_i64()), (Some(0), Some(2)), "{added}");
+    let out = root.join("pulled");
+    let pulled = json(
+        &kinedesk(&root)
+            .args(["dataset", "pull", url])
+            .arg(&out)
+            .args(["--endpoint", &moto.endpoint, "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!((pulled["parts"].as_u64(), pulled["episodes"].as_u64()), (Some(2), Some(2)), "{pulled}");
+    // The replaced push's episode is not in the pulled dataset: the "after" episode (2 s) and the other desk's (1.5 s).
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("meta/info.json")).unwrap()).unwrap();
+    let frames = |d: &Path| -> i64 {
+        let i: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("meta/info.json")).unwrap()).unwrap();
+        i["total_frames"].as_i64().unwrap()
+    };
+    assert_eq!(info["total_frames"].as_i64().unwrap(), frames(&after) + frames(&other));
+    std::fs::remove_dir_all(&root).unwrap();
+}
