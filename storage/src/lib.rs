@@ -559,6 +559,29 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Writes `value` as the JSON document `name` under the prefix with `mode` (`Create`: only if there is none;
+/// `Update`: only if it is still the version read). `Ok(false)`: another writer got there first — read it again and
+/// retry (this waits a short pause that varies by process and `attempt` first, so racing desks spread out).
+async fn write_conditionally(
+    remote: &Remote,
+    name: &str,
+    value: &impl serde::Serialize,
+    mode: PutMode,
+    attempt: usize,
+) -> Result<bool, StorageError> {
+    let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let options = PutOptions { mode, ..PutOptions::default() };
+    match remote.store.put_opts(&remote.key(name), PutPayload::from(bytes), options).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
+            let pause = 20 + (u64::from(std::process::id()) * 7 + attempt as u64 * 31) % 200;
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            Ok(false)
+        }
+        Err(e) => Err(store_error(&remote.display, e)),
+    }
+}
+
 /// Reads the dataset manifest with its ETag (`None` when there is none).
 async fn read_manifest(remote: &Remote) -> Result<Option<(Manifest, Option<String>)>, StorageError> {
     read_json(remote, MANIFEST, "a KineDesk manifest").await
@@ -860,7 +883,6 @@ struct Added {
 /// Adds `entry` to the manifest with a conditional write (replacing its source's earlier parts), re-reading and
 /// retrying while other desks write it.
 async fn add_to_manifest(remote: &Remote, entry: PartEntry, append: bool) -> Result<Added, StorageError> {
-    let key = remote.key(MANIFEST);
     for attempt in 1..=30 {
         let current = read_manifest(remote).await?;
         let (mut manifest, mode) = match current {
@@ -885,17 +907,8 @@ async fn add_to_manifest(remote: &Remote, entry: PartEntry, append: bool) -> Res
             replaced = same;
         }
         manifest.parts.push(entry.clone());
-        let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-        let put =
-            remote.store.put_opts(&key, PutPayload::from(bytes), PutOptions { mode, ..PutOptions::default() }).await;
-        match put {
-            Ok(_) => return Ok(Added { attempts: attempt, episodes_total: manifest.episodes(), replaced }),
-            Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-                // Another desk wrote the manifest in between: read it again (after a short, varying pause).
-                let pause = 20 + (u64::from(std::process::id()) * 7 + attempt as u64 * 31) % 200;
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            Err(e) => return Err(store_error(&remote.display, e)),
+        if write_conditionally(remote, MANIFEST, &manifest, mode, attempt).await? {
+            return Ok(Added { attempts: attempt, episodes_total: manifest.episodes(), replaced });
         }
     }
     Err(StorageError::Store { what: remote.display.clone(), message: "the manifest kept changing: 30 tries".into() })

@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use object_store::{ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{ObjectStoreExt as _, PutMode, UpdateVersion};
 use sha2::Digest as _;
 
 use crate::{
     FileEntry, Journal, Progress, PushOptions, Remote, RemoteOptions, StorageError, desk_name, download, hash_file, io,
-    list_files, runtime, store_error, upload_file,
+    list_files, runtime, upload_file, write_conditionally,
 };
 
 /// The session manifest's name under the prefix.
@@ -234,28 +234,12 @@ pub fn push_session(
             manifest.updated_by = desk_name();
             manifest.updated_unix_s =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-            if uploads.is_empty() && !matches!(mode, PutMode::Create) {
-                summary.manifest_attempts = attempt;
-            } else {
-                let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-                let put = remote
-                    .store
-                    .put_opts(
-                        &remote.key(crate::session::SESSION_MANIFEST),
-                        PutPayload::from(bytes),
-                        PutOptions { mode, ..PutOptions::default() },
-                    )
-                    .await;
-                match put {
-                    Ok(_) => summary.manifest_attempts = attempt,
-                    Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-                        let pause = 20 + (u64::from(std::process::id()) * 7 + attempt as u64 * 31) % 200;
-                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                        continue;
-                    }
-                    Err(e) => return Err(store_error(&remote.display, e)),
-                }
+            // Nothing new: the manifest stays as it is (no write, no conflict to lose).
+            let unchanged_there = uploads.is_empty() && !matches!(mode, PutMode::Create);
+            if !unchanged_there && !write_conditionally(&remote, SESSION_MANIFEST, &manifest, mode, attempt).await? {
+                continue;
             }
+            summary.manifest_attempts = attempt;
             summary.uploaded = uploads.iter().map(|f| f.path.clone()).collect();
             summary.unchanged = unchanged;
             summary.newer_there = newer_there;

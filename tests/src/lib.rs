@@ -44,6 +44,23 @@ pub fn app_harness_with(options: AppOptions) -> Harness<'static, KineDeskApp> {
     harness
 }
 
+/// Records a session of one synthetic episode (one 96×72 camera at 30 fps) into `out`, as `kinedesk record
+/// --synthetic` does.
+pub fn record_synthetic(out: &std::path::Path, seconds: f64, task: &str) {
+    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
+        synthetic: true,
+        seconds,
+        out: out.to_owned(),
+        cameras: 1,
+        width: 96,
+        height: 72,
+        fps: 30,
+        task: task.into(),
+        encoders: 1,
+    })
+    .unwrap();
+}
+
 /// Start-up options without camera feeds, so every frame of these tests is deterministic.
 #[must_use]
 pub fn no_cameras() -> AppOptions {

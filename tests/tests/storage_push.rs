@@ -50,18 +50,7 @@ fn a_session_is_pushed_from_the_session_pane_without_blocking_the_window() {
 
     let root = std::env::temp_dir().join(format!("kinedesk-gui-push-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
-        synthetic: true,
-        seconds: 1.5,
-        out: root.join("session"),
-        cameras: 1,
-        width: 96,
-        height: 72,
-        fps: 30,
-        task: "move 10 cm up".into(),
-        encoders: 1,
-    })
-    .unwrap();
+    kinedesk_tests::record_synthetic(&root.join("session"), 1.5, "move 10 cm up");
     let options = AppOptions { session: Some(root.join("session")), ..no_cameras() };
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
     let ctx = harness.ctx.clone();

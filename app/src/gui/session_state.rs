@@ -509,11 +509,12 @@ impl SessionState {
         let remote = kinedesk_storage::redact(target.url.trim());
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         self.push_cancel = Some(cancel.clone());
-        // The session is exported whole each time: its earlier push from this desk is replaced, never added twice.
-        let source = kinedesk_storage::session::source_of(&session);
+        // As a dataset the session is exported whole each time: its earlier push from this desk is replaced, never
+        // added twice. (A session push needs no source: it compares file by file.)
+        let source = (target.kind == RemoteKind::Dataset).then(|| kinedesk_storage::session::source_of(&session));
         let options = kinedesk_storage::PushOptions {
             append: true,
-            source: Some(source),
+            source,
             cancel: Some(cancel),
             ..kinedesk_storage::PushOptions::default()
         };

@@ -70,17 +70,27 @@ fn kinedesk(cache: &Path) -> Command {
     command
 }
 
+/// Records a session of one synthetic episode of `seconds` (one small camera) into `session`.
+fn record(root: &Path, session: &Path, seconds: &str) {
+    let recorded = kinedesk(root)
+        .args(["record", "--synthetic", "--seconds", seconds, "--cameras", "1", "--width", "96", "--height", "72"])
+        .arg("--out")
+        .arg(session)
+        .output()
+        .unwrap();
+    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+}
+
+/// `kinedesk dataset pull URL OUT --endpoint ENDPOINT` (add `--json` in `extra`), as it ended.
+fn pull_dataset(root: &Path, endpoint: &str, url: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    kinedesk(root).args(["dataset", "pull", url]).arg(out).args(["--endpoint", endpoint]).args(extra).output().unwrap()
+}
+
 /// A LeRobot v3 dataset of one synthetic episode of `seconds`.
 fn dataset(root: &Path, name: &str, seconds: &str) -> PathBuf {
     let session = root.join(format!("{name}-session"));
     let out = root.join(name);
-    let recorded = kinedesk(root)
-        .args(["record", "--synthetic", "--seconds", seconds, "--cameras", "1", "--width", "96", "--height", "72"])
-        .arg("--out")
-        .arg(&session)
-        .output()
-        .unwrap();
-    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    record(root, &session, seconds);
     let export = kinedesk(root).args(["export", "--format", "lerobot-v3"]).arg(&session).arg(&out).output().unwrap();
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     out
@@ -157,14 +167,7 @@ fn two_desks_append_at_once_and_the_pulled_dataset_has_every_episode() {
     assert!(totals.contains(&3), "one of them saw all three: {totals:?}");
     // Pulled: one dataset with every episode (merged, re-indexed), as lerobot loads it.
     let out = root.join("pulled");
-    let pulled = json(
-        &kinedesk(&root)
-            .args(["dataset", "pull", url])
-            .arg(&out)
-            .args(["--endpoint", &moto.endpoint, "--json"])
-            .output()
-            .unwrap(),
-    );
+    let pulled = json(&pull_dataset(&root, &moto.endpoint, url, &out, &["--json"]));
     assert_eq!(
         (pulled["parts"].as_u64(), pulled["episodes"].as_u64(), pulled["merged"].as_bool()),
         (Some(3), Some(3), Some(true))
@@ -217,12 +220,7 @@ fn a_killed_push_resumes_without_sending_finished_parts_again_and_pulls_back_ide
     child.wait().unwrap();
     let acknowledged = journaled_parts(&journal_dir);
     // Nothing is listed until the push finishes: a pull now finds no dataset.
-    let early = kinedesk(&root)
-        .args(["dataset", "pull", url])
-        .arg(root.join("early"))
-        .args(["--endpoint", &moto.endpoint])
-        .output()
-        .unwrap();
+    let early = pull_dataset(&root, &moto.endpoint, url, &root.join("early"), &[]);
     assert!(
         String::from_utf8_lossy(&early.stderr).contains("no dataset at"),
         "{}",
@@ -237,14 +235,7 @@ fn a_killed_push_resumes_without_sending_finished_parts_again_and_pulls_back_ide
     assert!(sent <= total - acknowledged as u64 * part, "sent {sent} of {total} with {acknowledged} parts done");
     // Pulled back byte for byte.
     let out = root.join("pulled");
-    json(
-        &kinedesk(&root)
-            .args(["dataset", "pull", url])
-            .arg(&out)
-            .args(["--endpoint", &moto.endpoint, "--json"])
-            .output()
-            .unwrap(),
-    );
+    json(&pull_dataset(&root, &moto.endpoint, url, &out, &["--json"]));
     assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
     assert_eq!(std::fs::read(out.join("meta/info.json")).unwrap(), std::fs::read(data.join("meta/info.json")).unwrap());
     std::fs::remove_dir_all(&root).unwrap();
@@ -335,14 +326,7 @@ fn a_push_cut_off_by_the_server_dying_says_so_and_completes_once_a_server_is_bac
     let summary = json(&done);
     assert_eq!(summary["bytes_sent"], summary["bytes_total"], "{summary}");
     let out = root.join("pulled");
-    json(
-        &kinedesk(&root)
-            .args(["dataset", "pull", url])
-            .arg(&out)
-            .args(["--endpoint", &endpoint, "--json"])
-            .output()
-            .unwrap(),
-    );
+    json(&pull_dataset(&root, &endpoint, url, &out, &["--json"]));
     assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
     drop(again);
     std::fs::remove_dir_all(&root).unwrap();
@@ -398,14 +382,7 @@ fn ctrl_c_lets_the_parts_in_flight_finish_so_the_rerun_sends_nothing_twice() {
         .sum();
     assert_eq!(sent, total - files_before_blob - acknowledged * (5 << 20), "{resumed}");
     let out = root.join("pulled");
-    json(
-        &kinedesk(&root)
-            .args(["dataset", "pull", url])
-            .arg(&out)
-            .args(["--endpoint", &moto.endpoint, "--json"])
-            .output()
-            .unwrap(),
-    );
+    json(&pull_dataset(&root, &moto.endpoint, url, &out, &["--json"]));
     assert!(std::fs::read(out.join("extra/blob.bin")).unwrap() == blob);
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -465,13 +442,7 @@ fn a_session_goes_to_an_annotator_and_the_annotations_come_back_without_overwrit
     moto.create_bucket("lab");
     let root = temp("session");
     let desk = root.join("desk");
-    let recorded = kinedesk(&root)
-        .args(["record", "--synthetic", "--seconds", "1.5", "--cameras", "1", "--width", "96", "--height", "72"])
-        .arg("--out")
-        .arg(&desk)
-        .output()
-        .unwrap();
-    assert!(recorded.status.success(), "{}", String::from_utf8_lossy(&recorded.stderr));
+    record(&root, &desk, "1.5");
     let url = "s3://lab/sessions/monday";
     let run = |args: &[&str], folder: &Path, rest: &[&str]| {
         let mut command = kinedesk(&root);
@@ -540,13 +511,7 @@ fn a_session_goes_to_an_annotator_and_the_annotations_come_back_without_overwrit
     assert!(std::fs::read_to_string(beside[0].path()).unwrap().contains("annotator: fine"));
     // Another desk's session pushed to the same place: its episode of the same name is refused, not overwritten.
     let other = root.join("other");
-    let recorded = kinedesk(&root)
-        .args(["record", "--synthetic", "--seconds", "1", "--cameras", "1", "--width", "96", "--height", "72"])
-        .arg("--out")
-        .arg(&other)
-        .output()
-        .unwrap();
-    assert!(recorded.status.success());
+    record(&root, &other, "1");
     let clash = push(&other);
     assert!(!clash.status.success() && String::from_utf8_lossy(&clash.stderr).contains("episode_000000.kdlog"));
     let fresh = root.join("fresh");
@@ -615,14 +580,7 @@ fn a_push_from_the_same_source_replaces_its_earlier_episodes_instead_of_adding_t
     let added = json(&push(&other, &["--source", "desk2/monday", "--append"]));
     assert_eq!((added["parts_replaced"].as_u64(), added["episodes_total"].as_i64()), (Some(0), Some(2)), "{added}");
     let out = root.join("pulled");
-    let pulled = json(
-        &kinedesk(&root)
-            .args(["dataset", "pull", url])
-            .arg(&out)
-            .args(["--endpoint", &moto.endpoint, "--json"])
-            .output()
-            .unwrap(),
-    );
+    let pulled = json(&pull_dataset(&root, &moto.endpoint, url, &out, &["--json"]));
     assert_eq!((pulled["parts"].as_u64(), pulled["episodes"].as_u64()), (Some(2), Some(2)), "{pulled}");
     // The replaced push's episode is not in the pulled dataset: the "after" episode (2 s) and the other desk's (1.5 s).
     let info: serde_json::Value =

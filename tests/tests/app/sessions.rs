@@ -127,18 +127,7 @@ fn an_episode_is_annotated_on_the_timeline_with_keys_saved_and_deleted_safely() 
 
     let root = std::env::temp_dir().join(format!("kinedesk-gui-annotate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
-        synthetic: true,
-        seconds: 2.0,
-        out: root.clone(),
-        cameras: 1,
-        width: 96,
-        height: 72,
-        fps: 30,
-        task: "move 10 cm left".into(),
-        encoders: 1,
-    })
-    .unwrap();
+    kinedesk_tests::record_synthetic(&root, 2.0, "move 10 cm left");
     let log = root.join("episodes/episode_000000.kdlog");
     let options = AppOptions { session: Some(root.clone()), ..no_cameras() };
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(|cc| KineDeskApp::new(cc, options));
@@ -302,18 +291,7 @@ fn episodes_end_by_themselves_the_reset_counts_down_and_the_next_one_starts() {
 fn a_lerobot_dataset_is_imported_from_the_session_pane_and_opens_on_the_timeline() {
     let root = std::env::temp_dir().join(format!("kinedesk-gui-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    kinedesk::cli::session::run_record(&kinedesk::cli::session::RecordArgs {
-        synthetic: true,
-        seconds: 1.5,
-        out: root.join("recorded"),
-        cameras: 1,
-        width: 96,
-        height: 72,
-        fps: 30,
-        task: "move 10 cm up".into(),
-        encoders: 1,
-    })
-    .unwrap();
+    kinedesk_tests::record_synthetic(&root.join("recorded"), 1.5, "move 10 cm up");
     kinedesk_sessions::lerobot::export_lerobot_v3(&root.join("recorded"), &root.join("dataset"), |_, _| {}).unwrap();
 
     let options = AppOptions { session: Some(root.join("annotating")), ..no_cameras() };
