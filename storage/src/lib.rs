@@ -428,8 +428,13 @@ pub fn list_files(dataset: &Path) -> Result<Vec<FileEntry>, StorageError> {
 }
 
 fn hash_file(path: &Path) -> Result<(u64, String), StorageError> {
+    hash_prefix(path, u64::MAX)
+}
+
+/// The size and SHA-256 of the first `limit` bytes of a file (all of it when shorter).
+fn hash_prefix(path: &Path, limit: u64) -> Result<(u64, String), StorageError> {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path).map_err(|e| io(path, &e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| io(path, &e))?.take(limit);
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;

@@ -103,23 +103,7 @@ fn is_log(path: &str) -> bool {
 
 /// Whether the first `prefix.size` bytes of `local` hash to `prefix.sha256` (a log that only grew).
 fn starts_with(local: &Path, prefix: &Blob) -> bool {
-    use std::io::Read as _;
-    let Ok(file) = std::fs::File::open(local) else { return false };
-    let mut hasher = sha2::Sha256::new();
-    let mut reader = file.take(prefix.size);
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut read = 0u64;
-    loop {
-        match reader.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buffer[..n]);
-                read += n as u64;
-            }
-            Err(_) => return false,
-        }
-    }
-    read == prefix.size && crate::hex(&hasher.finalize()) == prefix.sha256
+    crate::hash_prefix(local, prefix.size).is_ok_and(|(size, sha)| size == prefix.size && sha == prefix.sha256)
 }
 
 fn object_key(sha256: &str) -> String {
