@@ -22,6 +22,22 @@ struct State {
     files: BTreeMap<String, FileState>,
 }
 
+/// The most parts of `file` that any push journal in `dir` records as confirmed by the store — what a push that
+/// stopped now would not send again (for measurements and tests that stop a push part way).
+#[must_use]
+pub fn confirmed_parts(dir: &Path, file: &str) -> usize {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice::<State>(&bytes).ok())
+        .filter_map(|state| state.files.get(file).map(|f| f.parts.len()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// A push's journal on disk.
 pub struct Journal {
     path: PathBuf,

@@ -42,7 +42,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion};
 use sha2::Digest as _;
 
-pub use journal::Journal;
+pub use journal::{Journal, confirmed_parts};
 
 /// The manifest's name under the prefix.
 pub const MANIFEST: &str = "kinedesk-manifest.json";

@@ -99,18 +99,6 @@ fn write_blob(path: &Path, mb: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn journaled_parts(journal_dir: &Path, file: &str) -> usize {
-    std::fs::read_dir(journal_dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .map(|j| j["files"][file]["parts"].as_object().map_or(0, serde_json::Map::len))
-        .max()
-        .unwrap_or(0)
-}
-
 /// Runs the figures against `endpoint` and `bucket` (which must exist; credentials from the AWS environment).
 pub fn bench_storage(
     exe: &Path,
@@ -178,7 +166,7 @@ pub fn bench_storage(
         let journal = journal_dir.join("kinedesk/push");
         let mut child = push().stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
         let deadline = Instant::now() + Duration::from_secs(600);
-        while journaled_parts(&journal, "extra/blob.bin") < parts / 2 {
+        while kinedesk_storage::confirmed_parts(&journal, "extra/blob.bin") < parts / 2 {
             if child.try_wait()?.is_some() {
                 bail!("the push ended before half of it was up");
             }
@@ -193,7 +181,7 @@ pub fn bench_storage(
             .ok()
             .and_then(|j| j["bytes_sent"].as_u64())
             .unwrap_or(0);
-        let journaled = journaled_parts(&journal, "extra/blob.bin");
+        let journaled = kinedesk_storage::confirmed_parts(&journal, "extra/blob.bin");
         let output = push().output()?;
         anyhow::ensure!(output.status.success(), "the rerun failed: {}", String::from_utf8_lossy(&output.stderr));
         let summary: serde_json::Value = serde_json::from_slice(&output.stdout)?;

@@ -96,18 +96,9 @@ fn dataset(root: &Path, name: &str, seconds: &str) -> PathBuf {
     out
 }
 
-/// The parts of `extra/blob.bin` the push journal in `dir` records as confirmed.
+/// The parts of `extra/blob.bin` the push journals in `dir` record as confirmed.
 fn journaled_parts(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .map(|j| j["files"]["extra/blob.bin"]["parts"].as_object().map_or(0, serde_json::Map::len))
-        .max()
-        .unwrap_or(0)
+    kinedesk_storage::confirmed_parts(dir, "extra/blob.bin")
 }
 
 /// Adds `extra/blob.bin` of `bytes` incompressible-looking bytes (different per `seed`) to a dataset; returns them.
